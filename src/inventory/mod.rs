@@ -1,0 +1,271 @@
+//! The client inventory: which machines each client has, how to reach them, and their variables.
+//!
+//! Every file in an inventory directory is one client. Three formats load into the same model:
+//! tended's own (`client:` at the top), Ansible YAML (`all:`/`children:`/`hosts:`/`vars:`) and
+//! Ansible INI. All connection settings become variables (`ansible_host`, `ansible_port`, ...) merged
+//! with Ansible's precedence (all < parent group < child group < host), so both formats behave alike.
+
+mod ansible;
+mod host;
+mod native;
+pub mod pattern;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::yaml::{Diagnostic, Diagnostics, Pos, Source};
+
+pub use host::{Become, Connection, HostKeyChecking, Jump, Secret, SecretString, SshTarget};
+
+/// A maintenance window, in the client's time zone.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MaintenanceWindow {
+    pub days: Vec<chrono::Weekday>,
+    pub start: chrono::NaiveTime,
+    pub end: chrono::NaiveTime,
+}
+
+/// A person who receives the client's reports.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Contact {
+    pub name: Option<String>,
+    pub email: String,
+}
+
+/// One client of the MSP: one inventory file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Client {
+    /// Short name used in host patterns and the store (the `client:` key, or the file stem).
+    pub id: String,
+    /// Display name for reports.
+    pub name: String,
+    pub contacts: Vec<Contact>,
+    pub timezone: chrono_tz::Tz,
+    pub maintenance_windows: Vec<MaintenanceWindow>,
+    pub file: PathBuf,
+}
+
+/// A host with everything merged: ready to connect to.
+#[derive(Debug, Clone, Serialize)]
+pub struct Host {
+    pub name: String,
+    pub client: String,
+    /// Groups, with their ancestors, in precedence order (lowest first). `all` is implicit.
+    pub groups: Vec<String>,
+    pub vars: Map<String, Value>,
+    pub connection: Connection,
+    #[serde(skip)]
+    pub file: PathBuf,
+    #[serde(skip)]
+    pub pos: Pos,
+}
+
+/// The raw shape every format is read into, before merging.
+#[derive(Debug, Default)]
+pub(crate) struct RawClient {
+    pub id: String,
+    pub name: String,
+    pub contacts: Vec<Contact>,
+    pub timezone: Option<chrono_tz::Tz>,
+    pub windows: Vec<MaintenanceWindow>,
+    /// Variables of the whole client (the `all` group).
+    pub vars: Map<String, Value>,
+    pub groups: BTreeMap<String, RawGroup>,
+    pub hosts: Vec<RawHost>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct RawGroup {
+    pub vars: Map<String, Value>,
+    pub children: BTreeSet<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct RawHost {
+    pub name: String,
+    pub pos: Pos,
+    pub groups: BTreeSet<String>,
+    pub vars: Map<String, Value>,
+}
+
+/// The whole inventory: every client and host found.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    pub clients: Vec<Client>,
+    /// Sorted by name; names are unique across clients.
+    pub hosts: Vec<Host>,
+}
+
+impl Inventory {
+    /// Loads every inventory file in `path` (or the one file `path` names).
+    pub fn load(path: &Path) -> Result<Inventory, Diagnostics> {
+        let files = inventory_files(path)?;
+        let mut diags = Vec::new();
+        let mut inv = Inventory::default();
+        let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
+        for file in files {
+            let src = match Source::read(&file) {
+                Ok(s) => s,
+                Err(e) => {
+                    diags.push(Diagnostic::file_level(&file, format!("cannot read the inventory file: {e}")));
+                    continue;
+                }
+            };
+            let raw = match parse_file(&src) {
+                Ok(raw) => raw,
+                Err(mut d) => {
+                    diags.append(&mut d.0);
+                    continue;
+                }
+            };
+            let (client, hosts, mut d) = host::resolve(&src, raw);
+            diags.append(&mut d);
+            if inv.clients.iter().any(|c| c.id == client.id) {
+                diags.push(src.diag(Pos { line: 1, col: 1 }, format!("client `{}` is defined twice", client.id))
+                    .help("each client has exactly one inventory file; merge the two files"));
+            }
+            for h in hosts {
+                if let Some(other) = seen.get(&h.name) {
+                    diags.push(src.diag(h.pos, format!("host `{}` is also defined in {}", h.name, other.display()))
+                        .help("host names must be unique across clients: prefix them, e.g. `acme-web1`"));
+                    continue;
+                }
+                seen.insert(h.name.clone(), file.clone());
+                inv.hosts.push(h);
+            }
+            inv.clients.push(client);
+        }
+        if !diags.is_empty() {
+            return Err(Diagnostics(diags));
+        }
+        inv.hosts.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(inv)
+    }
+
+    pub fn host(&self, name: &str) -> Option<&Host> {
+        self.hosts.binary_search_by(|h| h.name.as_str().cmp(name)).ok().map(|i| &self.hosts[i])
+    }
+
+    pub fn client(&self, id: &str) -> Option<&Client> {
+        self.clients.iter().find(|c| c.id == id)
+    }
+
+    /// Every group name used by any host.
+    pub fn group_names(&self) -> BTreeSet<&str> {
+        self.hosts.iter().flat_map(|h| h.groups.iter().map(String::as_str)).collect()
+    }
+
+    /// The hosts a pattern selects, in name order.
+    pub fn select(&self, pattern: &str) -> Result<Vec<&Host>, pattern::PatternError> {
+        pattern::select(self, pattern)
+    }
+}
+
+fn inventory_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Diagnostic::file_level(path, format!("cannot open the inventory: {e}"))
+            .help("pass --inventory DIR (a directory of client files) or a single inventory file")
+    })?;
+    if meta.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let entries = std::fs::read_dir(path)
+        .map_err(|e| Diagnostic::file_level(path, format!("cannot list the inventory directory: {e}")))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+            !name.starts_with('.') && matches!(ext, "yml" | "yaml" | "ini" | "")
+                && !name.ends_with('~')
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Diagnostic::file_level(path, "the inventory directory holds no .yml, .yaml or .ini file")
+            .help("add one file per client, e.g. inventory/acme.yml (see inventory/example-client.yml)")
+            .into());
+    }
+    Ok(files)
+}
+
+fn parse_file(src: &Source) -> Result<RawClient, Diagnostics> {
+    let stem = src.path.file_stem().and_then(|s| s.to_str()).unwrap_or("client").to_string();
+    let is_ini = src.path.extension().and_then(|e| e.to_str()) == Some("ini")
+        || (src.path.extension().is_none() && looks_like_ini(&src.text));
+    if is_ini {
+        return ansible::parse_ini(src, stem);
+    }
+    let node = src.parse()?;
+    if node.get("client").is_some() {
+        native::parse(src, &node)
+    } else {
+        ansible::parse_yaml(src, &node, stem)
+    }
+}
+
+fn looks_like_ini(text: &str) -> bool {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))
+        .is_some_and(|l| l.starts_with('[') || !l.contains(':'))
+}
+
+/// Expands Ansible host ranges: `web[01:03]` -> web01, web02, web03; `db-[a:c]` -> db-a, db-b, db-c.
+pub(crate) fn expand_range(name: &str) -> Result<Vec<String>, String> {
+    let (Some(open), Some(close)) = (name.find('['), name.find(']')) else {
+        return Ok(vec![name.to_string()]);
+    };
+    if close < open {
+        return Err(format!("`{name}`: unbalanced brackets in a host range"));
+    }
+    let (prefix, inner, suffix) = (&name[..open], &name[open + 1..close], &name[close + 1..]);
+    let mut parts = inner.split(':');
+    let (Some(start), Some(end)) = (parts.next(), parts.next()) else {
+        return Err(format!("`{name}`: a host range is written [START:END], e.g. web[01:20]"));
+    };
+    let step: usize = match parts.next() {
+        Some(s) => s.parse().map_err(|_| format!("`{name}`: the range step must be a number"))?,
+        None => 1,
+    };
+    let mut out = Vec::new();
+    if let (Ok(a), Ok(b)) = (start.parse::<u64>(), end.parse::<u64>()) {
+        if a > b || b - a > 100_000 {
+            return Err(format!("`{name}`: the range must go upwards and hold at most 100000 hosts"));
+        }
+        let width = if start.starts_with('0') { start.len() } else { 0 };
+        for i in (a..=b).step_by(step.max(1)) {
+            for rest in expand_range(suffix)? {
+                out.push(format!("{prefix}{i:0width$}{rest}"));
+            }
+        }
+    } else if start.len() == 1 && end.len() == 1 && start <= end {
+        let (a, b) = (start.as_bytes()[0], end.as_bytes()[0]);
+        for c in (a..=b).step_by(step.max(1)) {
+            for rest in expand_range(suffix)? {
+                out.push(format!("{prefix}{}{rest}", c as char));
+            }
+        }
+    } else {
+        return Err(format!("`{name}`: a range runs between two numbers or two letters"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_expand_like_ansible() {
+        assert_eq!(expand_range("web[01:03].x").expect("range"), ["web01.x", "web02.x", "web03.x"]);
+        assert_eq!(expand_range("db-[a:c]").expect("range"), ["db-a", "db-b", "db-c"]);
+        assert_eq!(expand_range("plain").expect("plain"), ["plain"]);
+        assert!(expand_range("bad[3:1]").is_err());
+    }
+}

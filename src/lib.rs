@@ -1,0 +1,9 @@
+//! tended: proactive maintenance for managed service providers, run unattended over SSH.
+//!
+//! The library holds everything; the `tended` binary is a thin command-line layer over it, so tests
+//! (and a future daemon) call the same code a user runs.
+
+pub mod inventory;
+pub mod modules;
+pub mod transport;
+pub mod yaml;

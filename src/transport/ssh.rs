@@ -1,0 +1,409 @@
+//! SSH transport over russh: one connection per host, shared by all of that host's tasks.
+//!
+//! Host keys are checked strictly against known_hosts by default; authentication tries the key file,
+//! then ssh-agent, then the default identities, then a password from a secret. Every network step has
+//! a timeout: russh has none of its own for connect or auth.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+
+use russh::client::{self, AuthResult, Handle};
+use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey};
+use russh::{ChannelMsg, Sig};
+use tokio::sync::Semaphore;
+
+use super::known_hosts::{self, HostKeyStatus};
+use super::{BoxFuture, ExecOutput, ExecRequest, Transport, TransportError, push_capped};
+use crate::inventory::{HostKeyChecking, Jump, Secret, SshTarget};
+
+/// Settings shared by every connection of a run.
+#[derive(Debug, Clone)]
+pub struct SshOptions {
+    pub connect_timeout: Duration,
+    pub keepalive: Duration,
+    pub host_key_checking: HostKeyChecking,
+    pub known_hosts: PathBuf,
+    /// OpenSSH allows 10 sessions per connection by default and russh does not queue: stay below.
+    pub max_channels: usize,
+}
+
+impl Default for SshOptions {
+    fn default() -> Self {
+        SshOptions {
+            connect_timeout: Duration::from_secs(10),
+            keepalive: Duration::from_secs(15),
+            host_key_checking: HostKeyChecking::Strict,
+            known_hosts: default_known_hosts(),
+            max_channels: 8,
+        }
+    }
+}
+
+pub fn default_known_hosts() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root")).join(".ssh/known_hosts")
+}
+
+/// One host key decision's context; the verdict's reason is kept for the error message.
+struct Checker {
+    name: String,
+    known_hosts: PathBuf,
+    mode: HostKeyChecking,
+    verdict: Arc<Mutex<Option<String>>>,
+}
+
+/// Serialises accept-new appends from many hosts connecting at once.
+static KNOWN_HOSTS_WRITE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// Decrypted keys, shared by every host that uses the same key file.
+static KEY_CACHE: LazyLock<Mutex<HashMap<PathBuf, Arc<PrivateKey>>>> = LazyLock::new(Default::default);
+
+impl Checker {
+    fn refuse(&self, reason: String) -> Result<bool, russh::Error> {
+        if let Ok(mut v) = self.verdict.lock() {
+            *v = Some(reason);
+        }
+        Ok(false)
+    }
+}
+
+impl client::Handler for Checker {
+    type Error = russh::Error;
+
+    async fn check_server_key(&mut self, server_key: &russh::keys::PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        let russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } = server_key else {
+            return self.refuse(format!("{} presented a host certificate; tended checks plain host keys only", self.name));
+        };
+        let line = known_hosts::key_line(key);
+        let fp = key.fingerprint(HashAlg::Sha256);
+        let path = self.known_hosts.display();
+        let text = match tokio::fs::read_to_string(&self.known_hosts).await {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return self.refuse(format!("cannot read known_hosts {path}: {e}")),
+        };
+        match known_hosts::check(&text, &self.name, &line) {
+            HostKeyStatus::Known => Ok(true),
+            HostKeyStatus::Changed { line: n } => self.refuse(format!(
+                "HOST KEY CHANGED for {}: the server offers {fp}, but {path} line {n} holds another key. \
+                 This may be an attack. If the change is expected, remove the old key with \
+                 `ssh-keygen -R '{}' -f {path}` and connect again",
+                self.name, self.name
+            )),
+            HostKeyStatus::Revoked { line: n } => {
+                self.refuse(format!("the host key {fp} of {} is marked @revoked in {path} line {n}", self.name))
+            }
+            HostKeyStatus::Unknown if self.mode == HostKeyChecking::AcceptNew => {
+                let _guard = KNOWN_HOSTS_WRITE.lock().await;
+                // Another connection may have recorded a key for this name meanwhile.
+                let text = tokio::fs::read_to_string(&self.known_hosts).await.unwrap_or_default();
+                match known_hosts::check(&text, &self.name, &line) {
+                    HostKeyStatus::Known => Ok(true),
+                    HostKeyStatus::Unknown => match known_hosts::append(&self.known_hosts, &self.name, &line) {
+                        Ok(()) => {
+                            tracing::info!(host = %self.name, fingerprint = %fp, "recorded new host key (accept-new)");
+                            Ok(true)
+                        }
+                        Err(e) => self.refuse(format!("cannot record the host key in {path}: {e}")),
+                    },
+                    _ => self.refuse(format!("the host key of {} changed while connecting ({fp})", self.name)),
+                }
+            }
+            HostKeyStatus::Unknown => self.refuse(format!(
+                "{} is not in {path} (server key {fp}). Check the fingerprint, then add it with \
+                 `ssh-keyscan{} {} >> {path}`, or set host_key_checking: accept-new to record it on first use",
+                self.name,
+                self.name.rsplit_once("]:").map(|(_, p)| format!(" -p {p}")).unwrap_or_default(),
+                self.name.trim_start_matches('[').split("]:").next().unwrap_or(&self.name),
+            )),
+        }
+    }
+}
+
+/// An authenticated connection to one host.
+pub struct SshConnection {
+    handle: Handle<Checker>,
+    /// The bastion's connection must outlive the tunnelled one.
+    _jump: Option<Handle<Checker>>,
+    channels: Semaphore,
+}
+
+fn unreachable(msg: impl Into<String>) -> TransportError {
+    TransportError::Unreachable(msg.into())
+}
+
+fn current_user() -> String {
+    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "root".into())
+}
+
+fn config(opts: &SshOptions, known_types: &[String]) -> Arc<client::Config> {
+    let mut preferred = russh::Preferred::default();
+    // Prefer host key types already in known_hosts, as OpenSSH does, so a host known by its RSA key
+    // is not refused as "changed" when it also offers ed25519.
+    let mut keys: Vec<russh::keys::Algorithm> = preferred.key.to_vec();
+    keys.sort_by_key(|a| !known_types.iter().any(|t| t == a.as_str()));
+    preferred.key = keys.into();
+    Arc::new(client::Config {
+        keepalive_interval: Some(opts.keepalive),
+        keepalive_max: 3,
+        nodelay: true,
+        preferred,
+        ..Default::default()
+    })
+}
+
+struct Endpoint<'a> {
+    address: &'a str,
+    port: u16,
+    user: String,
+    key_file: Option<&'a Path>,
+    key_passphrase: Option<&'a Secret>,
+    password: Option<&'a Secret>,
+}
+
+impl SshConnection {
+    /// Connects (through the jump host if any), checks the host key and authenticates.
+    pub async fn connect(target: &SshTarget, opts: &SshOptions) -> Result<SshConnection, TransportError> {
+        let mut opts = opts.clone();
+        if let Some(mode) = target.host_key_checking {
+            opts.host_key_checking = mode;
+        }
+        if let Some(k) = &target.known_hosts {
+            opts.known_hosts = k.clone();
+        }
+        let endpoint = Endpoint {
+            address: &target.address,
+            port: target.port,
+            user: target.user.clone().unwrap_or_else(current_user),
+            key_file: target.key_file.as_deref(),
+            key_passphrase: target.key_passphrase.as_ref(),
+            password: target.password.as_ref(),
+        };
+        let all = async {
+            let (handle, jump) = match &target.jump {
+                None => (open(&endpoint, &opts, None).await?, None),
+                Some(j) => {
+                    let jump = connect_jump(j, target, &opts).await?;
+                    let ch = jump
+                        .channel_open_direct_tcpip(target.address.clone(), u32::from(target.port), "127.0.0.1", 0)
+                        .await
+                        .map_err(|e| unreachable(format!("jump host {} cannot reach {}:{}: {e}", j.address, target.address, target.port)))?;
+                    (open(&endpoint, &opts, Some(ch.into_stream())).await?, Some(jump))
+                }
+            };
+            Ok::<_, TransportError>(SshConnection { handle, _jump: jump, channels: Semaphore::new(opts.max_channels) })
+        };
+        // Connect plus authentication, bounded as a whole (twice the connect timeout for a jump).
+        let limit = opts.connect_timeout * if target.jump.is_some() { 2 } else { 1 } + Duration::from_secs(5);
+        tokio::time::timeout(limit, all)
+            .await
+            .map_err(|_| unreachable(format!("connecting to {}:{} timed out after {}s", target.address, target.port, limit.as_secs())))?
+    }
+}
+
+async fn connect_jump(j: &Jump, target: &SshTarget, opts: &SshOptions) -> Result<Handle<Checker>, TransportError> {
+    let ep = Endpoint {
+        address: &j.address,
+        port: j.port,
+        user: j.user.clone().or_else(|| target.user.clone()).unwrap_or_else(current_user),
+        key_file: j.key_file.as_deref().or(target.key_file.as_deref()),
+        key_passphrase: target.key_passphrase.as_ref(),
+        password: None,
+    };
+    open(&ep, opts, None).await.map_err(|e| match e {
+        TransportError::Unreachable(m) => unreachable(format!("jump host {}:{}: {m}", j.address, j.port)),
+        other => other,
+    })
+}
+
+async fn open(
+    ep: &Endpoint<'_>,
+    opts: &SshOptions,
+    stream: Option<russh::ChannelStream<client::Msg>>,
+) -> Result<Handle<Checker>, TransportError> {
+    let name = known_hosts::lookup_name(ep.address, ep.port);
+    let known = tokio::fs::read_to_string(&opts.known_hosts).await.unwrap_or_default();
+    let cfg = config(opts, &known_hosts::known_types(&known, &name));
+    let verdict = Arc::new(Mutex::new(None));
+    let checker = Checker { name: name.clone(), known_hosts: opts.known_hosts.clone(), mode: opts.host_key_checking, verdict: verdict.clone() };
+    let result = match stream {
+        Some(s) => client::connect_stream(cfg, s, checker).await,
+        None => {
+            let tcp = tokio::time::timeout(opts.connect_timeout, tokio::net::TcpStream::connect((ep.address, ep.port)))
+                .await
+                .map_err(|_| unreachable(format!("TCP connect to {}:{} timed out after {}s", ep.address, ep.port, opts.connect_timeout.as_secs())))?
+                .map_err(|e| unreachable(format!("cannot connect to {}:{}: {e}", ep.address, ep.port)))?;
+            let _ = tcp.set_nodelay(true);
+            client::connect_stream(cfg, tcp, checker).await
+        }
+    };
+    let mut handle = result.map_err(|e| {
+        let reason = verdict.lock().ok().and_then(|mut v| v.take());
+        unreachable(reason.unwrap_or_else(|| format!("SSH handshake with {name} failed: {e}")))
+    })?;
+    authenticate(&mut handle, ep).await?;
+    Ok(handle)
+}
+
+/// Loads a private key once per file, refusing files others can read (as OpenSSH does).
+async fn load_key(path: &Path, passphrase: Option<&Secret>) -> Result<Arc<PrivateKey>, TransportError> {
+    if let Some(k) = KEY_CACHE.lock().ok().and_then(|c| c.get(path).cloned()) {
+        return Ok(k);
+    }
+    let meta = tokio::fs::metadata(path)
+        .await
+        .map_err(|e| unreachable(format!("key file {}: {e}; fix key_file (ansible_ssh_private_key_file) in the inventory", path.display())))?;
+    use std::os::unix::fs::PermissionsExt;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(unreachable(format!(
+            "key file {} is readable by others (mode {mode:o}); run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        )));
+    }
+    let pass = passphrase.map(Secret::resolve).transpose().map_err(unreachable)?;
+    let owned = path.to_path_buf();
+    let key = tokio::task::spawn_blocking(move || russh::keys::load_secret_key(&owned, pass.as_ref().map(|p| p.expose())))
+        .await
+        .map_err(|e| unreachable(format!("loading key failed: {e}")))?
+        .map_err(|e| {
+            let hint = if passphrase.is_none() { " (if the key is encrypted, set key_passphrase_env to the variable holding its passphrase)" } else { "" };
+            unreachable(format!("cannot load key file {}: {e}{hint}", path.display()))
+        })?;
+    let key = Arc::new(key);
+    if let Ok(mut c) = KEY_CACHE.lock() {
+        c.insert(path.to_path_buf(), key.clone());
+    }
+    Ok(key)
+}
+
+async fn try_key(handle: &mut Handle<Checker>, user: &str, key: Arc<PrivateKey>) -> Result<bool, TransportError> {
+    let hash = if key.algorithm().is_rsa() {
+        handle.best_supported_rsa_hash().await.ok().flatten().flatten()
+    } else {
+        None
+    };
+    let res = handle
+        .authenticate_publickey(user, PrivateKeyWithHashAlg::new(key, hash))
+        .await
+        .map_err(|e| unreachable(format!("authentication failed: {e}")))?;
+    Ok(matches!(res, AuthResult::Success))
+}
+
+async fn authenticate(handle: &mut Handle<Checker>, ep: &Endpoint<'_>) -> Result<(), TransportError> {
+    let user = ep.user.as_str();
+    let mut tried = Vec::new();
+    if let Some(path) = ep.key_file {
+        let key = load_key(path, ep.key_passphrase).await?;
+        if try_key(handle, user, key).await? {
+            return Ok(());
+        }
+        tried.push(format!("key {}", path.display()));
+    } else {
+        if std::env::var_os("SSH_AUTH_SOCK").is_some() && try_agent(handle, user).await {
+            return Ok(());
+        }
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+        for name in ["id_ed25519", "id_ecdsa", "id_rsa"] {
+            let path = home.join(".ssh").join(name);
+            if path.exists() {
+                if let Ok(key) = load_key(&path, ep.key_passphrase).await {
+                    if try_key(handle, user, key).await? {
+                        return Ok(());
+                    }
+                    tried.push(format!("key {}", path.display()));
+                }
+            }
+        }
+    }
+    if let Some(secret) = ep.password {
+        let pw = secret.resolve().map_err(unreachable)?;
+        let res = handle
+            .authenticate_password(user, pw.expose())
+            .await
+            .map_err(|e| unreachable(format!("password authentication failed: {e}")))?;
+        if matches!(res, AuthResult::Success) {
+            return Ok(());
+        }
+        tried.push(format!("password from {secret}"));
+    }
+    Err(unreachable(format!(
+        "authentication as `{user}` on {}:{} was refused (tried: {}); check the user and that the public key is in the host's authorized_keys",
+        ep.address,
+        ep.port,
+        if tried.is_empty() { "no key or password was configured".to_string() } else { tried.join(", ") }
+    )))
+}
+
+async fn try_agent(handle: &mut Handle<Checker>, user: &str) -> bool {
+    let Ok(mut agent) = russh::keys::agent::client::AgentClient::connect_env().await else { return false };
+    let Ok(ids) = agent.request_identities().await else { return false };
+    for id in ids {
+        let key: PublicKey = id.public_key().into_owned();
+        let hash = if key.algorithm().is_rsa() { handle.best_supported_rsa_hash().await.ok().flatten().flatten() } else { None };
+        if let Ok(AuthResult::Success) = handle.authenticate_publickey_with(user, key, hash, &mut agent).await {
+            return true;
+        }
+    }
+    false
+}
+
+impl SshConnection {
+    async fn run(&self, req: &ExecRequest) -> Result<ExecOutput, TransportError> {
+        let _permit = self.channels.acquire().await.map_err(|_| TransportError::Failed("connection closed".into()))?;
+        let lost = |e: russh::Error| {
+            if self.handle.is_closed() { unreachable(format!("connection lost: {e}")) } else { TransportError::Failed(format!("SSH channel error: {e}")) }
+        };
+        let mut ch = self.handle.channel_open_session().await.map_err(lost)?;
+        let (command, stdin) = req.wire();
+        ch.exec(true, command).await.map_err(lost)?;
+        if let Some(input) = stdin {
+            ch.data(&input[..]).await.map_err(lost)?;
+        }
+        ch.eof().await.map_err(lost)?;
+        let mut out = ExecOutput::default();
+        let mut complete = true;
+        let collect = async {
+            // Eof can come before ExitStatus: read until the channel is closed.
+            while let Some(msg) = ch.wait().await {
+                match msg {
+                    ChannelMsg::Data { data } => complete &= push_capped(&mut out.stdout, &data),
+                    ChannelMsg::ExtendedData { data, ext: 1 } => complete &= push_capped(&mut out.stderr, &data),
+                    ChannelMsg::ExitStatus { exit_status } => out.rc = Some(exit_status as i32),
+                    ChannelMsg::ExitSignal { signal_name, .. } => out.signal = Some(format!("{signal_name:?}")),
+                    _ => {}
+                }
+            }
+        };
+        let finished = match req.timeout {
+            Some(t) => tokio::time::timeout(t, collect).await.is_ok(),
+            None => {
+                collect.await;
+                true
+            }
+        };
+        if !finished {
+            let _ = ch.signal(Sig::KILL).await;
+            let _ = ch.close().await;
+            return Err(TransportError::Timeout(req.timeout.unwrap_or_default()));
+        }
+        out.truncated = !complete;
+        if out.rc.is_none() && out.signal.is_none() {
+            return Err(unreachable("connection lost while the command ran (no exit status)"));
+        }
+        Ok(out)
+    }
+}
+
+impl Transport for SshConnection {
+    fn exec<'a>(&'a self, req: ExecRequest) -> BoxFuture<'a, Result<ExecOutput, TransportError>> {
+        Box::pin(async move { self.run(&req).await })
+    }
+
+    fn close<'a>(&'a self) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let _ = self.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
+        })
+    }
+}
