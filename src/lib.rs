@@ -3,7 +3,11 @@
 //! The library holds everything; the `tended` binary is a thin command-line layer over it, so tests
 //! (and a future daemon) call the same code a user runs.
 
+pub mod cli;
 pub mod inventory;
 pub mod modules;
+pub mod playbook;
+pub mod runner;
+pub mod store;
 pub mod transport;
 pub mod yaml;

@@ -6,6 +6,11 @@
 
 use minijinja::{Environment, UndefinedBehavior, Value};
 
+/// A template context from anything serializable.
+pub fn to_value<T: serde::Serialize>(v: &T) -> Value {
+    Value::from(minijinja::value::Serde(v))
+}
+
 /// The two template environments: plain text, and shell (values quoted).
 pub struct Templates {
     plain: Environment<'static>,
@@ -132,7 +137,7 @@ mod tests {
     use super::*;
 
     fn ctx() -> Value {
-        Value::from_serialize(serde_json::json!({"evil": "x; touch /tmp/pwned", "path": "/var/log", "n": 3}))
+        to_value(&serde_json::json!({"evil": "x; touch /tmp/pwned", "path": "/var/log", "n": 3}))
     }
 
     #[test]

@@ -1,0 +1,137 @@
+//! The command line: argument parsing and dispatch. Each subcommand lives in its own file and calls the
+//! library; errors become one clear message and a documented exit code.
+
+mod check;
+mod query;
+mod run;
+mod schema;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Exit codes (also in the README).
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const WARNING: u8 = 1;
+    pub const FAILED: u8 = 2;
+    pub const UNREACHABLE: u8 = 3;
+    /// Bad input: a playbook, inventory, flag or database that cannot be used. Nothing ran.
+    pub const INVALID: u8 = 4;
+    pub const INTERRUPTED: u8 = 130;
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "tended", version, about = "Proactive maintenance for managed service providers, run over SSH", max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log level filter (error, warn, info, debug), or a tracing filter.
+    #[arg(long, global = true, env = "TENDED_LOG", default_value = "warn")]
+    log: String,
+}
+
+/// Where the inventory is.
+#[derive(Args, Debug, Clone)]
+pub struct InventoryArg {
+    /// Inventory directory (one file per client) or a single inventory file.
+    #[arg(short = 'i', long, env = "TENDED_INVENTORY", default_value = "inventory")]
+    inventory: PathBuf,
+}
+
+/// Where results are stored.
+#[derive(Args, Debug, Clone)]
+pub struct DbArg {
+    /// Database: a SQLite file path or sqlite: URL, or a postgres:// URL.
+    #[arg(long, env = "TENDED_DB", default_value = "tended.db", hide_env_values = true)]
+    db: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a playbook against the inventory and record every result.
+    Run(run::RunArgs),
+    /// Check playbooks (and their variables against an inventory) without running anything.
+    Validate(check::ValidateArgs),
+    /// Show the inventory.
+    Inventory {
+        #[command(subcommand)]
+        command: check::InventoryCommand,
+    },
+    /// List past runs, newest first.
+    History(query::HistoryArgs),
+    /// Show one run with every host and task result.
+    Show(query::ShowArgs),
+    /// Print the JSON Schema of playbooks or inventories, for editors.
+    Schema(schema::SchemaArgs),
+    /// List the maintenance modules.
+    Modules,
+}
+
+/// An error that has already been explained to the user, with the exit code to use.
+#[derive(Debug)]
+pub struct Exit(pub u8);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::INVALID } else { exit::OK });
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::FAILED);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Run(a) => run::run(a).await,
+            Command::Validate(a) => check::validate(a),
+            Command::Inventory { command } => check::inventory(command),
+            Command::History(a) => query::history(a).await,
+            Command::Show(a) => query::show(a).await,
+            Command::Schema(a) => schema::schema(a),
+            Command::Modules => check::modules(),
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => match e.downcast_ref::<Exit>() {
+            Some(Exit(code)) => ExitCode::from(*code),
+            None => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(exit::INVALID)
+            }
+        },
+    }
+}
+
+/// Prints diagnostics and turns them into the "bad input" exit.
+pub(crate) fn invalid(d: impl std::fmt::Display) -> anyhow::Error {
+    eprintln!("{d}");
+    Exit(exit::INVALID).into()
+}
+
+pub(crate) fn load_inventory(arg: &InventoryArg) -> anyhow::Result<crate::inventory::Inventory> {
+    crate::inventory::Inventory::load(&arg.inventory).map_err(invalid)
+}
+
+pub(crate) async fn open_store(arg: &DbArg) -> anyhow::Result<crate::store::Store> {
+    crate::store::Store::open(&arg.db).await.map_err(|e| invalid(format!("error: {e}")))
+}

@@ -1,0 +1,219 @@
+//! `tended run`: validate, preflight every selected host, run with live progress, print a summary.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{DbArg, InventoryArg, exit, invalid, load_inventory, open_store};
+use crate::inventory::{Connection, HostKeyChecking, Secret};
+use crate::modules::State;
+use crate::playbook::Playbook;
+use crate::runner::model::HostReport;
+use crate::runner::{self, RunOptions, RunOutcome};
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The playbook to run.
+    playbook: PathBuf,
+    #[command(flatten)]
+    inventory: InventoryArg,
+    #[command(flatten)]
+    db: DbArg,
+    /// Only hosts matching this pattern too (e.g. `acme`, `web*`, `web:!web3`).
+    #[arg(short, long)]
+    limit: Option<String>,
+    /// Query only: report what would change, change nothing.
+    #[arg(long)]
+    check: bool,
+    /// How many hosts run at once.
+    #[arg(short, long, default_value_t = 256)]
+    forks: usize,
+    /// Print the whole result as JSON on stdout (no progress).
+    #[arg(long)]
+    json: bool,
+    /// Only tasks with one of these tags (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    tags: Vec<String>,
+    /// Skip tasks with one of these tags (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    skip_tags: Vec<String>,
+    /// known_hosts file (default ~/.ssh/known_hosts).
+    #[arg(long, env = "TENDED_KNOWN_HOSTS")]
+    known_hosts: Option<PathBuf>,
+    /// strict (default): only known host keys; accept-new: record unknown hosts' keys on first use.
+    #[arg(long, default_value = "strict", value_parser = ["strict", "accept-new"])]
+    host_key_checking: String,
+    /// Seconds to connect and authenticate.
+    #[arg(long, default_value_t = 10)]
+    connect_timeout: u64,
+    /// Seconds a task may run when it sets no `timeout` of its own.
+    #[arg(long, default_value_t = 3600)]
+    task_timeout: u64,
+}
+
+/// Problems that would make hosts fail for reasons the user can fix before anything runs.
+fn preflight(hosts: &[&crate::inventory::Host]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let check_secret = |s: &Secret, host: &str, what: &str, problems: &mut Vec<String>| {
+        if let Err(e) = s.resolve() {
+            problems.push(format!("host `{host}`: {what}: {e}"));
+        }
+    };
+    for h in hosts {
+        let Connection::Ssh(t) = &h.connection else { continue };
+        let key_files = t.key_file.iter().chain(t.jump.as_ref().and_then(|j| j.key_file.as_ref()));
+        for key in key_files {
+            use std::os::unix::fs::PermissionsExt;
+            match std::fs::metadata(key) {
+                Err(e) => problems.push(format!(
+                    "host `{}`: key file {}: {e}; fix key_file (ansible_ssh_private_key_file) in {}",
+                    h.name,
+                    key.display(),
+                    h.file.display()
+                )),
+                Ok(m) if m.permissions().mode() & 0o077 != 0 => problems.push(format!(
+                    "host `{}`: key file {} is readable by others (mode {:o}); run `chmod 600 {}`",
+                    h.name,
+                    key.display(),
+                    m.permissions().mode() & 0o777,
+                    key.display()
+                )),
+                Ok(_) => {}
+            }
+        }
+        for (s, what) in [(&t.password, "password"), (&t.key_passphrase, "key passphrase"), (&t.r#become.password, "become password")] {
+            if let Some(s) = s {
+                check_secret(s, &h.name, what, &mut problems);
+            }
+        }
+    }
+    problems.sort();
+    problems.dedup();
+    problems
+}
+
+pub async fn run(a: RunArgs) -> Result<u8> {
+    let pb = Playbook::load(&a.playbook).map_err(invalid)?;
+    let inv = load_inventory(&a.inventory)?;
+    let var_problems = crate::playbook::check_variables(&pb, &inv);
+    if !var_problems.is_empty() {
+        return Err(invalid(crate::yaml::Diagnostics(var_problems)));
+    }
+    let plan = runner::plan(&pb, &inv, a.limit.as_deref()).map_err(|e| invalid(format!("error: {e}")))?;
+    let selected: Vec<_> = plan.iter().flatten().copied().collect();
+    let problems = preflight(&selected);
+    if !problems.is_empty() {
+        let n = problems.len();
+        return Err(invalid(format!("{}\nerror: {n} problem{} found before connecting; nothing was run", problems.iter().map(|p| format!("error: {p}")).collect::<Vec<_>>().join("\n"), if n == 1 { "" } else { "s" })));
+    }
+    let store = open_store(&a.db).await?;
+    let mut opts = RunOptions { forks: a.forks, check_mode: a.check, limit: a.limit.clone(), tags: a.tags, skip_tags: a.skip_tags, ..Default::default() };
+    if let Some(k) = a.known_hosts {
+        opts.ssh.known_hosts = k;
+    }
+    opts.ssh.host_key_checking = HostKeyChecking::parse(&a.host_key_checking).unwrap_or_default();
+    opts.ssh.connect_timeout = Duration::from_secs(a.connect_timeout.max(1));
+    opts.task_timeout = Duration::from_secs(a.task_timeout.max(1));
+
+    let mut unique: Vec<&str> = selected.iter().map(|h| h.name.as_str()).collect();
+    unique.sort();
+    unique.dedup();
+    let interactive = !a.json && std::io::stderr().is_terminal();
+    let bar = if interactive {
+        let b = ProgressBar::new(selected.len() as u64);
+        b.set_style(ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} hosts  {elapsed}  {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "));
+        b.enable_steady_tick(Duration::from_millis(120));
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let show_lines = !a.json;
+    let b1 = bar.clone();
+    let on_task: runner::TaskCallback = Arc::new(move |host, t| b1.set_message(format!("{host}: {}", t.name)));
+    let b2 = bar.clone();
+    let on_host: runner::HostCallback = Arc::new(move |r: &HostReport| {
+        if show_lines {
+            b2.println(host_line(r));
+        }
+        b2.inc(1);
+    });
+    if !a.json {
+        eprintln!("running {} on {} host{} (forks {}{})", a.playbook.display(), unique.len(), if unique.len() == 1 { "" } else { "s" }, a.forks, if a.check { ", check mode" } else { "" });
+    }
+    let outcome = tokio::select! {
+        r = runner::run(&pb, &inv, &store, &opts, on_task, on_host) => r.map_err(|e| invalid(format!("error: {e}")))?,
+        _ = tokio::signal::ctrl_c() => {
+            bar.finish_and_clear();
+            let now = chrono::Utc::now();
+            let n = store.interrupt_running("interrupted by Ctrl-C", now).await.unwrap_or(0);
+            eprintln!("interrupted; {n} run(s) marked interrupted in the store");
+            return Ok(exit::INTERRUPTED);
+        }
+    };
+    bar.finish_and_clear();
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        print!("{}", summary(&outcome));
+    }
+    Ok(outcome.exit_code() as u8)
+}
+
+fn host_line(r: &HostReport) -> String {
+    let secs = (r.ended_at - r.started_at).num_milliseconds() as f64 / 1000.0;
+    let mut line = format!("{:<12} {:<24} {} task{}  {secs:.1}s", r.state.as_str(), r.host, r.tasks.len(), if r.tasks.len() == 1 { "" } else { "s" });
+    if let Some(reason) = &r.reason {
+        line.push_str(&format!("  {reason}"));
+    }
+    line
+}
+
+/// The table printed at the end of a run.
+pub fn summary(o: &RunOutcome) -> String {
+    let mut out = String::new();
+    let width = o.hosts.iter().map(|h| h.host.len()).max().unwrap_or(4).max(4);
+    let cwidth = o.hosts.iter().map(|h| h.client.len()).max().unwrap_or(6).max(6);
+    out.push_str(&format!("\n{:<width$}  {:<cwidth$}  {:<11}  ok  chg  warn  crit  fail  skip  time\n", "HOST", "CLIENT", "STATE"));
+    for h in &o.hosts {
+        let c = h.counts();
+        let secs = (h.ended_at - h.started_at).num_milliseconds() as f64 / 1000.0;
+        out.push_str(&format!(
+            "{:<width$}  {:<cwidth$}  {:<11}  {:>2}  {:>3}  {:>4}  {:>4}  {:>4}  {:>4}  {secs:.1}s\n",
+            h.host,
+            h.client,
+            h.state.as_str(),
+            c[State::Ok as usize],
+            c[State::Changed as usize],
+            c[State::Warning as usize],
+            c[State::Critical as usize] + c[State::Unknown as usize],
+            c[State::Failed as usize] + c[State::Unreachable as usize],
+            c[State::Skipped as usize],
+        ));
+    }
+    let problems: Vec<&HostReport> = o.hosts.iter().filter(|h| h.state > State::Changed).collect();
+    if !problems.is_empty() {
+        out.push('\n');
+        for h in problems {
+            for t in h.tasks.iter().filter(|t| t.result.state > State::Changed) {
+                out.push_str(&format!("{} / {}: {}: {}\n", h.host, t.name, t.result.state, t.result.message.lines().next().unwrap_or("")));
+            }
+            if h.tasks.iter().all(|t| t.result.state <= State::Changed) {
+                if let Some(r) = &h.reason {
+                    out.push_str(&format!("{}: {}: {r}\n", h.host, h.state));
+                }
+            }
+        }
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    for h in &o.hosts {
+        *counts.entry(h.state).or_insert(0) += 1;
+    }
+    let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    out.push_str(&format!("\nrun {}: {} host{}: {}; exit code {} (see `tended show {}`)\n", o.run_id, o.hosts.len(), if o.hosts.len() == 1 { "" } else { "s" }, parts.join(", "), o.exit_code(), o.run_id));
+    out
+}

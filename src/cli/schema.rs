@@ -1,0 +1,136 @@
+//! `tended schema`: JSON Schemas of playbooks and tended inventories, built from the same tables the
+//! validator uses (task keywords, the module table), so editors complete and check what tended accepts.
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use serde_json::{Value, json};
+
+use super::exit;
+use crate::modules::MODULES;
+
+#[derive(Args, Debug)]
+pub struct SchemaArgs {
+    /// Which schema.
+    #[arg(value_enum, default_value = "playbook")]
+    kind: Kind,
+    /// Write to this file instead of stdout.
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum Kind {
+    Playbook,
+    Inventory,
+}
+
+pub fn playbook_schema() -> Value {
+    let mut task_props = serde_json::Map::new();
+    let keyword = |desc: &str, schema: Value| {
+        let mut s = schema;
+        s["description"] = json!(desc);
+        s
+    };
+    task_props.insert("name".into(), keyword("What the task does, as the report shows it", json!({"type": "string"})));
+    task_props.insert("when".into(), keyword("Jinja expression; the task runs only when it is true", json!({"type": ["string", "boolean"]})));
+    task_props.insert("register".into(), keyword("Keep the result under this variable name", json!({"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"})));
+    task_props.insert("become".into(), keyword("Run with sudo", json!({"type": "boolean"})));
+    task_props.insert("become_user".into(), keyword("sudo to this user (default root)", json!({"type": "string"})));
+    task_props.insert("timeout".into(), keyword("Kill the task after this long: seconds, or 30s, 5m, 2h", json!({"type": ["integer", "string"]})));
+    task_props.insert("retries".into(), keyword("Retry a failed task this many times", json!({"type": "integer", "minimum": 0})));
+    task_props.insert("delay".into(), keyword("Wait between retries (default 5s)", json!({"type": ["integer", "string"]})));
+    task_props.insert("ignore_errors".into(), keyword("Go on with the host's next tasks when this one fails", json!({"type": "boolean"})));
+    task_props.insert("tags".into(), keyword("Select tasks with --tags / --skip-tags", json!({"type": ["string", "array"], "items": {"type": "string"}})));
+    task_props.insert("check_mode".into(), keyword("true: always query only; false: run even under --check", json!({"type": "boolean"})));
+    task_props.insert("changed_when".into(), keyword("Jinja expression deciding `changed`", json!({"type": ["string", "boolean"]})));
+    task_props.insert("failed_when".into(), keyword("Jinja expression deciding `failed`", json!({"type": ["string", "boolean"]})));
+    task_props.insert("args".into(), keyword("More parameters for a module given as a string (Ansible's args:)", json!({"type": "object"})));
+    task_props.insert("vars".into(), keyword("Variables for this task only", json!({"type": "object"})));
+    let mut one_module = Vec::new();
+    for m in MODULES {
+        let params = serde_json::to_value(m.schema()).unwrap_or(json!({}));
+        let schema = if m.free_form().is_some() { json!({"description": m.summary(), "anyOf": [{"type": "string"}, params]}) } else { json!({"description": m.summary(), "allOf": [params]}) };
+        task_props.insert(m.name().into(), schema);
+        one_module.push(json!({"required": [m.name()]}));
+    }
+    let task = json!({"type": "object", "properties": task_props, "additionalProperties": false, "oneOf": one_module});
+    let play = json!({
+        "type": "object",
+        "required": ["hosts", "tasks"],
+        "additionalProperties": false,
+        "properties": {
+            "name": {"type": "string"},
+            "hosts": {"type": "string", "description": "Host pattern: all, a client, a group, a host, globs, a:b, a:&b, a:!b"},
+            "vars": {"type": "object"},
+            "become": {"type": "boolean"},
+            "become_user": {"type": "string"},
+            "gather_facts": {"type": "boolean"},
+            "tasks": {"type": "array", "items": {"$ref": "#/$defs/task"}}
+        }
+    });
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "tended playbook",
+        "$defs": {"task": task, "play": play},
+        "anyOf": [{"$ref": "#/$defs/play"}, {"type": "array", "items": {"$ref": "#/$defs/play"}}]
+    })
+}
+
+pub fn inventory_schema() -> Value {
+    let secret_ref = json!({"type": "string", "description": "Name of an environment variable or path of a file holding the secret; never the secret itself"});
+    let connection = json!({
+        "address": {"type": "string", "description": "Host name or IP to connect to (default: the host's name)"},
+        "port": {"type": ["integer", "string"], "description": "SSH port (default 22)"},
+        "user": {"type": "string"},
+        "key_file": {"type": "string", "description": "Private key; must not be readable by others"},
+        "connection": {"enum": ["ssh", "local"]},
+        "become": {"type": "boolean"},
+        "become_user": {"type": "string"},
+        "key_passphrase_env": secret_ref,
+        "password_env": secret_ref,
+        "password_file": secret_ref,
+        "become_password_env": secret_ref,
+        "become_password_file": secret_ref,
+        "jump": {"description": "Bastion: user@host:port, or a mapping", "anyOf": [{"type": "string"}, {"type": "object", "additionalProperties": false, "required": ["address"], "properties": {"address": {"type": "string"}, "port": {"type": "integer"}, "user": {"type": "string"}, "key_file": {"type": "string"}}}]},
+        "host_key_checking": {"enum": ["strict", "accept-new"]},
+        "known_hosts": {"type": "string"}
+    });
+    let mut host_props = connection.as_object().cloned().unwrap_or_default();
+    host_props.insert("groups".into(), json!({"type": "array", "items": {"type": "string"}}));
+    host_props.insert("vars".into(), json!({"type": "object"}));
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "tended client inventory",
+        "type": "object",
+        "required": ["client", "hosts"],
+        "additionalProperties": false,
+        "properties": {
+            "client": {"type": "string", "pattern": "^[^\\s:,&!*?\\[\\]]+$", "description": "Short name used in host patterns"},
+            "name": {"type": "string", "description": "Full name shown in reports"},
+            "contacts": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "object", "required": ["email"], "additionalProperties": false, "properties": {"name": {"type": "string"}, "email": {"type": "string"}}}]}},
+            "timezone": {"type": "string", "description": "IANA zone, e.g. Europe/Berlin"},
+            "maintenance_windows": {"type": "array", "items": {"type": "object", "required": ["days", "start", "end"], "additionalProperties": false, "properties": {
+                "days": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+                "start": {"type": "string", "pattern": "^\\d{2}:\\d{2}$"},
+                "end": {"type": "string", "pattern": "^\\d{2}:\\d{2}$"}
+            }}},
+            "vars": {"type": "object"},
+            "defaults": {"type": "object", "additionalProperties": false, "properties": connection},
+            "groups": {"type": "object", "additionalProperties": {"type": ["object", "null"], "additionalProperties": false, "properties": {"vars": {"type": "object"}, "children": {"type": "array", "items": {"type": "string"}}, "hosts": {"type": "array", "items": {"type": "string"}}}}},
+            "hosts": {"type": "object", "additionalProperties": {"type": ["object", "null"], "additionalProperties": false, "properties": host_props}}
+        }
+    })
+}
+
+pub fn schema(a: SchemaArgs) -> Result<u8> {
+    let value = match a.kind {
+        Kind::Playbook => playbook_schema(),
+        Kind::Inventory => inventory_schema(),
+    };
+    let text = serde_json::to_string_pretty(&value)?;
+    match a.out {
+        Some(path) => std::fs::write(&path, text + "\n").with_context(|| format!("cannot write {}", path.display()))?,
+        None => println!("{text}"),
+    }
+    Ok(exit::OK)
+}

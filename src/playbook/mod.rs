@@ -1,0 +1,87 @@
+//! Playbooks: the typed model of plays and tasks, loaded and validated from YAML in one pass that
+//! reports every problem at once.
+
+mod load;
+pub mod template;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::modules::Module;
+use crate::yaml::{Pos, Source};
+
+/// A validated playbook file.
+#[derive(Debug, Clone)]
+pub struct Playbook {
+    pub source: Source,
+    pub plays: Vec<Play>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Play {
+    pub name: String,
+    /// A host pattern.
+    pub hosts: String,
+    pub vars: Map<String, Value>,
+    pub r#become: Option<bool>,
+    pub become_user: Option<String>,
+    pub tasks: Vec<Task>,
+    pub pos: Pos,
+}
+
+/// A module as a task refers to it.
+#[derive(Clone, Copy)]
+pub struct ModuleRef(pub &'static dyn Module);
+
+impl fmt::Debug for ModuleRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.name())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub name: String,
+    pub module: ModuleRef,
+    /// Parameters as written (templates not yet rendered).
+    pub params: Value,
+    pub when: Option<String>,
+    pub register: Option<String>,
+    pub r#become: Option<bool>,
+    pub become_user: Option<String>,
+    pub timeout: Option<Duration>,
+    pub retries: u32,
+    pub delay: Duration,
+    pub ignore_errors: bool,
+    pub tags: Vec<String>,
+    /// Some(true): always query only; Some(false): run even under --check.
+    pub check_mode: Option<bool>,
+    pub changed_when: Option<String>,
+    pub failed_when: Option<String>,
+    pub vars: Map<String, Value>,
+    pub pos: Pos,
+}
+
+impl Playbook {
+    /// Reads and validates a playbook; every problem found is returned at once.
+    pub fn load(path: &std::path::Path) -> Result<Playbook, crate::yaml::Diagnostics> {
+        let source = Source::read(path).map_err(|e| {
+            crate::yaml::Diagnostic::file_level(path, format!("cannot read the playbook: {e}"))
+                .help("check the path; shipped playbooks are in playbooks/")
+        })?;
+        load::load(source)
+    }
+
+    pub fn file(&self) -> &PathBuf {
+        &self.source.path
+    }
+
+    /// Names that templates may always use, besides play, task, inventory and registered variables.
+    pub const BUILTIN_VARS: &'static [&'static str] =
+        &["facts", "ansible_facts", "inventory_hostname", "tended_client", "tended", "result", "omit"];
+}
+
+pub use load::check_variables;

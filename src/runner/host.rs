@@ -1,0 +1,258 @@
+//! One host's part of a run: connect once, gather facts if templates need them, then run the tasks
+//! in order on that one connection, recording each result.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+use serde_json::{Map, Value, json};
+
+use super::model::{HostReport, TaskRecord};
+use super::{RunOptions, Shared};
+use crate::inventory::{Connection, Host};
+use crate::modules::{State, TaskContext, TaskResult};
+use crate::playbook::template::to_value;
+use crate::playbook::{Play, Task};
+use crate::transport::local::Local;
+use crate::transport::ssh::SshConnection;
+use crate::transport::{BecomeExec, Transport};
+
+/// Opens the host's one connection for this run.
+pub(super) async fn connect(host: &Host, opts: &RunOptions) -> Result<Arc<dyn Transport>, String> {
+    match &host.connection {
+        Connection::Local { .. } => Ok(Arc::new(Local)),
+        Connection::Ssh(target) => SshConnection::connect(target, &opts.ssh).await.map(|c| Arc::new(c) as Arc<dyn Transport>).map_err(|e| e.to_string()),
+    }
+}
+
+/// Facts tended gathers with one command, only when a template uses them.
+const FACTS_COMMAND: &str = "uname -n; uname -s; uname -r; uname -m; \
+    (. /etc/os-release 2>/dev/null; echo \"${ID:-unknown}\"; echo \"${VERSION_ID:-}\"; echo \"${PRETTY_NAME:-}\"); \
+    cut -d' ' -f1 /proc/uptime 2>/dev/null || echo";
+
+pub fn parse_facts(out: &str) -> Value {
+    let l: Vec<&str> = out.lines().map(str::trim).collect();
+    let get = |i: usize| l.get(i).copied().unwrap_or("").to_string();
+    json!({
+        "hostname": get(0),
+        "system": get(1),
+        "kernel": get(2),
+        "architecture": get(3),
+        "distribution": get(4),
+        "distribution_version": get(5),
+        "os_name": get(6),
+        "uptime_seconds": get(7).parse::<f64>().ok(),
+    })
+}
+
+fn needs_facts(play: &Play) -> bool {
+    let mentions = |s: &str| s.contains("facts");
+    play.tasks.iter().any(|t| {
+        mentions(&t.params.to_string()) || [&t.when, &t.changed_when, &t.failed_when].into_iter().flatten().any(|e| mentions(e))
+    })
+}
+
+fn registered_value(r: &TaskResult) -> Value {
+    json!({
+        "state": r.state.as_str(),
+        "rc": r.rc,
+        "stdout": r.stdout,
+        "stderr": r.stderr,
+        "stdout_lines": r.stdout.lines().collect::<Vec<_>>(),
+        "stderr_lines": r.stderr.lines().collect::<Vec<_>>(),
+        "message": r.message,
+        "data": r.data,
+        "changed": r.state == State::Changed,
+        "failed": r.state.is_failure(),
+        "skipped": r.state == State::Skipped,
+    })
+}
+
+struct HostRun<'a> {
+    host: &'a Host,
+    play: &'a Play,
+    opts: &'a RunOptions,
+    shared: &'a Shared,
+    transport: Arc<dyn Transport>,
+    registered: Map<String, Value>,
+    facts: Value,
+    become_password: Option<crate::inventory::SecretString>,
+}
+
+impl HostRun<'_> {
+    fn context(&self, task: &Task) -> Map<String, Value> {
+        let mut vars = self.host.vars.clone();
+        vars.extend(self.play.vars.clone());
+        vars.extend(task.vars.clone());
+        vars.extend(self.registered.clone());
+        vars.insert("facts".into(), self.facts.clone());
+        vars.insert("ansible_facts".into(), self.facts.clone());
+        vars.insert("tended".into(), json!({ "check_mode": self.opts.check_mode, "run_id": self.shared.run_id }));
+        vars
+    }
+
+    fn where_(&self, task: &Task) -> String {
+        format!("task `{}` ({}:{})", task.name, self.shared.playbook_file, task.pos.line)
+    }
+
+    fn r#become(&self, task: &Task) -> Option<BecomeExec> {
+        let settings = self.host.connection.become_settings();
+        let on = task.r#become.or(self.play.r#become).unwrap_or(settings.default);
+        on.then(|| BecomeExec {
+            user: task.become_user.clone().or_else(|| self.play.become_user.clone()).unwrap_or_else(|| settings.user.clone()),
+            password: self.become_password.clone(),
+        })
+    }
+
+    /// Runs one task with its retries; None when `when` says to skip it silently is never used: a
+    /// skipped task is recorded too, so the report shows it.
+    async fn task(&mut self, index: usize, task: &Task) -> TaskRecord {
+        let started_at = Utc::now();
+        let clock = Instant::now();
+        let vars = self.context(task);
+        let ctx = to_value(&vars);
+        let templates = &self.shared.templates;
+        let mut attempts = 0;
+        let result = 'done: {
+            if let Some(when) = &task.when {
+                match templates.eval_bool(when, &ctx) {
+                    Ok(true) => {}
+                    Ok(false) => break 'done TaskResult::new(State::Skipped, format!("skipped: `{when}` is false")),
+                    Err(e) => break 'done TaskResult::new(State::Failed, format!("{}: `when`: {e}", self.where_(task))),
+                }
+            }
+            let params = match templates.render_value(&task.params, &ctx, task.module.0.shell_params()) {
+                Ok(p) => p,
+                Err(e) => break 'done TaskResult::new(State::Failed, format!("{}: {e}", self.where_(task))),
+            };
+            let module_ctx = TaskContext {
+                transport: self.transport.as_ref(),
+                host: self.host,
+                check_mode: task.check_mode.unwrap_or(self.opts.check_mode),
+                r#become: self.r#become(task),
+                timeout: task.timeout.or(Some(self.opts.task_timeout)),
+            };
+            loop {
+                attempts += 1;
+                let r = task.module.0.run(&module_ctx, params.clone()).await;
+                if r.state != State::Failed || attempts > task.retries {
+                    break 'done r;
+                }
+                tokio::time::sleep(task.delay).await;
+            }
+        };
+        let result = self.apply_conditions(task, vars, result);
+        if let Some(name) = &task.register {
+            self.registered.insert(name.clone(), registered_value(&result));
+        }
+        TaskRecord {
+            index,
+            name: task.name.clone(),
+            module: task.module.0.name().to_string(),
+            ignored: task.ignore_errors && result.state == State::Failed,
+            result,
+            attempts: attempts.max(1),
+            started_at,
+            duration_ms: clock.elapsed().as_millis() as u64,
+        }
+    }
+
+    /// `failed_when` / `changed_when`, evaluated with the task's own result as `result`.
+    fn apply_conditions(&self, task: &Task, mut vars: Map<String, Value>, mut r: TaskResult) -> TaskResult {
+        if matches!(r.state, State::Skipped | State::Unreachable) || (task.failed_when.is_none() && task.changed_when.is_none()) {
+            return r;
+        }
+        vars.insert("result".into(), registered_value(&r));
+        if let Some(name) = &task.register {
+            vars.insert(name.clone(), registered_value(&r));
+        }
+        let ctx = to_value(&vars);
+        let t = &self.shared.templates;
+        if let Some(expr) = &task.failed_when {
+            match t.eval_bool(expr, &ctx) {
+                Ok(true) => {
+                    r.state = State::Failed;
+                    r.message = format!("failed_when `{expr}` is true; {}", r.message);
+                }
+                Ok(false) if r.state == State::Failed => r.state = State::Changed,
+                Ok(false) => {}
+                Err(e) => return TaskResult::new(State::Failed, format!("{}: `failed_when`: {e}", self.where_(task))),
+            }
+        }
+        if let Some(expr) = &task.changed_when {
+            if matches!(r.state, State::Ok | State::Changed) {
+                match t.eval_bool(expr, &ctx) {
+                    Ok(c) => r.state = if c { State::Changed } else { State::Ok },
+                    Err(e) => return TaskResult::new(State::Failed, format!("{}: `changed_when`: {e}", self.where_(task))),
+                }
+            }
+        }
+        r
+    }
+}
+
+/// Runs every task of `play` on `host` over `transport`; never fails: problems become results.
+pub(super) async fn run_play_on_host(host: &Host, play: &Play, opts: &RunOptions, shared: &Shared, transport: Arc<dyn Transport>) -> HostReport {
+    let started_at = Utc::now();
+    let mut report = HostReport { host: host.name.clone(), client: host.client.clone(), state: State::Ok, reason: None, started_at, ended_at: started_at, tasks: Vec::new() };
+    let become_password = match host.connection.become_settings().password.as_ref().map(|s| s.resolve()) {
+        Some(Err(e)) => {
+            report.state = State::Failed;
+            report.reason = Some(format!("become password: {e}"));
+            report.ended_at = Utc::now();
+            return report;
+        }
+        Some(Ok(p)) => Some(p),
+        None => None,
+    };
+    let mut run = HostRun { host, play, opts, shared, transport, registered: Map::new(), facts: Value::Null, become_password };
+    if needs_facts(play) {
+        match run.transport.exec(crate::transport::ExecRequest { command: FACTS_COMMAND.into(), timeout: Some(opts.ssh.connect_timeout * 3), ..Default::default() }).await {
+            Ok(out) => run.facts = parse_facts(&out.stdout_text()),
+            Err(e) => {
+                report.state = State::Unreachable;
+                report.reason = Some(format!("gathering facts: {e}"));
+                report.ended_at = Utc::now();
+                return report;
+            }
+        }
+    }
+    for (i, task) in play.tasks.iter().enumerate() {
+        if !opts.selects(task) {
+            continue;
+        }
+        let record = run.task(i, task).await;
+        let state = record.result.state;
+        let ignored = record.ignored;
+        (shared.on_task)(&host.name, &record);
+        let message = record.result.message.clone();
+        report.tasks.push(record);
+        if state == State::Unreachable {
+            report.reason = Some(message);
+            break;
+        }
+        if state.is_failure() && !ignored {
+            report.reason = Some(format!("task `{}` failed: {message}; the host's remaining tasks were not run", task.name));
+            break;
+        }
+    }
+    report.state = report.tasks.iter().map(|t| if t.ignored { State::Ok } else { t.result.state }).max().unwrap_or(State::Ok);
+    if report.state == State::Skipped {
+        report.state = State::Ok;
+    }
+    report.ended_at = Utc::now();
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facts_are_read_line_by_line() {
+        let f = parse_facts("web1\nLinux\n6.1.0-27-amd64\nx86_64\ndebian\n12\nDebian GNU/Linux 12 (bookworm)\n12345.67\n");
+        assert_eq!(f["distribution"], "debian");
+        assert_eq!(f["kernel"], "6.1.0-27-amd64");
+        assert_eq!(f["uptime_seconds"], 12345.67);
+    }
+}

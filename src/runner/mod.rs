@@ -1,0 +1,213 @@
+//! Runs a playbook over an inventory: every host in parallel (up to `forks`), each host's tasks in
+//! order on one connection. One host's failure never stops the others; results stream to the store in
+//! batches while the run goes on.
+
+mod host;
+pub mod model;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::{Mutex, Semaphore, mpsc};
+
+use crate::inventory::{Host, Inventory};
+use crate::modules::State;
+use crate::playbook::template::Templates;
+use crate::playbook::{Playbook, Task};
+use crate::store::{Store, StoreError};
+use crate::transport::Transport;
+use crate::transport::ssh::SshOptions;
+use model::{HostReport, RunOrigin, RunState, TaskRecord};
+
+pub use host::parse_facts;
+
+/// Called as each task finishes on a host (for live progress).
+pub type TaskCallback = Arc<dyn Fn(&str, &TaskRecord) + Send + Sync>;
+/// Called as each host finishes.
+pub type HostCallback = Arc<dyn Fn(&HostReport) + Send + Sync>;
+
+#[derive(Clone)]
+pub struct RunOptions {
+    pub forks: usize,
+    pub check_mode: bool,
+    pub limit: Option<String>,
+    /// Only tasks with one of these tags (empty: all).
+    pub tags: Vec<String>,
+    pub skip_tags: Vec<String>,
+    pub ssh: SshOptions,
+    /// For tasks without their own `timeout`.
+    pub task_timeout: Duration,
+    pub origin: RunOrigin,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            forks: 256,
+            check_mode: false,
+            limit: None,
+            tags: Vec::new(),
+            skip_tags: Vec::new(),
+            ssh: SshOptions::default(),
+            task_timeout: Duration::from_secs(3600),
+            origin: RunOrigin { trigger: "manual".into(), started_by: whoami() },
+        }
+    }
+}
+
+pub fn whoami() -> String {
+    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into())
+}
+
+impl RunOptions {
+    fn selects(&self, task: &Task) -> bool {
+        let tagged = |list: &[String]| task.tags.iter().any(|t| list.contains(t));
+        (self.tags.is_empty() || tagged(&self.tags) || task.tags.iter().any(|t| t == "always")) && !tagged(&self.skip_tags)
+    }
+}
+
+/// State shared by every host task of a run.
+pub(crate) struct Shared {
+    pub run_id: i64,
+    pub playbook_file: String,
+    pub templates: Templates,
+    pub on_task: TaskCallback,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Pattern(#[from] crate::inventory::pattern::PatternError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("the pattern selects no host{0}")]
+    NoHosts(String),
+}
+
+/// The result of a whole run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunOutcome {
+    pub run_id: i64,
+    #[serde(flatten)]
+    pub state: RunState,
+    pub hosts: Vec<HostReport>,
+}
+
+impl RunOutcome {
+    pub fn worst(&self) -> State {
+        model::outcome(&self.hosts)
+    }
+    pub fn exit_code(&self) -> i32 {
+        self.worst().exit_code()
+    }
+}
+
+/// Which hosts each play runs on, after `--limit`. Fails early on an unknown name.
+pub fn plan<'a>(pb: &Playbook, inv: &'a Inventory, limit: Option<&str>) -> Result<Vec<Vec<&'a Host>>, RunError> {
+    let limited = limit.map(|l| inv.select(l)).transpose()?;
+    let mut out = Vec::new();
+    for play in &pb.plays {
+        let mut hosts = inv.select(&play.hosts)?;
+        if let Some(l) = &limited {
+            hosts.retain(|h| l.iter().any(|x| x.name == h.name));
+        }
+        out.push(hosts);
+    }
+    if out.iter().all(Vec::is_empty) {
+        let why = limit.map(|l| format!(" (play hosts and --limit {l} do not overlap)")).unwrap_or_default();
+        return Err(RunError::NoHosts(why));
+    }
+    Ok(out)
+}
+
+/// Writes host reports to the store in batches, so thousands of hosts do not mean thousands of commits.
+async fn writer(store: Store, run_id: i64, mut rx: mpsc::Receiver<HostReport>) -> (Vec<HostReport>, Option<StoreError>) {
+    let mut all = Vec::new();
+    let mut err = None;
+    let mut batch = Vec::new();
+    loop {
+        let first = rx.recv().await;
+        let Some(first) = first else { break };
+        batch.push(first);
+        // Take whatever else is ready, up to a batch's worth.
+        while batch.len() < 200 {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        if err.is_none() {
+            if let Err(e) = store.record_hosts(run_id, &batch).await {
+                tracing::error!(error = %e, "cannot record host results");
+                err = Some(e);
+            }
+        }
+        all.append(&mut batch);
+    }
+    (all, err)
+}
+
+/// Runs the playbook; every result is recorded in `store`.
+pub async fn run(pb: &Playbook, inv: &Inventory, store: &Store, opts: &RunOptions, on_task: TaskCallback, on_host: HostCallback) -> Result<RunOutcome, RunError> {
+    let plan = plan(pb, inv, opts.limit.as_deref())?;
+    let started_at = Utc::now();
+    let pattern = opts.limit.clone().map_or_else(|| pb.plays.iter().map(|p| p.hosts.as_str()).collect::<Vec<_>>().join(";"), |l| format!("{} (limit {l})", pb.plays.iter().map(|p| p.hosts.as_str()).collect::<Vec<_>>().join(";")));
+    let run_id = store.start_run(&pb.file().display().to_string(), &pattern, &opts.origin, opts.check_mode, started_at).await?;
+    let shared = Arc::new(Shared { run_id, playbook_file: pb.file().display().to_string(), templates: Templates::new(), on_task });
+    let (tx, rx) = mpsc::channel(1024);
+    let writer = tokio::spawn(writer(store.clone(), run_id, rx));
+    let connections: Arc<Mutex<HashMap<String, Arc<dyn Transport>>>> = Default::default();
+    let limit = Arc::new(Semaphore::new(opts.forks.max(1)));
+    let pb = Arc::new(pb.clone());
+    for (play_index, hosts) in plan.into_iter().enumerate() {
+        let mut handles = Vec::new();
+        for host in hosts {
+            let (host, pb, opts, shared, tx, limit, connections, on_host) =
+                (host.clone(), pb.clone(), opts.clone(), shared.clone(), tx.clone(), limit.clone(), connections.clone(), on_host.clone());
+            handles.push(tokio::spawn(async move {
+                let Ok(_permit) = limit.acquire_owned().await else { return };
+                let play = &pb.plays[play_index];
+                let existing = connections.lock().await.get(&host.name).cloned();
+                let transport = match existing {
+                    Some(t) => Ok(t),
+                    None => host::connect(&host, &opts).await,
+                };
+                let report = match transport {
+                    Ok(t) => {
+                        connections.lock().await.insert(host.name.clone(), t.clone());
+                        let r = host::run_play_on_host(&host, play, &opts, &shared, t).await;
+                        if r.state == State::Unreachable {
+                            connections.lock().await.remove(&host.name);
+                        }
+                        r
+                    }
+                    Err(reason) => {
+                        let now = Utc::now();
+                        HostReport { host: host.name.clone(), client: host.client.clone(), state: State::Unreachable, reason: Some(reason), started_at: now, ended_at: now, tasks: Vec::new() }
+                    }
+                };
+                on_host(&report);
+                let _ = tx.send(report).await;
+            }));
+        }
+        for h in handles {
+            if let Err(e) = h.await {
+                tracing::error!(error = %e, "a host task panicked");
+            }
+        }
+    }
+    drop(tx);
+    for (_, c) in connections.lock().await.drain() {
+        c.close().await;
+    }
+    let (mut hosts, write_error) = writer.await.unwrap_or_else(|_| (Vec::new(), None));
+    hosts.sort_by(|a, b| a.host.cmp(&b.host).then(a.started_at.cmp(&b.started_at)));
+    let state = RunState::Finished { started_at, ended_at: Utc::now(), outcome: model::outcome(&hosts) };
+    store.finish_run(run_id, &state).await?;
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
+    Ok(RunOutcome { run_id, state, hosts })
+}

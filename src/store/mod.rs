@@ -1,0 +1,373 @@
+//! The results store: every run, host result and task result, in SQLite (default, WAL) or PostgreSQL.
+//!
+//! One code path over sqlx's `Any` driver; each backend has its own migration folder, applied at
+//! start-up. Times are stored as milliseconds since the epoch (UTC), which both backends handle alike.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+use crate::modules::{State, TaskResult};
+use crate::runner::model::{HostReport, RunOrigin, RunState, TaskRecord};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database {url}: {source}. Check the path and its permissions, or pass --db URL")]
+    Open { url: String, source: sqlx::Error },
+    #[error("applying the database migrations to {url} failed: {source}")]
+    Migrate { url: String, source: sqlx::migrate::MigrateError },
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("the database holds a value tended does not understand: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection pool to the store. Cloning is cheap.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    pub backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password: never print it.
+        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+/// `tended.db` or `sqlite:...` -> a SQLite URL that creates the file; `postgres://...` unchanged.
+pub fn normalize_url(url: &str) -> (String, Backend) {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return (url.to_string(), Backend::Postgres);
+    }
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let with_mode = if path.contains("mode=") { path.to_string() } else { format!("{path}{sep}mode=rwc") };
+    (format!("sqlite://{with_mode}"), Backend::Sqlite)
+}
+
+/// The URL with any password replaced, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn time(v: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_millis(v).ok_or_else(|| StoreError::Corrupt(format!("timestamp {v}")))
+}
+
+fn state(s: &str) -> Result<State, StoreError> {
+    State::parse(s).ok_or_else(|| StoreError::Corrupt(format!("state `{s}`")))
+}
+
+/// A run as listed by `tended history`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRow {
+    pub id: i64,
+    pub playbook: String,
+    pub pattern: String,
+    pub started_by: String,
+    pub trigger: String,
+    pub check_mode: bool,
+    #[serde(flatten)]
+    pub state: RunState,
+    /// Hosts per state.
+    pub hosts: std::collections::BTreeMap<String, i64>,
+}
+
+/// A run with all its results, for `tended show`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunDetail {
+    #[serde(flatten)]
+    pub run: RunRow,
+    pub results: Vec<HostReport>,
+}
+
+/// Filters for `tended history`.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryFilter {
+    pub client: Option<String>,
+    pub host: Option<String>,
+    pub last: i64,
+}
+
+impl Store {
+    /// Opens (creating a SQLite file if needed) and migrates.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (url, backend) = normalize_url(url);
+        let shown = redact_url(&url);
+        let mut opts = AnyPoolOptions::new().max_connections(if backend == Backend::Sqlite { 4 } else { 8 }).acquire_timeout(Duration::from_secs(30));
+        if backend == Backend::Sqlite {
+            opts = opts.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::raw_sql("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;")
+                        .execute(conn)
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = opts.connect(&url).await.map_err(|source| StoreError::Open { url: shown.clone(), source })?;
+        let migrator = match backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("migrations/postgres"),
+        };
+        migrator.run(&pool).await.map_err(|source| StoreError::Migrate { url: shown, source })?;
+        Ok(Store { pool, backend })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Records a new run as running and returns its id.
+    #[tracing::instrument(skip_all)]
+    pub async fn start_run(&self, playbook: &str, pattern: &str, origin: &RunOrigin, check_mode: bool, started_at: DateTime<Utc>) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO runs (playbook, pattern, started_by, trigger_kind, check_mode, state, started_at) \
+             VALUES ($1, $2, $3, $4, $5, 'running', $6) RETURNING id",
+        )
+        .bind(playbook)
+        .bind(pattern)
+        .bind(&origin.started_by)
+        .bind(&origin.trigger)
+        .bind(i64::from(check_mode))
+        .bind(ms(started_at))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>(0)?)
+    }
+
+    /// Writes a batch of host results (and their tasks) in one transaction.
+    #[tracing::instrument(skip_all, fields(hosts = reports.len()))]
+    pub async fn record_hosts(&self, run_id: i64, reports: &[HostReport]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for r in reports {
+            let row = sqlx::query(
+                "INSERT INTO host_results (run_id, client, host, state, reason, started_at, ended_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            )
+            .bind(run_id)
+            .bind(&r.client)
+            .bind(&r.host)
+            .bind(r.state.as_str())
+            .bind(r.reason.as_deref())
+            .bind(ms(r.started_at))
+            .bind(ms(r.ended_at))
+            .fetch_one(&mut *tx)
+            .await?;
+            let host_id: i64 = row.try_get(0)?;
+            for t in &r.tasks {
+                sqlx::query(
+                    "INSERT INTO task_results (run_id, host_result_id, client, host, task_index, task_name, module, state, rc, \
+                     stdout, stderr, message, data, truncated, attempts, ignored, started_at, duration_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+                )
+                .bind(run_id)
+                .bind(host_id)
+                .bind(&r.client)
+                .bind(&r.host)
+                .bind(t.index as i64)
+                .bind(&t.name)
+                .bind(&t.module)
+                .bind(t.result.state.as_str())
+                .bind(t.result.rc.map(i64::from))
+                .bind(&t.result.stdout)
+                .bind(&t.result.stderr)
+                .bind(&t.result.message)
+                .bind(t.result.data.to_string())
+                .bind(i64::from(t.result.truncated))
+                .bind(i64::from(t.attempts))
+                .bind(i64::from(t.ignored))
+                .bind(ms(t.started_at))
+                .bind(t.duration_ms as i64)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Moves a run out of `running`.
+    #[tracing::instrument(skip_all)]
+    pub async fn finish_run(&self, run_id: i64, st: &RunState) -> Result<(), StoreError> {
+        let (outcome, reason, ended) = match st {
+            RunState::Running { .. } => return Ok(()),
+            RunState::Finished { ended_at, outcome, .. } => (Some(outcome.as_str()), None, *ended_at),
+            RunState::Interrupted { ended_at, reason, .. } => (None, Some(reason.as_str()), *ended_at),
+        };
+        sqlx::query("UPDATE runs SET state = $1, outcome = $2, reason = $3, ended_at = $4 WHERE id = $5")
+            .bind(st.name())
+            .bind(outcome)
+            .bind(reason)
+            .bind(ms(ended))
+            .bind(run_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks every run still `running` as interrupted (after a crash); returns how many.
+    pub async fn interrupt_running(&self, reason: &str, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let r = sqlx::query("UPDATE runs SET state = 'interrupted', reason = $1, ended_at = $2 WHERE state = 'running'")
+            .bind(reason)
+            .bind(ms(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    fn run_row(row: &AnyRow) -> Result<RunRow, StoreError> {
+        let started_at = time(row.try_get("started_at")?)?;
+        let ended: Option<i64> = row.try_get("ended_at")?;
+        let st: String = row.try_get("state")?;
+        let state = match (st.as_str(), ended) {
+            ("running", _) => RunState::Running { started_at },
+            ("finished", Some(e)) => {
+                let outcome: Option<String> = row.try_get("outcome")?;
+                RunState::Finished { started_at, ended_at: time(e)?, outcome: state(outcome.as_deref().unwrap_or("ok"))? }
+            }
+            ("interrupted", Some(e)) => RunState::Interrupted { started_at, ended_at: time(e)?, reason: row.try_get::<Option<String>, _>("reason")?.unwrap_or_default() },
+            (other, _) => return Err(StoreError::Corrupt(format!("run state `{other}`"))),
+        };
+        Ok(RunRow {
+            id: row.try_get("id")?,
+            playbook: row.try_get("playbook")?,
+            pattern: row.try_get("pattern")?,
+            started_by: row.try_get("started_by")?,
+            trigger: row.try_get("trigger_kind")?,
+            check_mode: row.try_get::<i64, _>("check_mode")? != 0,
+            state,
+            hosts: Default::default(),
+        })
+    }
+
+    async fn host_counts(&self, run: &mut RunRow) -> Result<(), StoreError> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM host_results WHERE run_id = $1 GROUP BY state")
+            .bind(run.id)
+            .fetch_all(&self.pool)
+            .await?;
+        for r in rows {
+            run.hosts.insert(r.try_get("state")?, r.try_get("n")?);
+        }
+        Ok(())
+    }
+
+    /// The newest runs first, filtered by client or host.
+    #[tracing::instrument(skip_all)]
+    pub async fn history(&self, f: &HistoryFilter) -> Result<Vec<RunRow>, StoreError> {
+        let mut sql = String::from("SELECT * FROM runs WHERE 1=1");
+        let mut n = 0;
+        let mut binds = Vec::new();
+        for (col, v) in [("client", &f.client), ("host", &f.host)] {
+            if let Some(v) = v {
+                n += 1;
+                sql.push_str(&format!(" AND EXISTS (SELECT 1 FROM host_results h WHERE h.run_id = runs.id AND h.{col} = ${n})"));
+                binds.push(v.clone());
+            }
+        }
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", f.last.max(1)));
+        // Only fixed column names and numbered placeholders are spliced in; values are bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for b in &binds {
+            q = q.bind(b);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let mut run = Self::run_row(r)?;
+            self.host_counts(&mut run).await?;
+            out.push(run);
+        }
+        Ok(out)
+    }
+
+    /// One run with every host and task result, or None.
+    #[tracing::instrument(skip_all)]
+    pub async fn show(&self, run_id: i64) -> Result<Option<RunDetail>, StoreError> {
+        let Some(row) = sqlx::query("SELECT * FROM runs WHERE id = $1").bind(run_id).fetch_optional(&self.pool).await? else {
+            return Ok(None);
+        };
+        let mut run = Self::run_row(&row)?;
+        self.host_counts(&mut run).await?;
+        let hosts = sqlx::query("SELECT * FROM host_results WHERE run_id = $1 ORDER BY host").bind(run_id).fetch_all(&self.pool).await?;
+        let tasks = sqlx::query("SELECT * FROM task_results WHERE run_id = $1 ORDER BY host_result_id, task_index")
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut results = Vec::new();
+        for h in &hosts {
+            let id: i64 = h.try_get("id")?;
+            let mut records = Vec::new();
+            for t in tasks.iter().filter(|t| t.try_get::<i64, _>("host_result_id").ok() == Some(id)) {
+                let data: String = t.try_get("data")?;
+                records.push(TaskRecord {
+                    index: t.try_get::<i64, _>("task_index")? as usize,
+                    name: t.try_get("task_name")?,
+                    module: t.try_get("module")?,
+                    result: TaskResult {
+                        state: state(&t.try_get::<String, _>("state")?)?,
+                        rc: t.try_get::<Option<i64>, _>("rc")?.map(|v| v as i32),
+                        stdout: t.try_get("stdout")?,
+                        stderr: t.try_get("stderr")?,
+                        message: t.try_get("message")?,
+                        data: serde_json::Value::from_str(&data).unwrap_or(serde_json::Value::Null),
+                        truncated: t.try_get::<i64, _>("truncated")? != 0,
+                    },
+                    attempts: t.try_get::<i64, _>("attempts")? as u32,
+                    ignored: t.try_get::<i64, _>("ignored")? != 0,
+                    started_at: time(t.try_get("started_at")?)?,
+                    duration_ms: t.try_get::<i64, _>("duration_ms")? as u64,
+                });
+            }
+            results.push(HostReport {
+                host: h.try_get("host")?,
+                client: h.try_get("client")?,
+                state: state(&h.try_get::<String, _>("state")?)?,
+                reason: h.try_get("reason")?,
+                started_at: time(h.try_get("started_at")?)?,
+                ended_at: time(h.try_get("ended_at")?)?,
+                tasks: records,
+            });
+        }
+        Ok(Some(RunDetail { run, results }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_normalized_and_redacted() {
+        assert_eq!(normalize_url("tended.db"), ("sqlite://tended.db?mode=rwc".into(), Backend::Sqlite));
+        assert_eq!(normalize_url("sqlite:///x/y.db").0, "sqlite:///x/y.db?mode=rwc");
+        assert_eq!(normalize_url("postgres://u:p@h/db").1, Backend::Postgres);
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+    }
+}
