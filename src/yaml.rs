@@ -43,20 +43,29 @@ pub struct Key {
 }
 
 fn pos_of(loc: &serde_saphyr::Location) -> Pos {
-    Pos { line: loc.line() as u32, col: loc.column() as u32 }
+    Pos {
+        line: loc.line() as u32,
+        col: loc.column() as u32,
+    }
 }
 
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let spanned = Spanned::<Kind>::deserialize(d)?;
-        Ok(Node { pos: pos_of(&spanned.referenced), kind: spanned.value })
+        Ok(Node {
+            pos: pos_of(&spanned.referenced),
+            kind: spanned.value,
+        })
     }
 }
 
 impl<'de> Deserialize<'de> for Key {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let spanned = Spanned::<KeyText>::deserialize(d)?;
-        Ok(Key { name: spanned.value.0, pos: pos_of(&spanned.referenced) })
+        Ok(Key {
+            name: spanned.value.0,
+            pos: pos_of(&spanned.referenced),
+        })
     }
 }
 
@@ -91,7 +100,9 @@ impl<'de> Visitor<'de> for KindVisitor {
         Ok(Kind::Int(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Kind, E> {
-        i64::try_from(v).map(Kind::Int).map_err(|_| E::custom("integer too large"))
+        i64::try_from(v)
+            .map(Kind::Int)
+            .map_err(|_| E::custom("integer too large"))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Kind, E> {
         Ok(Kind::Float(v))
@@ -136,7 +147,10 @@ impl<'de> Deserialize<'de> for Kind {
 
 impl Node {
     pub fn null() -> Node {
-        Node { pos: Pos::default(), kind: Kind::Null }
+        Node {
+            pos: Pos::default(),
+            kind: Kind::Null,
+        }
     }
 
     /// The entries of a mapping, or None.
@@ -178,7 +192,10 @@ impl Node {
 
     /// Looks a key up in a mapping.
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.as_map()?.iter().find(|(k, _)| k.name == key).map(|(_, v)| v)
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.name == key)
+            .map(|(_, v)| v)
     }
 
     /// A short name of the node's type for messages.
@@ -205,7 +222,10 @@ impl Node {
             Kind::Str(s) => Value::String(s.clone()),
             Kind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
             Kind::Map(entries) => Value::Object(
-                entries.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect(),
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.name.clone(), v.to_json()))
+                    .collect(),
             ),
         }
     }
@@ -215,7 +235,11 @@ impl Node {
     pub fn find_key(&self, name: &str) -> Option<Pos> {
         match &self.kind {
             Kind::Map(entries) => entries.iter().find_map(|(k, v)| {
-                if k.name == name { Some(k.pos) } else { v.find_key(name) }
+                if k.name == name {
+                    Some(k.pos)
+                } else {
+                    v.find_key(name)
+                }
             }),
             Kind::Seq(items) => items.iter().find_map(|n| n.find_key(name)),
             _ => None,
@@ -232,7 +256,10 @@ pub struct Source {
 
 impl Source {
     pub fn read(path: &Path) -> std::io::Result<Source> {
-        Ok(Source { path: path.to_path_buf(), text: std::fs::read_to_string(path)? })
+        Ok(Source {
+            path: path.to_path_buf(),
+            text: std::fs::read_to_string(path)?,
+        })
     }
 
     /// Parses the whole file into a located tree, or one diagnostic for a syntax error.
@@ -243,7 +270,10 @@ impl Source {
             ));
         }
         serde_saphyr::from_str::<Node>(&self.text).map_err(|e| {
-            let pos = e.location().map(|l| pos_of(&l)).unwrap_or(Pos { line: 1, col: 1 });
+            let pos = e
+                .location()
+                .map(|l| pos_of(&l))
+                .unwrap_or(Pos { line: 1, col: 1 });
             let msg = first_line(&e.to_string());
             self.diag(pos, format!("invalid YAML: {msg}"))
                 .help("fix the YAML syntax at this place (indentation, quoting, a duplicate key)")
@@ -316,7 +346,14 @@ impl Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.pos.line > 0 {
-            write!(f, "{}:{}:{}: error: {}", self.file.display(), self.pos.line, self.pos.col, self.message)?;
+            write!(
+                f,
+                "{}:{}:{}: error: {}",
+                self.file.display(),
+                self.pos.line,
+                self.pos.col,
+                self.message
+            )?;
         } else {
             write!(f, "{}: error: {}", self.file.display(), self.message)?;
         }
@@ -356,8 +393,11 @@ impl From<Diagnostic> for Diagnostics {
 }
 
 /// The closest candidate to `word`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (word.len() / 3).max(1);
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let limit = (word.len() / 3).max(2).min(word.len().saturating_sub(1));
     candidates
         .into_iter()
         .map(|c| (levenshtein(word, c), c))
@@ -366,18 +406,29 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
         .map(|(_, c)| c)
 }
 
+/// Edit distance where swapping two neighbouring letters counts as one edit (the commonest typo).
 fn levenshtein(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 /// Turns a serde error on `node` into a diagnostic, pointing at the offending key when serde names one.
@@ -405,7 +456,10 @@ mod tests {
     use super::*;
 
     fn src(text: &str) -> Source {
-        Source { path: "t.yml".into(), text: text.into() }
+        Source {
+            path: "t.yml".into(),
+            text: text.into(),
+        }
     }
 
     #[test]
@@ -434,14 +488,19 @@ mod tests {
 
 /// One diagnostic per key of `node` that is not in `allowed`, each with a did-you-mean.
 pub fn unknown_keys(src: &Source, node: &Node, allowed: &[&str], context: &str) -> Vec<Diagnostic> {
-    let Some(map) = node.as_map() else { return Vec::new() };
+    let Some(map) = node.as_map() else {
+        return Vec::new();
+    };
     map.iter()
         .filter(|(k, _)| !allowed.contains(&k.name.as_str()))
         .map(|(k, _)| {
             let d = src.diag(k.pos, format!("unknown key `{}` in {context}", k.name));
             match did_you_mean(&k.name, allowed.iter().copied()) {
                 Some(s) => d.help(format!("did you mean `{s}`?")),
-                None => d.help(format!("the keys accepted here are: {}", allowed.join(", "))),
+                None => d.help(format!(
+                    "the keys accepted here are: {}",
+                    allowed.join(", ")
+                )),
             }
         })
         .collect()

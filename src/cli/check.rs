@@ -53,9 +53,18 @@ pub fn validate(a: ValidateArgs) -> Result<u8> {
     for path in &a.playbooks {
         match Playbook::load(path) {
             Ok(pb) => {
-                let var_problems = inv.as_ref().map(|inv| crate::playbook::check_variables(&pb, inv)).unwrap_or_default();
+                let var_problems = inv
+                    .as_ref()
+                    .map(|inv| crate::playbook::check_variables(&pb, inv))
+                    .unwrap_or_default();
                 if var_problems.is_empty() {
-                    good.push(format!("ok: {} ({} play{}, {} tasks)", path.display(), pb.plays.len(), if pb.plays.len() == 1 { "" } else { "s" }, pb.plays.iter().map(|p| p.tasks.len()).sum::<usize>()));
+                    good.push(format!(
+                        "ok: {} ({} play{}, {} tasks)",
+                        path.display(),
+                        pb.plays.len(),
+                        if pb.plays.len() == 1 { "" } else { "s" },
+                        pb.plays.iter().map(|p| p.tasks.len()).sum::<usize>()
+                    ));
                 }
                 all.extend(var_problems);
             }
@@ -67,7 +76,12 @@ pub fn validate(a: ValidateArgs) -> Result<u8> {
     }
     if all.is_empty() {
         if let (Some(inv), Some(path)) = (&inv, &a.inventory) {
-            println!("ok: {} ({} clients, {} hosts)", path.display(), inv.clients.len(), inv.hosts.len());
+            println!(
+                "ok: {} ({} clients, {} hosts)",
+                path.display(),
+                inv.clients.len(),
+                inv.hosts.len()
+            );
         }
         return Ok(exit::OK);
     }
@@ -79,28 +93,47 @@ fn address(c: &Connection) -> String {
         Connection::Local { .. } => "local".into(),
         Connection::Ssh(t) => {
             let user = t.user.as_ref().map(|u| format!("{u}@")).unwrap_or_default();
-            let jump = t.jump.as_ref().map(|j| format!(" via {}:{}", j.address, j.port)).unwrap_or_default();
+            let jump = t
+                .jump
+                .as_ref()
+                .map(|j| format!(" via {}:{}", j.address, j.port))
+                .unwrap_or_default();
             format!("{user}{}:{}{jump}", t.address, t.port)
         }
     }
 }
 
 pub fn inventory(cmd: InventoryCommand) -> Result<u8> {
-    let InventoryCommand::List { inventory, client, json } = cmd;
+    let InventoryCommand::List {
+        inventory,
+        client,
+        json,
+    } = cmd;
     let inv = load_inventory(&inventory)?;
     if let Some(c) = &client {
         if inv.client(c).is_none() {
             let ids: Vec<&str> = inv.clients.iter().map(|c| c.id.as_str()).collect();
-            return Err(invalid(format!("error: no client `{c}` in {} (clients: {})", inventory.inventory.display(), ids.join(", "))));
+            return Err(invalid(format!(
+                "error: no client `{c}` in {} (clients: {})",
+                inventory.inventory.display(),
+                ids.join(", ")
+            )));
         }
     }
-    let hosts: Vec<_> = inv.hosts.iter().filter(|h| client.as_ref().is_none_or(|c| &h.client == c)).collect();
+    let hosts: Vec<_> = inv
+        .hosts
+        .iter()
+        .filter(|h| client.as_ref().is_none_or(|c| &h.client == c))
+        .collect();
     if json {
         let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut hostvars = serde_json::Map::new();
         for h in &hosts {
             if h.groups.is_empty() {
-                groups.entry("ungrouped".into()).or_default().push(h.name.clone());
+                groups
+                    .entry("ungrouped".into())
+                    .or_default()
+                    .push(h.name.clone());
             }
             for g in &h.groups {
                 groups.entry(g.clone()).or_default().push(h.name.clone());
@@ -108,9 +141,20 @@ pub fn inventory(cmd: InventoryCommand) -> Result<u8> {
             hostvars.insert(h.name.clone(), Value::Object(h.vars.clone()));
         }
         let mut out = serde_json::Map::new();
-        let clients: Vec<Value> = inv.clients.iter().filter(|c| client.as_ref().is_none_or(|x| &c.id == x)).map(|c| json!(c)).collect();
-        out.insert("_meta".into(), json!({ "hostvars": hostvars, "clients": clients }));
-        out.insert("all".into(), json!({ "children": groups.keys().collect::<Vec<_>>() }));
+        let clients: Vec<Value> = inv
+            .clients
+            .iter()
+            .filter(|c| client.as_ref().is_none_or(|x| &c.id == x))
+            .map(|c| json!(c))
+            .collect();
+        out.insert(
+            "_meta".into(),
+            json!({ "hostvars": hostvars, "clients": clients }),
+        );
+        out.insert(
+            "all".into(),
+            json!({ "children": groups.keys().collect::<Vec<_>>() }),
+        );
         for (g, members) in groups {
             out.insert(g, json!({ "hosts": members }));
         }
@@ -118,8 +162,20 @@ pub fn inventory(cmd: InventoryCommand) -> Result<u8> {
         return Ok(exit::OK);
     }
     for h in hosts {
-        println!("{}  [client {}]  {}", h.name, h.client, address(&h.connection));
-        println!("  groups: {}", if h.groups.is_empty() { "-".to_string() } else { h.groups.join(", ") });
+        println!(
+            "{}  [client {}]  {}",
+            h.name,
+            h.client,
+            address(&h.connection)
+        );
+        println!(
+            "  groups: {}",
+            if h.groups.is_empty() {
+                "-".to_string()
+            } else {
+                h.groups.join(", ")
+            }
+        );
         for (k, v) in &h.vars {
             if k == "inventory_hostname" || k == "tended_client" {
                 continue;
@@ -132,7 +188,15 @@ pub fn inventory(cmd: InventoryCommand) -> Result<u8> {
 
 pub fn modules() -> Result<u8> {
     for m in crate::modules::MODULES {
-        println!("{:<10} {:<7} {}", m.name(), match m.kind() { crate::modules::ModuleKind::Check => "check", crate::modules::ModuleKind::Action => "action" }, m.summary());
+        println!(
+            "{:<10} {:<7} {}",
+            m.name(),
+            match m.kind() {
+                crate::modules::ModuleKind::Check => "check",
+                crate::modules::ModuleKind::Action => "action",
+            },
+            m.summary()
+        );
     }
     Ok(exit::OK)
 }

@@ -23,7 +23,12 @@ pub mod exit {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "tended", version, about = "Proactive maintenance for managed service providers, run over SSH", max_term_width = 100)]
+#[command(
+    name = "tended",
+    version,
+    about = "Proactive maintenance for managed service providers, run over SSH",
+    max_term_width = 100
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -36,7 +41,12 @@ struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct InventoryArg {
     /// Inventory directory (one file per client) or a single inventory file.
-    #[arg(short = 'i', long, env = "TENDED_INVENTORY", default_value = "inventory")]
+    #[arg(
+        short = 'i',
+        long,
+        env = "TENDED_INVENTORY",
+        default_value = "inventory"
+    )]
     inventory: PathBuf,
 }
 
@@ -44,7 +54,12 @@ pub struct InventoryArg {
 #[derive(Args, Debug, Clone)]
 pub struct DbArg {
     /// Database: a SQLite file path or sqlite: URL, or a postgres:// URL.
-    #[arg(long, env = "TENDED_DB", default_value = "tended.db", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "TENDED_DB",
+        default_value = "tended.db",
+        hide_env_values = true
+    )]
     db: String,
 }
 
@@ -87,12 +102,24 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exit::INVALID } else { exit::OK });
+            return ExitCode::from(if e.use_stderr() {
+                exit::INVALID
+            } else {
+                exit::OK
+            });
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -133,5 +160,7 @@ pub(crate) fn load_inventory(arg: &InventoryArg) -> anyhow::Result<crate::invent
 }
 
 pub(crate) async fn open_store(arg: &DbArg) -> anyhow::Result<crate::store::Store> {
-    crate::store::Store::open(&arg.db).await.map_err(|e| invalid(format!("error: {e}")))
+    crate::store::Store::open(&arg.db)
+        .await
+        .map_err(|e| invalid(format!("error: {e}")))
 }

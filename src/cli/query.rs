@@ -41,15 +41,39 @@ fn when(t: chrono::DateTime<chrono::Utc>) -> String {
 fn describe(s: &RunState) -> (String, String) {
     match s {
         RunState::Running { .. } => ("running".into(), "-".into()),
-        RunState::Finished { started_at, ended_at, outcome } => (outcome.to_string(), format!("{:.1}s", (*ended_at - *started_at).num_milliseconds() as f64 / 1000.0)),
-        RunState::Interrupted { started_at, ended_at, reason } => (format!("interrupted ({reason})"), format!("{:.1}s", (*ended_at - *started_at).num_milliseconds() as f64 / 1000.0)),
+        RunState::Finished {
+            started_at,
+            ended_at,
+            outcome,
+        } => (
+            outcome.to_string(),
+            format!(
+                "{:.1}s",
+                (*ended_at - *started_at).num_milliseconds() as f64 / 1000.0
+            ),
+        ),
+        RunState::Interrupted {
+            started_at,
+            ended_at,
+            reason,
+        } => (
+            format!("interrupted ({reason})"),
+            format!(
+                "{:.1}s",
+                (*ended_at - *started_at).num_milliseconds() as f64 / 1000.0
+            ),
+        ),
     }
 }
 
 pub async fn history(a: HistoryArgs) -> Result<u8> {
     let store = open_store(&a.db).await?;
     let runs = store
-        .history(&HistoryFilter { client: a.client, host: a.host, last: a.last })
+        .history(&HistoryFilter {
+            client: a.client,
+            host: a.host,
+            last: a.last,
+        })
         .await
         .map_err(|e| invalid(format!("error: {e}")))?;
     if a.json {
@@ -60,32 +84,84 @@ pub async fn history(a: HistoryArgs) -> Result<u8> {
         println!("no runs recorded yet (run one with `tended run PLAYBOOK`)");
         return Ok(exit::OK);
     }
-    println!("{:>5}  {:<20}  {:<8}  {:<14}  {:<30}  HOSTS", "RUN", "STARTED", "TIME", "RESULT", "PLAYBOOK");
+    println!(
+        "{:>5}  {:<20}  {:<8}  {:<14}  {:<30}  HOSTS",
+        "RUN", "STARTED", "TIME", "RESULT", "PLAYBOOK"
+    );
     for r in runs {
         let (result, took) = describe(&r.state);
         let hosts: Vec<String> = r.hosts.iter().map(|(s, n)| format!("{n} {s}")).collect();
         let check = if r.check_mode { " (check)" } else { "" };
-        println!("{:>5}  {:<20}  {:<8}  {:<14}  {:<30}  {}{check}", r.id, when(r.state.started_at()), took, result, r.playbook, hosts.join(", "));
+        println!(
+            "{:>5}  {:<20}  {:<8}  {:<14}  {:<30}  {}{check}",
+            r.id,
+            when(r.state.started_at()),
+            took,
+            result,
+            r.playbook,
+            hosts.join(", ")
+        );
     }
     Ok(exit::OK)
 }
 
 pub async fn show(a: ShowArgs) -> Result<u8> {
     let store = open_store(&a.db).await?;
-    let Some(run) = store.show(a.run_id).await.map_err(|e| invalid(format!("error: {e}")))? else {
-        return Err(invalid(format!("error: there is no run {} in the database (list runs with `tended history`)", a.run_id)));
+    let Some(run) = store
+        .show(a.run_id)
+        .await
+        .map_err(|e| invalid(format!("error: {e}")))?
+    else {
+        return Err(invalid(format!(
+            "error: there is no run {} in the database (list runs with `tended history`)",
+            a.run_id
+        )));
     };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&run)?);
         return Ok(exit::OK);
     }
     let (result, took) = describe(&run.run.state);
-    println!("run {}: {}  pattern {}  started {} by {} ({})  {took}  result: {result}{}", run.run.id, run.run.playbook, run.run.pattern, when(run.run.state.started_at()), run.run.started_by, run.run.trigger, if run.run.check_mode { "  [check mode]" } else { "" });
+    println!(
+        "run {}: {}  pattern {}  started {} by {} ({})  {took}  result: {result}{}",
+        run.run.id,
+        run.run.playbook,
+        run.run.pattern,
+        when(run.run.state.started_at()),
+        run.run.started_by,
+        run.run.trigger,
+        if run.run.check_mode {
+            "  [check mode]"
+        } else {
+            ""
+        }
+    );
     for h in &run.results {
-        println!("\n{} ({}): {}{}", h.host, h.client, h.state, h.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default());
+        println!(
+            "\n{} ({}): {}{}",
+            h.host,
+            h.client,
+            h.state,
+            h.reason
+                .as_ref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        );
         for t in &h.tasks {
             let ignored = if t.ignored { " (ignored)" } else { "" };
-            println!("  {:<10} {}{ignored}  [{}; {}ms{}] {}", t.result.state.as_str(), t.name, t.module, t.duration_ms, if t.attempts > 1 { format!("; {} attempts", t.attempts) } else { String::new() }, t.result.message.lines().next().unwrap_or(""));
+            println!(
+                "  {:<10} {}{ignored}  [{}; {}ms{}] {}",
+                t.result.state.as_str(),
+                t.name,
+                t.module,
+                t.duration_ms,
+                if t.attempts > 1 {
+                    format!("; {} attempts", t.attempts)
+                } else {
+                    String::new()
+                },
+                t.result.message.lines().next().unwrap_or("")
+            );
         }
     }
     Ok(exit::OK)

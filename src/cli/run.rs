@@ -65,8 +65,13 @@ fn preflight(hosts: &[&crate::inventory::Host]) -> Vec<String> {
         }
     };
     for h in hosts {
-        let Connection::Ssh(t) = &h.connection else { continue };
-        let key_files = t.key_file.iter().chain(t.jump.as_ref().and_then(|j| j.key_file.as_ref()));
+        let Connection::Ssh(t) = &h.connection else {
+            continue;
+        };
+        let key_files = t
+            .key_file
+            .iter()
+            .chain(t.jump.as_ref().and_then(|j| j.key_file.as_ref()));
         for key in key_files {
             use std::os::unix::fs::PermissionsExt;
             match std::fs::metadata(key) {
@@ -86,7 +91,11 @@ fn preflight(hosts: &[&crate::inventory::Host]) -> Vec<String> {
                 Ok(_) => {}
             }
         }
-        for (s, what) in [(&t.password, "password"), (&t.key_passphrase, "key passphrase"), (&t.r#become.password, "become password")] {
+        for (s, what) in [
+            (&t.password, "password"),
+            (&t.key_passphrase, "key passphrase"),
+            (&t.r#become.password, "become password"),
+        ] {
             if let Some(s) = s {
                 check_secret(s, &h.name, what, &mut problems);
             }
@@ -104,15 +113,31 @@ pub async fn run(a: RunArgs) -> Result<u8> {
     if !var_problems.is_empty() {
         return Err(invalid(crate::yaml::Diagnostics(var_problems)));
     }
-    let plan = runner::plan(&pb, &inv, a.limit.as_deref()).map_err(|e| invalid(format!("error: {e}")))?;
+    let plan =
+        runner::plan(&pb, &inv, a.limit.as_deref()).map_err(|e| invalid(format!("error: {e}")))?;
     let selected: Vec<_> = plan.iter().flatten().copied().collect();
     let problems = preflight(&selected);
     if !problems.is_empty() {
         let n = problems.len();
-        return Err(invalid(format!("{}\nerror: {n} problem{} found before connecting; nothing was run", problems.iter().map(|p| format!("error: {p}")).collect::<Vec<_>>().join("\n"), if n == 1 { "" } else { "s" })));
+        return Err(invalid(format!(
+            "{}\nerror: {n} problem{} found before connecting; nothing was run",
+            problems
+                .iter()
+                .map(|p| format!("error: {p}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            if n == 1 { "" } else { "s" }
+        )));
     }
     let store = open_store(&a.db).await?;
-    let mut opts = RunOptions { forks: a.forks, check_mode: a.check, limit: a.limit.clone(), tags: a.tags, skip_tags: a.skip_tags, ..Default::default() };
+    let mut opts = RunOptions {
+        forks: a.forks,
+        check_mode: a.check,
+        limit: a.limit.clone(),
+        tags: a.tags,
+        skip_tags: a.skip_tags,
+        ..Default::default()
+    };
     if let Some(k) = a.known_hosts {
         opts.ssh.known_hosts = k;
     }
@@ -126,7 +151,13 @@ pub async fn run(a: RunArgs) -> Result<u8> {
     let interactive = !a.json && std::io::stderr().is_terminal();
     let bar = if interactive {
         let b = ProgressBar::new(selected.len() as u64);
-        b.set_style(ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} hosts  {elapsed}  {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "));
+        b.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{bar:30}] {pos}/{len} hosts  {elapsed}  {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
         b.enable_steady_tick(Duration::from_millis(120));
         b
     } else {
@@ -134,7 +165,8 @@ pub async fn run(a: RunArgs) -> Result<u8> {
     };
     let show_lines = !a.json;
     let b1 = bar.clone();
-    let on_task: runner::TaskCallback = Arc::new(move |host, t| b1.set_message(format!("{host}: {}", t.name)));
+    let on_task: runner::TaskCallback =
+        Arc::new(move |host, t| b1.set_message(format!("{host}: {}", t.name)));
     let b2 = bar.clone();
     let on_host: runner::HostCallback = Arc::new(move |r: &HostReport| {
         if show_lines {
@@ -143,7 +175,14 @@ pub async fn run(a: RunArgs) -> Result<u8> {
         b2.inc(1);
     });
     if !a.json {
-        eprintln!("running {} on {} host{} (forks {}{})", a.playbook.display(), unique.len(), if unique.len() == 1 { "" } else { "s" }, a.forks, if a.check { ", check mode" } else { "" });
+        eprintln!(
+            "running {} on {} host{} (forks {}{})",
+            a.playbook.display(),
+            unique.len(),
+            if unique.len() == 1 { "" } else { "s" },
+            a.forks,
+            if a.check { ", check mode" } else { "" }
+        );
     }
     let outcome = tokio::select! {
         r = runner::run(&pb, &inv, &store, &opts, on_task, on_host) => r.map_err(|e| invalid(format!("error: {e}")))?,
@@ -166,7 +205,13 @@ pub async fn run(a: RunArgs) -> Result<u8> {
 
 fn host_line(r: &HostReport) -> String {
     let secs = (r.ended_at - r.started_at).num_milliseconds() as f64 / 1000.0;
-    let mut line = format!("{:<12} {:<24} {} task{}  {secs:.1}s", r.state.as_str(), r.host, r.tasks.len(), if r.tasks.len() == 1 { "" } else { "s" });
+    let mut line = format!(
+        "{:<12} {:<24} {} task{}  {secs:.1}s",
+        r.state.as_str(),
+        r.host,
+        r.tasks.len(),
+        if r.tasks.len() == 1 { "" } else { "s" }
+    );
     if let Some(reason) = &r.reason {
         line.push_str(&format!("  {reason}"));
     }
@@ -176,9 +221,24 @@ fn host_line(r: &HostReport) -> String {
 /// The table printed at the end of a run.
 pub fn summary(o: &RunOutcome) -> String {
     let mut out = String::new();
-    let width = o.hosts.iter().map(|h| h.host.len()).max().unwrap_or(4).max(4);
-    let cwidth = o.hosts.iter().map(|h| h.client.len()).max().unwrap_or(6).max(6);
-    out.push_str(&format!("\n{:<width$}  {:<cwidth$}  {:<11}  ok  chg  warn  crit  fail  skip  time\n", "HOST", "CLIENT", "STATE"));
+    let width = o
+        .hosts
+        .iter()
+        .map(|h| h.host.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let cwidth = o
+        .hosts
+        .iter()
+        .map(|h| h.client.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    out.push_str(&format!(
+        "\n{:<width$}  {:<cwidth$}  {:<11}  ok  chg  warn  crit  fail  skip  time\n",
+        "HOST", "CLIENT", "STATE"
+    ));
     for h in &o.hosts {
         let c = h.counts();
         let secs = (h.ended_at - h.started_at).num_milliseconds() as f64 / 1000.0;
@@ -195,12 +255,22 @@ pub fn summary(o: &RunOutcome) -> String {
             c[State::Skipped as usize],
         ));
     }
-    let problems: Vec<&HostReport> = o.hosts.iter().filter(|h| h.state > State::Changed).collect();
+    let problems: Vec<&HostReport> = o
+        .hosts
+        .iter()
+        .filter(|h| h.state > State::Changed)
+        .collect();
     if !problems.is_empty() {
         out.push('\n');
         for h in problems {
             for t in h.tasks.iter().filter(|t| t.result.state > State::Changed) {
-                out.push_str(&format!("{} / {}: {}: {}\n", h.host, t.name, t.result.state, t.result.message.lines().next().unwrap_or("")));
+                out.push_str(&format!(
+                    "{} / {}: {}: {}\n",
+                    h.host,
+                    t.name,
+                    t.result.state,
+                    t.result.message.lines().next().unwrap_or("")
+                ));
             }
             if h.tasks.iter().all(|t| t.result.state <= State::Changed) {
                 if let Some(r) = &h.reason {
@@ -214,6 +284,14 @@ pub fn summary(o: &RunOutcome) -> String {
         *counts.entry(h.state).or_insert(0) += 1;
     }
     let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
-    out.push_str(&format!("\nrun {}: {} host{}: {}; exit code {} (see `tended show {}`)\n", o.run_id, o.hosts.len(), if o.hosts.len() == 1 { "" } else { "s" }, parts.join(", "), o.exit_code(), o.run_id));
+    out.push_str(&format!(
+        "\nrun {}: {} host{}: {}; exit code {} (see `tended show {}`)\n",
+        o.run_id,
+        o.hosts.len(),
+        if o.hosts.len() == 1 { "" } else { "s" },
+        parts.join(", "),
+        o.exit_code(),
+        o.run_id
+    ));
     out
 }

@@ -31,25 +31,113 @@ pub fn playbook_schema() -> Value {
         s["description"] = json!(desc);
         s
     };
-    task_props.insert("name".into(), keyword("What the task does, as the report shows it", json!({"type": "string"})));
-    task_props.insert("when".into(), keyword("Jinja expression; the task runs only when it is true", json!({"type": ["string", "boolean"]})));
-    task_props.insert("register".into(), keyword("Keep the result under this variable name", json!({"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"})));
-    task_props.insert("become".into(), keyword("Run with sudo", json!({"type": "boolean"})));
-    task_props.insert("become_user".into(), keyword("sudo to this user (default root)", json!({"type": "string"})));
-    task_props.insert("timeout".into(), keyword("Kill the task after this long: seconds, or 30s, 5m, 2h", json!({"type": ["integer", "string"]})));
-    task_props.insert("retries".into(), keyword("Retry a failed task this many times", json!({"type": "integer", "minimum": 0})));
-    task_props.insert("delay".into(), keyword("Wait between retries (default 5s)", json!({"type": ["integer", "string"]})));
-    task_props.insert("ignore_errors".into(), keyword("Go on with the host's next tasks when this one fails", json!({"type": "boolean"})));
-    task_props.insert("tags".into(), keyword("Select tasks with --tags / --skip-tags", json!({"type": ["string", "array"], "items": {"type": "string"}})));
-    task_props.insert("check_mode".into(), keyword("true: always query only; false: run even under --check", json!({"type": "boolean"})));
-    task_props.insert("changed_when".into(), keyword("Jinja expression deciding `changed`", json!({"type": ["string", "boolean"]})));
-    task_props.insert("failed_when".into(), keyword("Jinja expression deciding `failed`", json!({"type": ["string", "boolean"]})));
-    task_props.insert("args".into(), keyword("More parameters for a module given as a string (Ansible's args:)", json!({"type": "object"})));
-    task_props.insert("vars".into(), keyword("Variables for this task only", json!({"type": "object"})));
+    task_props.insert(
+        "name".into(),
+        keyword(
+            "What the task does, as the report shows it",
+            json!({"type": "string"}),
+        ),
+    );
+    task_props.insert(
+        "when".into(),
+        keyword(
+            "Jinja expression; the task runs only when it is true",
+            json!({"type": ["string", "boolean"]}),
+        ),
+    );
+    task_props.insert(
+        "register".into(),
+        keyword(
+            "Keep the result under this variable name",
+            json!({"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}),
+        ),
+    );
+    task_props.insert(
+        "become".into(),
+        keyword("Run with sudo", json!({"type": "boolean"})),
+    );
+    task_props.insert(
+        "become_user".into(),
+        keyword(
+            "sudo to this user (default root)",
+            json!({"type": "string"}),
+        ),
+    );
+    task_props.insert(
+        "timeout".into(),
+        keyword(
+            "Kill the task after this long: seconds, or 30s, 5m, 2h",
+            json!({"type": ["integer", "string"]}),
+        ),
+    );
+    task_props.insert(
+        "retries".into(),
+        keyword(
+            "Retry a failed task this many times",
+            json!({"type": "integer", "minimum": 0}),
+        ),
+    );
+    task_props.insert(
+        "delay".into(),
+        keyword(
+            "Wait between retries (default 5s)",
+            json!({"type": ["integer", "string"]}),
+        ),
+    );
+    task_props.insert(
+        "ignore_errors".into(),
+        keyword(
+            "Go on with the host's next tasks when this one fails",
+            json!({"type": "boolean"}),
+        ),
+    );
+    task_props.insert(
+        "tags".into(),
+        keyword(
+            "Select tasks with --tags / --skip-tags",
+            json!({"type": ["string", "array"], "items": {"type": "string"}}),
+        ),
+    );
+    task_props.insert(
+        "check_mode".into(),
+        keyword(
+            "true: always query only; false: run even under --check",
+            json!({"type": "boolean"}),
+        ),
+    );
+    task_props.insert(
+        "changed_when".into(),
+        keyword(
+            "Jinja expression deciding `changed`",
+            json!({"type": ["string", "boolean"]}),
+        ),
+    );
+    task_props.insert(
+        "failed_when".into(),
+        keyword(
+            "Jinja expression deciding `failed`",
+            json!({"type": ["string", "boolean"]}),
+        ),
+    );
+    task_props.insert(
+        "args".into(),
+        keyword(
+            "More parameters for a module given as a string (Ansible's args:)",
+            json!({"type": "object"}),
+        ),
+    );
+    task_props.insert(
+        "vars".into(),
+        keyword("Variables for this task only", json!({"type": "object"})),
+    );
     let mut one_module = Vec::new();
     for m in MODULES {
         let params = serde_json::to_value(m.schema()).unwrap_or(json!({}));
-        let schema = if m.free_form().is_some() { json!({"description": m.summary(), "anyOf": [{"type": "string"}, params]}) } else { json!({"description": m.summary(), "allOf": [params]}) };
+        let schema = if m.free_form().is_some() {
+            json!({"description": m.summary(), "anyOf": [{"type": "string"}, params]})
+        } else {
+            json!({"description": m.summary(), "allOf": [params]})
+        };
         task_props.insert(m.name().into(), schema);
         one_module.push(json!({"required": [m.name()]}));
     }
@@ -96,7 +184,10 @@ pub fn inventory_schema() -> Value {
         "known_hosts": {"type": "string"}
     });
     let mut host_props = connection.as_object().cloned().unwrap_or_default();
-    host_props.insert("groups".into(), json!({"type": "array", "items": {"type": "string"}}));
+    host_props.insert(
+        "groups".into(),
+        json!({"type": "array", "items": {"type": "string"}}),
+    );
     host_props.insert("vars".into(), json!({"type": "object"}));
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -129,7 +220,8 @@ pub fn schema(a: SchemaArgs) -> Result<u8> {
     };
     let text = serde_json::to_string_pretty(&value)?;
     match a.out {
-        Some(path) => std::fs::write(&path, text + "\n").with_context(|| format!("cannot write {}", path.display()))?,
+        Some(path) => std::fs::write(&path, text + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?,
         None => println!("{text}"),
     }
     Ok(exit::OK)

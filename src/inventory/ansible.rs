@@ -7,7 +7,11 @@ use super::{RawClient, RawGroup, RawHost, expand_range};
 use crate::yaml::{Diagnostic, Diagnostics, Kind, Node, Pos, Source, unknown_keys};
 
 fn new_client(stem: String) -> RawClient {
-    RawClient { name: stem.clone(), id: stem, ..Default::default() }
+    RawClient {
+        name: stem.clone(),
+        id: stem,
+        ..Default::default()
+    }
 }
 
 /// Reads the optional tended settings an Ansible inventory can carry in `all: vars:`.
@@ -15,8 +19,13 @@ fn client_settings(src: &Source, raw: &mut RawClient, diags: &mut Vec<Diagnostic
     if let Some(Value::String(tz)) = raw.vars.get("tended_timezone") {
         match tz.parse() {
             Ok(z) => raw.timezone = Some(z),
-            Err(_) => diags.push(src.diag(Pos { line: 1, col: 1 }, format!("`tended_timezone: {tz}` is not an IANA time zone"))
-                .help("use a name like Europe/Berlin")),
+            Err(_) => diags.push(
+                src.diag(
+                    Pos { line: 1, col: 1 },
+                    format!("`tended_timezone: {tz}` is not an IANA time zone"),
+                )
+                .help("use a name like Europe/Berlin"),
+            ),
         }
     }
     if let Some(Value::String(name)) = raw.vars.get("tended_client_name") {
@@ -24,25 +33,44 @@ fn client_settings(src: &Source, raw: &mut RawClient, diags: &mut Vec<Diagnostic
     }
 }
 
-pub(crate) fn parse_yaml(src: &Source, node: &Node, stem: String) -> Result<RawClient, Diagnostics> {
+pub(crate) fn parse_yaml(
+    src: &Source,
+    node: &Node,
+    stem: String,
+) -> Result<RawClient, Diagnostics> {
     let mut raw = new_client(stem);
     let mut diags = Vec::new();
     let Some(groups) = node.as_map() else {
-        return Err(src.diag(node.pos, "an inventory must be a mapping")
-            .help("start with `client: NAME` (tended format) or `all:` (Ansible format)").into());
+        return Err(src
+            .diag(node.pos, "an inventory must be a mapping")
+            .help("start with `client: NAME` (tended format) or `all:` (Ansible format)")
+            .into());
     };
     for (k, g) in groups {
         walk_group(src, &k.name, g, &mut raw, &mut diags, 0);
     }
     client_settings(src, &mut raw, &mut diags);
     if raw.hosts.is_empty() && diags.is_empty() {
-        diags.push(src.diag(node.pos, "this inventory defines no host")
-            .help("add hosts under `all: hosts:` or under a group"));
+        diags.push(
+            src.diag(node.pos, "this inventory defines no host")
+                .help("add hosts under `all: hosts:` or under a group"),
+        );
     }
-    if diags.is_empty() { Ok(raw) } else { Err(Diagnostics(diags)) }
+    if diags.is_empty() {
+        Ok(raw)
+    } else {
+        Err(Diagnostics(diags))
+    }
 }
 
-fn walk_group(src: &Source, name: &str, g: &Node, raw: &mut RawClient, diags: &mut Vec<Diagnostic>, depth: usize) {
+fn walk_group(
+    src: &Source,
+    name: &str,
+    g: &Node,
+    raw: &mut RawClient,
+    diags: &mut Vec<Diagnostic>,
+    depth: usize,
+) {
     if depth > 32 {
         diags.push(src.diag(g.pos, "groups are nested too deeply (a cycle?)"));
         return;
@@ -56,29 +84,52 @@ fn walk_group(src: &Source, name: &str, g: &Node, raw: &mut RawClient, diags: &m
             .help("Ansible YAML inventories look like `all: {hosts: {web1: {ansible_host: 10.0.0.1}}}`"));
         return;
     }
-    diags.extend(unknown_keys(src, g, &["hosts", "vars", "children"], &format!("group `{name}`")));
-    let vars = g.get("vars").map(|v| vars_map(src, v, "vars", diags)).unwrap_or_default();
+    diags.extend(unknown_keys(
+        src,
+        g,
+        &["hosts", "vars", "children"],
+        &format!("group `{name}`"),
+    ));
+    let vars = g
+        .get("vars")
+        .map(|v| vars_map(src, v, "vars", diags))
+        .unwrap_or_default();
     if name == "all" {
         raw.vars.extend(vars);
     } else {
-        raw.groups.entry(name.to_string()).or_insert_with(RawGroup::default).vars.extend(vars);
+        raw.groups
+            .entry(name.to_string())
+            .or_insert_with(RawGroup::default)
+            .vars
+            .extend(vars);
     }
     if let Some(hosts) = g.get("hosts") {
         match &hosts.kind {
             Kind::Map(entries) => {
                 for (hk, hv) in entries {
-                    let vars = if hv.is_null() { Map::new() } else { vars_map(src, hv, "host vars", diags) };
+                    let vars = if hv.is_null() {
+                        Map::new()
+                    } else {
+                        vars_map(src, hv, "host vars", diags)
+                    };
                     add_host(src, raw, diags, &hk.name, hk.pos, name, vars);
                 }
             }
             Kind::Null => {}
-            _ => diags.push(src.diag(hosts.pos, format!("`hosts` of group `{name}` must be a mapping of host name to vars"))),
+            _ => diags.push(src.diag(
+                hosts.pos,
+                format!("`hosts` of group `{name}` must be a mapping of host name to vars"),
+            )),
         }
     }
     if let Some(children) = g.get("children") {
         for (ck, cv) in children.as_map().unwrap_or_default() {
             if name != "all" {
-                raw.groups.entry(name.to_string()).or_default().children.insert(ck.name.clone());
+                raw.groups
+                    .entry(name.to_string())
+                    .or_default()
+                    .children
+                    .insert(ck.name.clone());
             }
             walk_group(src, &ck.name, cv, raw, diags, depth + 1);
         }
@@ -105,7 +156,12 @@ fn add_host(
         let h = match raw.hosts.iter_mut().find(|h| h.name == n) {
             Some(h) => h,
             None => {
-                raw.hosts.push(RawHost { name: n, pos, groups: Default::default(), vars: Map::new() });
+                raw.hosts.push(RawHost {
+                    name: n,
+                    pos,
+                    groups: Default::default(),
+                    vars: Map::new(),
+                });
                 raw.hosts.last_mut().expect("just pushed")
             }
         };
@@ -138,7 +194,10 @@ pub(crate) fn parse_ini(src: &Source, stem: String) -> Result<RawClient, Diagnos
     let mut diags = Vec::new();
     let mut section = Section::Hosts("ungrouped".into());
     for (i, line) in src.text.lines().enumerate() {
-        let pos = Pos { line: i as u32 + 1, col: 1 };
+        let pos = Pos {
+            line: i as u32 + 1,
+            col: 1,
+        };
         let t = line.trim();
         if t.is_empty() || t.starts_with('#') || t.starts_with(';') {
             continue;
@@ -153,7 +212,10 @@ pub(crate) fn parse_ini(src: &Source, stem: String) -> Result<RawClient, Diagnos
                 Some((g, "vars")) => Section::Vars(g.to_string()),
                 Some((g, "children")) => Section::Children(g.to_string()),
                 Some((_, other)) => {
-                    diags.push(src.diag(pos, format!("unknown section kind `:{other}`")).help("use [group], [group:vars] or [group:children]"));
+                    diags.push(
+                        src.diag(pos, format!("unknown section kind `:{other}`"))
+                            .help("use [group], [group:vars] or [group:children]"),
+                    );
                     continue;
                 }
             };
@@ -175,7 +237,10 @@ pub(crate) fn parse_ini(src: &Source, stem: String) -> Result<RawClient, Diagnos
                         Some((k, v)) => {
                             vars.insert(k.to_string(), ini_literal(v));
                         }
-                        None => diags.push(src.diag(pos, format!("`{w}` is not key=value")).help("write host vars as name=value after the host name")),
+                        None => diags.push(
+                            src.diag(pos, format!("`{w}` is not key=value"))
+                                .help("write host vars as name=value after the host name"),
+                        ),
                     }
                 }
                 let group = group.clone();
@@ -184,27 +249,48 @@ pub(crate) fn parse_ini(src: &Source, stem: String) -> Result<RawClient, Diagnos
             Section::Vars(group) => match t.split_once('=') {
                 Some((k, v)) => {
                     let v = v.trim();
-                    let v = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v);
+                    let v = v
+                        .strip_prefix('"')
+                        .and_then(|v| v.strip_suffix('"'))
+                        .unwrap_or(v);
                     let value = Value::String(v.to_string());
                     if group == "all" {
                         raw.vars.insert(k.trim().to_string(), value);
                     } else {
-                        raw.groups.entry(group.clone()).or_default().vars.insert(k.trim().to_string(), value);
+                        raw.groups
+                            .entry(group.clone())
+                            .or_default()
+                            .vars
+                            .insert(k.trim().to_string(), value);
                     }
                 }
-                None => diags.push(src.diag(pos, format!("`{t}` is not name=value")).help("[group:vars] sections hold name=value lines")),
+                None => diags.push(
+                    src.diag(pos, format!("`{t}` is not name=value"))
+                        .help("[group:vars] sections hold name=value lines"),
+                ),
             },
             Section::Children(group) => {
                 raw.groups.entry(t.to_string()).or_default();
                 if group != "all" {
-                    raw.groups.entry(group.clone()).or_default().children.insert(t.to_string());
+                    raw.groups
+                        .entry(group.clone())
+                        .or_default()
+                        .children
+                        .insert(t.to_string());
                 }
             }
         }
     }
     client_settings(src, &mut raw, &mut diags);
     if raw.hosts.is_empty() && diags.is_empty() {
-        diags.push(Diagnostic::file_level(&src.path, "this INI inventory defines no host"));
+        diags.push(Diagnostic::file_level(
+            &src.path,
+            "this INI inventory defines no host",
+        ));
     }
-    if diags.is_empty() { Ok(raw) } else { Err(Diagnostics(diags)) }
+    if diags.is_empty() {
+        Ok(raw)
+    } else {
+        Err(Diagnostics(diags))
+    }
 }

@@ -24,9 +24,9 @@ impl Secret {
     /// Reads the secret now; the error says which variable or file to fix.
     pub fn resolve(&self) -> Result<SecretString, String> {
         match self {
-            Secret::Env(var) => std::env::var(var)
-                .map(SecretString)
-                .map_err(|_| format!("environment variable {var} is not set; export it before running tended")),
+            Secret::Env(var) => std::env::var(var).map(SecretString).map_err(|_| {
+                format!("environment variable {var} is not set; export it before running tended")
+            }),
             Secret::File(path) => std::fs::read_to_string(path)
                 .map(|s| SecretString(s.trim_end_matches(['\n', '\r']).to_string()))
                 .map_err(|e| format!("cannot read secret file {}: {e}", path.display())),
@@ -133,10 +133,22 @@ pub struct SshTarget {
 
 /// Inline secrets are refused: they would end up in git.
 const INLINE_SECRETS: &[(&str, &str)] = &[
-    ("ansible_password", "password_env (tended_password_env) or password_file"),
-    ("ansible_ssh_pass", "password_env (tended_password_env) or password_file"),
-    ("ansible_become_password", "become_password_env or become_password_file"),
-    ("ansible_become_pass", "become_password_env or become_password_file"),
+    (
+        "ansible_password",
+        "password_env (tended_password_env) or password_file",
+    ),
+    (
+        "ansible_ssh_pass",
+        "password_env (tended_password_env) or password_file",
+    ),
+    (
+        "ansible_become_password",
+        "become_password_env or become_password_file",
+    ),
+    (
+        "ansible_become_pass",
+        "become_password_env or become_password_file",
+    ),
     ("ansible_ssh_private_key_passphrase", "key_passphrase_env"),
 ];
 
@@ -155,7 +167,10 @@ pub(crate) fn resolve(src: &Source, raw: RawClient) -> (Client, Vec<Host>, Vec<D
     let mut parents: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (name, g) in &raw.groups {
         for child in &g.children {
-            parents.entry(child.as_str()).or_default().push(name.as_str());
+            parents
+                .entry(child.as_str())
+                .or_default()
+                .push(name.as_str());
         }
     }
     let base = src.path.parent().unwrap_or(Path::new("."));
@@ -180,10 +195,18 @@ pub(crate) fn resolve(src: &Source, raw: RawClient) -> (Client, Vec<Host>, Vec<D
         vars.extend(rh.vars.clone());
         vars.insert("inventory_hostname".into(), Value::String(rh.name.clone()));
         vars.insert("tended_client".into(), Value::String(raw.id.clone()));
-        let mut host_diag = |msg: String, help: &str| diags.push(src.diag(rh.pos, format!("host `{}`: {msg}", rh.name)).help(help));
+        let mut host_diag = |msg: String, help: &str| {
+            diags.push(
+                src.diag(rh.pos, format!("host `{}`: {msg}", rh.name))
+                    .help(help),
+            )
+        };
         for (key, instead) in INLINE_SECRETS {
             if vars.contains_key(*key) {
-                host_diag(format!("`{key}` puts a secret inline in the inventory"), &format!("use {instead}, which names an environment variable or a file"));
+                host_diag(
+                    format!("`{key}` puts a secret inline in the inventory"),
+                    &format!("use {instead}, which names an environment variable or a file"),
+                );
             }
         }
         match connection(&vars, &rh.name, base) {
@@ -243,10 +266,16 @@ fn flag(vars: &Map<String, Value>, key: &str) -> Result<Option<bool>, Problem> {
         Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
             "true" | "yes" | "1" | "on" => Ok(Some(true)),
             "false" | "no" | "0" | "off" => Ok(Some(false)),
-            _ => Err((format!("`{key}` must be true or false, not `{s}`"), "write true or false".into())),
+            _ => Err((
+                format!("`{key}` must be true or false, not `{s}`"),
+                "write true or false".into(),
+            )),
         },
         Some(Value::Number(n)) => Ok(Some(n.as_i64() != Some(0))),
-        Some(other) => Err((format!("`{key}` must be true or false, not {other}"), "write true or false".into())),
+        Some(other) => Err((
+            format!("`{key}` must be true or false, not {other}"),
+            "write true or false".into(),
+        )),
     }
 }
 
@@ -257,28 +286,42 @@ pub(crate) fn expand_path(p: &str, base: &Path) -> PathBuf {
         }
     }
     let path = PathBuf::from(p);
-    if path.is_absolute() { path } else { base.join(path) }
+    if path.is_absolute() {
+        path
+    } else {
+        base.join(path)
+    }
 }
 
 fn port(value: Option<String>, key: &str) -> Result<Option<u16>, Problem> {
     value
         .map(|p| {
             p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
-                (format!("`{key}` must be a port number between 1 and 65535, not `{p}`"), "fix the port".to_string())
+                (
+                    format!("`{key}` must be a port number between 1 and 65535, not `{p}`"),
+                    "fix the port".to_string(),
+                )
             })
         })
         .transpose()
 }
 
 fn secret(vars: &Map<String, Value>, env_key: &str, file_key: &str, base: &Path) -> Option<Secret> {
-    text(vars, env_key).map(Secret::Env).or_else(|| text(vars, file_key).map(|f| Secret::File(expand_path(&f, base))))
+    text(vars, env_key)
+        .map(Secret::Env)
+        .or_else(|| text(vars, file_key).map(|f| Secret::File(expand_path(&f, base))))
 }
 
 fn connection(vars: &Map<String, Value>, name: &str, base: &Path) -> Result<Connection, Problem> {
     let r#become = Become {
         default: flag(vars, "ansible_become")?.unwrap_or(false),
         user: text(vars, "ansible_become_user").unwrap_or_else(|| "root".into()),
-        password: secret(vars, "tended_become_password_env", "tended_become_password_file", base),
+        password: secret(
+            vars,
+            "tended_become_password_env",
+            "tended_become_password_file",
+            base,
+        ),
     };
     match text(vars, "ansible_connection").as_deref() {
         Some("local") => return Ok(Connection::Local { r#become }),
@@ -292,7 +335,10 @@ fn connection(vars: &Map<String, Value>, name: &str, base: &Path) -> Result<Conn
     }
     let host_key_checking = match text(vars, "tended_host_key_checking") {
         Some(v) => Some(HostKeyChecking::parse(&v).ok_or_else(|| {
-            (format!("host_key_checking `{v}` is not known"), "use `strict` (default) or `accept-new`".to_string())
+            (
+                format!("host_key_checking `{v}` is not known"),
+                "use `strict` (default) or `accept-new`".to_string(),
+            )
         })?),
         None => None,
     };
@@ -303,7 +349,12 @@ fn connection(vars: &Map<String, Value>, name: &str, base: &Path) -> Result<Conn
             .map(|args| proxy_jump_from_args(&args))
             .transpose()?
             .flatten(),
-        Some(other) => return Err((format!("`jump` must be a mapping or user@host:port, not {other}"), "see the README's inventory section".into())),
+        Some(other) => {
+            return Err((
+                format!("`jump` must be a mapping or user@host:port, not {other}"),
+                "see the README's inventory section".into(),
+            ));
+        }
     };
     Ok(Connection::Ssh(Box::new(SshTarget {
         address: text(vars, "ansible_host").unwrap_or_else(|| name.to_string()),
@@ -322,11 +373,19 @@ fn connection(vars: &Map<String, Value>, name: &str, base: &Path) -> Result<Conn
 fn jump_from_map(j: &Map<String, Value>, base: &Path) -> Result<Jump, Problem> {
     for key in j.keys() {
         if !["address", "port", "user", "key_file"].contains(&key.as_str()) {
-            return Err((format!("unknown key `{key}` in jump"), "a jump host takes address, port, user, key_file".into()));
+            return Err((
+                format!("unknown key `{key}` in jump"),
+                "a jump host takes address, port, user, key_file".into(),
+            ));
         }
     }
     Ok(Jump {
-        address: text(j, "address").ok_or_else(|| ("the jump host has no `address`".to_string(), "add address: HOST".to_string()))?,
+        address: text(j, "address").ok_or_else(|| {
+            (
+                "the jump host has no `address`".to_string(),
+                "add address: HOST".to_string(),
+            )
+        })?,
         port: port(text(j, "port"), "jump.port")?.unwrap_or(22),
         user: text(j, "user"),
         key_file: text(j, "key_file").map(|k| expand_path(&k, base)),
@@ -351,15 +410,26 @@ fn parse_jump_spec(spec: &str) -> Result<Jump, Problem> {
         },
     };
     if address.is_empty() {
-        return Err((format!("jump host `{spec}` has no address"), "write it as user@host:port".into()));
+        return Err((
+            format!("jump host `{spec}` has no address"),
+            "write it as user@host:port".into(),
+        ));
     }
-    Ok(Jump { address, port: port(port_text, "jump port")?.unwrap_or(22), user, key_file: None })
+    Ok(Jump {
+        address,
+        port: port(port_text, "jump port")?.unwrap_or(22),
+        user,
+        key_file: None,
+    })
 }
 
 /// Reads `-o ProxyJump=...` or `-J ...` out of `ansible_ssh_common_args`.
 fn proxy_jump_from_args(args: &str) -> Result<Option<Jump>, Problem> {
     let words = shlex::split(args).ok_or_else(|| {
-        ("`ansible_ssh_common_args` has unbalanced quotes".to_string(), "fix the quoting".to_string())
+        (
+            "`ansible_ssh_common_args` has unbalanced quotes".to_string(),
+            "fix the quoting".to_string(),
+        )
     })?;
     let mut it = words.iter();
     while let Some(w) = it.next() {
@@ -370,7 +440,8 @@ fn proxy_jump_from_args(args: &str) -> Result<Option<Jump>, Problem> {
         } else if w == "-o" {
             it.next().and_then(|o| option_value(o, "proxyjump"))
         } else {
-            w.strip_prefix("-o").and_then(|o| option_value(o, "proxyjump"))
+            w.strip_prefix("-o")
+                .and_then(|o| option_value(o, "proxyjump"))
         };
         if let Some(v) = value {
             return parse_jump_spec(&v).map(Some);
@@ -390,13 +461,28 @@ mod tests {
 
     #[test]
     fn proxy_jump_is_read_from_ssh_common_args() {
-        let j = proxy_jump_from_args("-o StrictHostKeyChecking=yes -o ProxyJump=ops@bastion.example:2222")
+        let j = proxy_jump_from_args(
+            "-o StrictHostKeyChecking=yes -o ProxyJump=ops@bastion.example:2222",
+        )
+        .expect("parses")
+        .expect("found");
+        assert_eq!(
+            j,
+            Jump {
+                address: "bastion.example".into(),
+                port: 2222,
+                user: Some("ops".into()),
+                key_file: None
+            }
+        );
+        let j = proxy_jump_from_args("-J bastion")
             .expect("parses")
             .expect("found");
-        assert_eq!(j, Jump { address: "bastion.example".into(), port: 2222, user: Some("ops".into()), key_file: None });
-        let j = proxy_jump_from_args("-J bastion").expect("parses").expect("found");
         assert_eq!((j.address.as_str(), j.port, j.user), ("bastion", 22, None));
-        assert_eq!(proxy_jump_from_args("-o Compression=yes").expect("parses"), None);
+        assert_eq!(
+            proxy_jump_from_args("-o Compression=yes").expect("parses"),
+            None
+        );
     }
 
     #[test]

@@ -110,7 +110,10 @@ impl Inventory {
             let src = match Source::read(&file) {
                 Ok(s) => s,
                 Err(e) => {
-                    diags.push(Diagnostic::file_level(&file, format!("cannot read the inventory file: {e}")));
+                    diags.push(Diagnostic::file_level(
+                        &file,
+                        format!("cannot read the inventory file: {e}"),
+                    ));
                     continue;
                 }
             };
@@ -124,8 +127,13 @@ impl Inventory {
             let (client, hosts, mut d) = host::resolve(&src, raw);
             diags.append(&mut d);
             if inv.clients.iter().any(|c| c.id == client.id) {
-                diags.push(src.diag(Pos { line: 1, col: 1 }, format!("client `{}` is defined twice", client.id))
-                    .help("each client has exactly one inventory file; merge the two files"));
+                diags.push(
+                    src.diag(
+                        Pos { line: 1, col: 1 },
+                        format!("client `{}` is defined twice", client.id),
+                    )
+                    .help("each client has exactly one inventory file; merge the two files"),
+                );
             }
             for h in hosts {
                 if let Some(other) = seen.get(&h.name) {
@@ -146,7 +154,10 @@ impl Inventory {
     }
 
     pub fn host(&self, name: &str) -> Option<&Host> {
-        self.hosts.binary_search_by(|h| h.name.as_str().cmp(name)).ok().map(|i| &self.hosts[i])
+        self.hosts
+            .binary_search_by(|h| h.name.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.hosts[i])
     }
 
     pub fn client(&self, id: &str) -> Option<&Client> {
@@ -155,7 +166,10 @@ impl Inventory {
 
     /// Every group name used by any host.
     pub fn group_names(&self) -> BTreeSet<&str> {
-        self.hosts.iter().flat_map(|h| h.groups.iter().map(String::as_str)).collect()
+        self.hosts
+            .iter()
+            .flat_map(|h| h.groups.iter().map(String::as_str))
+            .collect()
     }
 
     /// The hosts a pattern selects, in name order.
@@ -172,8 +186,9 @@ fn inventory_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
     if meta.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }
-    let entries = std::fs::read_dir(path)
-        .map_err(|e| Diagnostic::file_level(path, format!("cannot list the inventory directory: {e}")))?;
+    let entries = std::fs::read_dir(path).map_err(|e| {
+        Diagnostic::file_level(path, format!("cannot list the inventory directory: {e}"))
+    })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -181,21 +196,30 @@ fn inventory_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
             let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-            !name.starts_with('.') && matches!(ext, "yml" | "yaml" | "ini" | "")
+            !name.starts_with('.')
+                && matches!(ext, "yml" | "yaml" | "ini" | "")
                 && !name.ends_with('~')
         })
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(Diagnostic::file_level(path, "the inventory directory holds no .yml, .yaml or .ini file")
-            .help("add one file per client, e.g. inventory/acme.yml (see inventory/example-client.yml)")
-            .into());
+        return Err(Diagnostic::file_level(
+            path,
+            "the inventory directory holds no .yml, .yaml or .ini file",
+        )
+        .help("add one file per client, e.g. inventory/acme.yml (see inventory/example-client.yml)")
+        .into());
     }
     Ok(files)
 }
 
 fn parse_file(src: &Source) -> Result<RawClient, Diagnostics> {
-    let stem = src.path.file_stem().and_then(|s| s.to_str()).unwrap_or("client").to_string();
+    let stem = src
+        .path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("client")
+        .to_string();
     let is_ini = src.path.extension().and_then(|e| e.to_str()) == Some("ini")
         || (src.path.extension().is_none() && looks_like_ini(&src.text));
     if is_ini {
@@ -227,18 +251,28 @@ pub(crate) fn expand_range(name: &str) -> Result<Vec<String>, String> {
     let (prefix, inner, suffix) = (&name[..open], &name[open + 1..close], &name[close + 1..]);
     let mut parts = inner.split(':');
     let (Some(start), Some(end)) = (parts.next(), parts.next()) else {
-        return Err(format!("`{name}`: a host range is written [START:END], e.g. web[01:20]"));
+        return Err(format!(
+            "`{name}`: a host range is written [START:END], e.g. web[01:20]"
+        ));
     };
     let step: usize = match parts.next() {
-        Some(s) => s.parse().map_err(|_| format!("`{name}`: the range step must be a number"))?,
+        Some(s) => s
+            .parse()
+            .map_err(|_| format!("`{name}`: the range step must be a number"))?,
         None => 1,
     };
     let mut out = Vec::new();
     if let (Ok(a), Ok(b)) = (start.parse::<u64>(), end.parse::<u64>()) {
         if a > b || b - a > 100_000 {
-            return Err(format!("`{name}`: the range must go upwards and hold at most 100000 hosts"));
+            return Err(format!(
+                "`{name}`: the range must go upwards and hold at most 100000 hosts"
+            ));
         }
-        let width = if start.starts_with('0') { start.len() } else { 0 };
+        let width = if start.starts_with('0') {
+            start.len()
+        } else {
+            0
+        };
         for i in (a..=b).step_by(step.max(1)) {
             for rest in expand_range(suffix)? {
                 out.push(format!("{prefix}{i:0width$}{rest}"));
@@ -252,7 +286,9 @@ pub(crate) fn expand_range(name: &str) -> Result<Vec<String>, String> {
             }
         }
     } else {
-        return Err(format!("`{name}`: a range runs between two numbers or two letters"));
+        return Err(format!(
+            "`{name}`: a range runs between two numbers or two letters"
+        ));
     }
     Ok(out)
 }
@@ -263,8 +299,14 @@ mod tests {
 
     #[test]
     fn ranges_expand_like_ansible() {
-        assert_eq!(expand_range("web[01:03].x").expect("range"), ["web01.x", "web02.x", "web03.x"]);
-        assert_eq!(expand_range("db-[a:c]").expect("range"), ["db-a", "db-b", "db-c"]);
+        assert_eq!(
+            expand_range("web[01:03].x").expect("range"),
+            ["web01.x", "web02.x", "web03.x"]
+        );
+        assert_eq!(
+            expand_range("db-[a:c]").expect("range"),
+            ["db-a", "db-b", "db-c"]
+        );
         assert_eq!(expand_range("plain").expect("plain"), ["plain"]);
         assert!(expand_range("bad[3:1]").is_err());
     }

@@ -7,8 +7,17 @@ use serde_json::{Map, Value};
 use super::{Contact, MaintenanceWindow, RawClient, RawGroup, RawHost, expand_range};
 use crate::yaml::{Diagnostic, Diagnostics, Kind, Node, Source, unknown_keys};
 
-const TOP_KEYS: &[&str] =
-    &["client", "name", "contacts", "timezone", "maintenance_windows", "vars", "defaults", "groups", "hosts"];
+const TOP_KEYS: &[&str] = &[
+    "client",
+    "name",
+    "contacts",
+    "timezone",
+    "maintenance_windows",
+    "vars",
+    "defaults",
+    "groups",
+    "hosts",
+];
 
 /// Connection keys of the native format and the variable each one sets (Ansible's names where
 /// Ansible has one, so precedence and `inventory list` are the same for both formats).
@@ -33,13 +42,24 @@ pub(crate) const CONNECTION_KEYS: &[(&str, &str)] = &[
 pub(crate) fn parse(src: &Source, node: &Node) -> Result<RawClient, Diagnostics> {
     let mut diags = unknown_keys(src, node, TOP_KEYS, "a client inventory");
     let mut raw = RawClient::default();
-    let id = node.get("client").and_then(Node::scalar_text).unwrap_or_default();
+    let id = node
+        .get("client")
+        .and_then(Node::scalar_text)
+        .unwrap_or_default();
     if id.is_empty() || id.contains(|c: char| c.is_whitespace() || ":,&!*?[]".contains(c)) {
         let pos = node.get("client").map_or(node.pos, |n| n.pos);
-        diags.push(src.diag(pos, "`client` must be a short name without spaces or pattern characters")
-            .help("e.g. `client: acme`; put the full name in `name: Acme Dental GmbH`"));
+        diags.push(
+            src.diag(
+                pos,
+                "`client` must be a short name without spaces or pattern characters",
+            )
+            .help("e.g. `client: acme`; put the full name in `name: Acme Dental GmbH`"),
+        );
     }
-    raw.name = node.get("name").and_then(Node::scalar_text).unwrap_or_else(|| id.clone());
+    raw.name = node
+        .get("name")
+        .and_then(Node::scalar_text)
+        .unwrap_or_else(|| id.clone());
     raw.id = id;
     if let Some(tz) = node.get("timezone") {
         match tz.as_str().and_then(|s| s.parse::<chrono_tz::Tz>().ok()) {
@@ -63,7 +83,12 @@ pub(crate) fn parse(src: &Source, node: &Node) -> Result<RawClient, Diagnostics>
     }
     if let Some(groups) = node.get("groups") {
         for (k, g) in groups.as_map().unwrap_or_default() {
-            diags.extend(unknown_keys(src, g, &["vars", "children", "hosts"], &format!("group `{}`", k.name)));
+            diags.extend(unknown_keys(
+                src,
+                g,
+                &["vars", "children", "hosts"],
+                &format!("group `{}`", k.name),
+            ));
             let mut group = RawGroup::default();
             if let Some(v) = g.get("vars") {
                 group.vars = vars_map(src, v, "vars", &mut diags);
@@ -75,7 +100,10 @@ pub(crate) fn parse(src: &Source, node: &Node) -> Result<RawClient, Diagnostics>
             raw.groups.insert(k.name.clone(), group);
         }
         if groups.as_map().is_none() && !groups.is_null() {
-            diags.push(src.diag(groups.pos, "`groups` must be a mapping of group name to its settings"));
+            diags.push(src.diag(
+                groups.pos,
+                "`groups` must be a mapping of group name to its settings",
+            ));
         }
     }
     match node.get("hosts").map(|h| (h, h.as_map())) {
@@ -83,9 +111,20 @@ pub(crate) fn parse(src: &Source, node: &Node) -> Result<RawClient, Diagnostics>
             for (k, h) in hosts {
                 let mut allowed = connection_key_names();
                 allowed.extend(["groups", "vars"]);
-                diags.extend(unknown_keys(src, h, &allowed, &format!("host `{}`", k.name)));
+                diags.extend(unknown_keys(
+                    src,
+                    h,
+                    &allowed,
+                    &format!("host `{}`", k.name),
+                ));
                 if !h.is_null() && h.as_map().is_none() {
-                    diags.push(src.diag(h.pos, format!("host `{}` must be a mapping (address:, user:, ...) or empty", k.name)));
+                    diags.push(src.diag(
+                        h.pos,
+                        format!(
+                            "host `{}` must be a mapping (address:, user:, ...) or empty",
+                            k.name
+                        ),
+                    ));
                 }
                 let mut vars = connection_vars(h);
                 if let Some(v) = h.get("vars") {
@@ -95,7 +134,12 @@ pub(crate) fn parse(src: &Source, node: &Node) -> Result<RawClient, Diagnostics>
                 match expand_range(&k.name) {
                     Ok(names) => {
                         for name in names {
-                            let host = RawHost { name, pos: k.pos, groups: groups.clone(), vars: vars.clone() };
+                            let host = RawHost {
+                                name,
+                                pos: k.pos,
+                                groups: groups.clone(),
+                                vars: vars.clone(),
+                            };
                             merge_host(&mut raw, host);
                         }
                     }
@@ -103,17 +147,32 @@ pub(crate) fn parse(src: &Source, node: &Node) -> Result<RawClient, Diagnostics>
                 }
             }
         }
-        Some((h, None)) => diags.push(src.diag(h.pos, "`hosts` must be a mapping of host name to its settings")),
-        None => diags.push(src.diag(node.pos, "the client has no `hosts`").help("add hosts: with at least one host")),
+        Some((h, None)) => diags.push(src.diag(
+            h.pos,
+            "`hosts` must be a mapping of host name to its settings",
+        )),
+        None => diags.push(
+            src.diag(node.pos, "the client has no `hosts`")
+                .help("add hosts: with at least one host"),
+        ),
     }
     // Hosts named only under a group's `hosts:` list must exist.
     for h in &raw.hosts {
         if h.pos.line == 0 {
-            diags.push(src.diag(node.get("groups").map_or(node.pos, |g| g.pos), format!("group lists host `{}`, which is not under `hosts:`", h.name))
-                .help("define the host under hosts:, or remove it from the group"));
+            diags.push(
+                src.diag(
+                    node.get("groups").map_or(node.pos, |g| g.pos),
+                    format!("group lists host `{}`, which is not under `hosts:`", h.name),
+                )
+                .help("define the host under hosts:, or remove it from the group"),
+            );
         }
     }
-    if diags.is_empty() { Ok(raw) } else { Err(Diagnostics(diags)) }
+    if diags.is_empty() {
+        Ok(raw)
+    } else {
+        Err(Diagnostics(diags))
+    }
 }
 
 fn connection_key_names() -> Vec<&'static str> {
@@ -161,12 +220,20 @@ fn merge_host(raw: &mut RawClient, host: RawHost) {
     }
 }
 
-pub(crate) fn vars_map(src: &Source, node: &Node, what: &str, diags: &mut Vec<Diagnostic>) -> Map<String, Value> {
+pub(crate) fn vars_map(
+    src: &Source,
+    node: &Node,
+    what: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Map<String, Value> {
     match node.to_json() {
         Value::Object(m) => m,
         Value::Null => Map::new(),
         _ => {
-            diags.push(src.diag(node.pos, format!("`{what}` must be a mapping of name: value")));
+            diags.push(src.diag(
+                node.pos,
+                format!("`{what}` must be a mapping of name: value"),
+            ));
             Map::new()
         }
     }
@@ -179,12 +246,20 @@ fn contacts(src: &Source, node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<Conta
             Kind::Str(s) => (None, s.clone()),
             Kind::Map(_) => {
                 diags.extend(unknown_keys(src, item, &["name", "email"], "a contact"));
-                (item.get("name").and_then(Node::scalar_text), item.get("email").and_then(Node::scalar_text).unwrap_or_default())
+                (
+                    item.get("name").and_then(Node::scalar_text),
+                    item.get("email")
+                        .and_then(Node::scalar_text)
+                        .unwrap_or_default(),
+                )
             }
             _ => (None, String::new()),
         };
         if !email.contains('@') {
-            diags.push(src.diag(item.pos, "a contact needs an email address").help("write `- email: it@client.example` (name: is optional)"));
+            diags.push(
+                src.diag(item.pos, "a contact needs an email address")
+                    .help("write `- email: it@client.example` (name: is optional)"),
+            );
             continue;
         }
         out.push(Contact { name, email });
@@ -198,14 +273,26 @@ fn contacts(src: &Source, node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<Conta
 fn windows(src: &Source, node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<MaintenanceWindow> {
     let mut out = Vec::new();
     for item in node.as_seq().unwrap_or_default() {
-        diags.extend(unknown_keys(src, item, &["days", "start", "end"], "a maintenance window"));
+        diags.extend(unknown_keys(
+            src,
+            item,
+            &["days", "start", "end"],
+            "a maintenance window",
+        ));
         let days: Option<Vec<chrono::Weekday>> = match item.get("days").map(|d| &d.kind) {
-            Some(Kind::Seq(ds)) => ds.iter().map(|d| d.as_str().and_then(|s| s.parse().ok())).collect(),
+            Some(Kind::Seq(ds)) => ds
+                .iter()
+                .map(|d| d.as_str().and_then(|s| s.parse().ok()))
+                .collect(),
             Some(Kind::Str(s)) if s == "daily" => Some(ALL_DAYS.to_vec()),
             Some(Kind::Str(s)) => s.parse().ok().map(|d| vec![d]),
             _ => None,
         };
-        let time = |key: &str| item.get(key).and_then(Node::as_str).and_then(|t| chrono::NaiveTime::parse_from_str(t, "%H:%M").ok());
+        let time = |key: &str| {
+            item.get(key)
+                .and_then(Node::as_str)
+                .and_then(|t| chrono::NaiveTime::parse_from_str(t, "%H:%M").ok())
+        };
         match (days, time("start"), time("end")) {
             (Some(days), Some(start), Some(end)) if !days.is_empty() => out.push(MaintenanceWindow { days, start, end }),
             _ => diags.push(src.diag(item.pos, "a maintenance window needs days, start and end")

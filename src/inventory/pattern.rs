@@ -9,7 +9,11 @@ use crate::yaml::did_you_mean;
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum PatternError {
     #[error("`{term}` in pattern `{pattern}` names no host, group or client{}", .suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
-    Unknown { pattern: String, term: String, suggestion: Option<String> },
+    Unknown {
+        pattern: String,
+        term: String,
+        suggestion: Option<String>,
+    },
     #[error("pattern `{pattern}`: {reason}")]
     Invalid { pattern: String, reason: String },
     #[error("pattern `{0}` is empty")]
@@ -51,7 +55,11 @@ fn split_terms(pattern: &str) -> Vec<&str> {
     if pattern.starts_with('~') && !pattern.contains(",") {
         return vec![pattern.trim()];
     }
-    pattern.split([':', ',']).map(str::trim).filter(|t| !t.is_empty()).collect()
+    pattern
+        .split([':', ','])
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
 /// Indices of the hosts one term names.
@@ -60,22 +68,42 @@ fn matching(inv: &Inventory, pattern: &str, term: &str) -> Result<BTreeSet<usize
         return Ok((0..inv.hosts.len()).collect());
     }
     let by = |pred: &dyn Fn(&Host) -> bool| -> BTreeSet<usize> {
-        inv.hosts.iter().enumerate().filter(|(_, h)| pred(h)).map(|(i, _)| i).collect()
+        inv.hosts
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| pred(h))
+            .map(|(i, _)| i)
+            .collect()
     };
     if let Some(re) = term.strip_prefix('~') {
-        let re = regex::Regex::new(re).map_err(|e| PatternError::Invalid { pattern: pattern.into(), reason: e.to_string() })?;
-        let set = by(&|h: &Host| re.is_match(&h.name) || h.groups.iter().any(|g| re.is_match(g)) || re.is_match(&h.client));
+        let re = regex::Regex::new(re).map_err(|e| PatternError::Invalid {
+            pattern: pattern.into(),
+            reason: e.to_string(),
+        })?;
+        let set = by(&|h: &Host| {
+            re.is_match(&h.name)
+                || h.groups.iter().any(|g| re.is_match(g))
+                || re.is_match(&h.client)
+        });
         return non_empty(set, inv, pattern, term);
     }
     if term.contains(['*', '?', '[']) {
-        let set = by(&|h: &Host| glob(term, &h.name) || h.groups.iter().any(|g| glob(term, g)) || glob(term, &h.client));
+        let set = by(&|h: &Host| {
+            glob(term, &h.name) || h.groups.iter().any(|g| glob(term, g)) || glob(term, &h.client)
+        });
         return non_empty(set, inv, pattern, term);
     }
-    let set = by(&|h: &Host| h.name == term || h.client == term || h.groups.iter().any(|g| g == term));
+    let set =
+        by(&|h: &Host| h.name == term || h.client == term || h.groups.iter().any(|g| g == term));
     non_empty(set, inv, pattern, term)
 }
 
-fn non_empty(set: BTreeSet<usize>, inv: &Inventory, pattern: &str, term: &str) -> Result<BTreeSet<usize>, PatternError> {
+fn non_empty(
+    set: BTreeSet<usize>,
+    inv: &Inventory,
+    pattern: &str,
+    term: &str,
+) -> Result<BTreeSet<usize>, PatternError> {
     if !set.is_empty() {
         return Ok(set);
     }
@@ -142,7 +170,13 @@ mod tests {
             client: client.into(),
             groups: groups.iter().map(|g| g.to_string()).collect(),
             vars: Default::default(),
-            connection: Connection::Local { r#become: Become { default: false, user: "root".into(), password: None } },
+            connection: Connection::Local {
+                r#become: Become {
+                    default: false,
+                    user: "root".into(),
+                    password: None,
+                },
+            },
             file: Default::default(),
             pos: Default::default(),
         }
@@ -161,7 +195,11 @@ mod tests {
     }
 
     fn names(p: &str) -> Vec<String> {
-        select(&inv(), p).expect("pattern").iter().map(|h| h.name.clone()).collect()
+        select(&inv(), p)
+            .expect("pattern")
+            .iter()
+            .map(|h| h.name.clone())
+            .collect()
     }
 
     #[test]
@@ -170,7 +208,11 @@ mod tests {
         assert_eq!(names("acme"), ["db1", "web1", "web2"]);
         assert_eq!(names("web:&prod"), ["web1", "web3"]);
         assert_eq!(names("web:!prod"), ["web2"]);
-        assert_eq!(names("!prod:web"), ["web2"], "exclusions apply after unions, wherever written");
+        assert_eq!(
+            names("!prod:web"),
+            ["web2"],
+            "exclusions apply after unions, wherever written"
+        );
         assert_eq!(names("db1,web2"), ["db1", "web2"]);
         assert_eq!(names("web[12]"), ["web1", "web2"]);
         assert_eq!(names("w*:&globex"), ["web3"]);
@@ -180,7 +222,10 @@ mod tests {
     #[test]
     fn unknown_names_are_errors_with_a_suggestion() {
         let err = select(&inv(), "web:wbe1").expect_err("unknown");
-        assert!(matches!(&err, PatternError::Unknown { suggestion: Some(s), .. } if s == "web1"), "{err}");
+        assert!(
+            matches!(&err, PatternError::Unknown { suggestion: Some(s), .. } if s == "web1"),
+            "{err}"
+        );
     }
 
     #[test]

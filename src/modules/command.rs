@@ -75,7 +75,10 @@ impl Mismatch {
 }
 
 fn regex(pattern: &str) -> Result<regex::Regex, String> {
-    regex::RegexBuilder::new(pattern).multi_line(true).build().map_err(|e| format!("invalid regex `{pattern}`: {e}"))
+    regex::RegexBuilder::new(pattern)
+        .multi_line(true)
+        .build()
+        .map_err(|e| format!("invalid regex `{pattern}`: {e}"))
 }
 
 /// Checks shared by `command` and `shell` before anything runs.
@@ -84,14 +87,19 @@ pub(super) fn validate_common(p: &CommandParams, is_shell: bool) -> Result<(), S
         (None, None) => return Err("give the command as `cmd:` (or as the module's value)".into()),
         (Some(_), Some(_)) => return Err("give either `cmd` or `argv`, not both".into()),
         (None, Some(a)) if a.is_empty() => return Err("`argv` is empty".into()),
-        (None, Some(_)) if is_shell => return Err("`argv` is for `command`; `shell` takes `cmd`".into()),
+        (None, Some(_)) if is_shell => {
+            return Err("`argv` is for `command`; `shell` takes `cmd`".into());
+        }
         _ => {}
     }
     if p.executable.is_some() && !is_shell {
         return Err("`executable` is for `shell` only".into());
     }
     if let Some(e) = &p.expect {
-        for r in [&e.stdout, &e.stdout_not, &e.stderr, &e.stderr_not].into_iter().flatten() {
+        for r in [&e.stdout, &e.stdout_not, &e.stderr, &e.stderr_not]
+            .into_iter()
+            .flatten()
+        {
             if !r.contains("{{") {
                 regex(r)?;
             }
@@ -101,16 +109,26 @@ pub(super) fn validate_common(p: &CommandParams, is_shell: bool) -> Result<(), S
 }
 
 fn q(s: &str) -> String {
-    shlex::try_quote(s).map(|c| c.into_owned()).unwrap_or_else(|_| "''".into())
+    shlex::try_quote(s)
+        .map(|c| c.into_owned())
+        .unwrap_or_else(|_| "''".into())
 }
 
 /// Runs a prepared command line with the shared `creates`/`removes`/`chdir`/`expect` handling.
-pub(super) async fn run_common(ctx: &TaskContext<'_>, p: CommandParams, line: String) -> TaskResult {
+pub(super) async fn run_common(
+    ctx: &TaskContext<'_>,
+    p: CommandParams,
+    line: String,
+) -> TaskResult {
     for (path, skip_if_exists) in [(&p.creates, true), (&p.removes, false)] {
         let Some(path) = path else { continue };
         match ctx.exec(format!("test -e {}", q(path))).await {
             Ok(out) if (out.rc == Some(0)) == skip_if_exists => {
-                let why = if skip_if_exists { "exists" } else { "does not exist" };
+                let why = if skip_if_exists {
+                    "exists"
+                } else {
+                    "does not exist"
+                };
                 return TaskResult::new(State::Skipped, format!("skipped: {path} {why}"));
             }
             Ok(_) => {}
@@ -144,7 +162,10 @@ pub(super) async fn run_common(ctx: &TaskContext<'_>, p: CommandParams, line: St
     match out.rc {
         Some(rc) if accepted.contains(&rc) => {}
         Some(rc) => problems.push(format!("exit code {rc} (expected {accepted:?})")),
-        None => problems.push(format!("killed by {}", out.signal.as_deref().unwrap_or("a signal"))),
+        None => problems.push(format!(
+            "killed by {}",
+            out.signal.as_deref().unwrap_or("a signal")
+        )),
     }
     let checks = [
         (&expect.stdout, &stdout, true, "stdout"),
@@ -155,18 +176,27 @@ pub(super) async fn run_common(ctx: &TaskContext<'_>, p: CommandParams, line: St
     for (pattern, text, must, which) in checks {
         let Some(pattern) = pattern else { continue };
         match regex(pattern) {
-            Ok(re) if re.is_match(text) != must => {
-                problems.push(format!("{which} {} /{pattern}/", if must { "does not match" } else { "matches" }))
-            }
+            Ok(re) if re.is_match(text) != must => problems.push(format!(
+                "{which} {} /{pattern}/",
+                if must { "does not match" } else { "matches" }
+            )),
             Ok(_) => {}
             Err(e) => problems.push(e),
         }
     }
     let (state, message) = if problems.is_empty() {
-        let state = if p.expect.is_some() { State::Ok } else { State::Changed };
+        let state = if p.expect.is_some() {
+            State::Ok
+        } else {
+            State::Changed
+        };
         (state, format!("rc={}", out.rc.unwrap_or(-1)))
     } else {
-        let state = if out.rc.is_none() { State::Failed } else { expect.on_mismatch.unwrap_or_default().state() };
+        let state = if out.rc.is_none() {
+            State::Failed
+        } else {
+            expect.on_mismatch.unwrap_or_default().state()
+        };
         (state, problems.join("; "))
     };
     let mut result = TaskResult::new(state, message).with_output(&out);
@@ -209,13 +239,20 @@ impl Module for Command {
                 (Some(a), _) => a.clone(),
                 (None, Some(c)) => match shlex::split(c) {
                     Some(words) if !words.is_empty() => words,
-                    _ => return TaskResult::new(State::Failed, format!("cannot split `{c}` into words (unbalanced quotes?)")),
+                    _ => {
+                        return TaskResult::new(
+                            State::Failed,
+                            format!("cannot split `{c}` into words (unbalanced quotes?)"),
+                        );
+                    }
                 },
                 (None, None) => return TaskResult::new(State::Failed, "no command given"),
             };
             let line = match shlex::try_join(argv.iter().map(String::as_str)) {
                 Ok(l) => format!("exec {l}"),
-                Err(e) => return TaskResult::new(State::Failed, format!("cannot quote the command: {e}")),
+                Err(e) => {
+                    return TaskResult::new(State::Failed, format!("cannot quote the command: {e}"));
+                }
             };
             run_common(ctx, p, line).await
         })

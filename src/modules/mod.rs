@@ -97,7 +97,15 @@ pub struct TaskResult {
 
 impl TaskResult {
     pub fn new(state: State, message: impl Into<String>) -> TaskResult {
-        TaskResult { state, rc: None, stdout: String::new(), stderr: String::new(), message: message.into(), data: Value::Null, truncated: false }
+        TaskResult {
+            state,
+            rc: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            message: message.into(),
+            data: Value::Null,
+            truncated: false,
+        }
     }
 
     /// A result for a command that could not run at all.
@@ -179,7 +187,10 @@ pub fn names() -> impl Iterator<Item = &'static str> {
 }
 
 /// Turns a parameter value (a bare string for free-form modules) into the module's typed params.
-pub fn parse_params<P: serde::de::DeserializeOwned>(module: &dyn Module, params: &Value) -> Result<P, String> {
+pub fn parse_params<P: serde::de::DeserializeOwned>(
+    module: &dyn Module,
+    params: &Value,
+) -> Result<P, String> {
     let v = normalize(module, params);
     serde_json::from_value(v).map_err(|e| e.to_string())
 }

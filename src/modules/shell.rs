@@ -36,7 +36,9 @@ impl Module for Shell {
                 Ok(p) => p,
                 Err(e) => return TaskResult::new(State::Failed, e),
             };
-            let Some(cmd) = p.cmd.clone() else { return TaskResult::new(State::Failed, "no command given") };
+            let Some(cmd) = p.cmd.clone() else {
+                return TaskResult::new(State::Failed, "no command given");
+            };
             let line = match &p.executable {
                 Some(sh) => match (shlex::try_quote(sh), shlex::try_quote(&cmd)) {
                     (Ok(sh), Ok(cmd)) => format!("exec {sh} -c {cmd}"),

@@ -11,21 +11,51 @@ use crate::inventory::Inventory;
 use crate::modules;
 use crate::yaml::{Diagnostic, Diagnostics, Key, Kind, Node, Source, did_you_mean, unknown_keys};
 
-const PLAY_KEYS: &[&str] = &["name", "hosts", "vars", "tasks", "become", "become_user", "gather_facts"];
+const PLAY_KEYS: &[&str] = &[
+    "name",
+    "hosts",
+    "vars",
+    "tasks",
+    "become",
+    "become_user",
+    "gather_facts",
+];
 
 /// Task keywords; any other key must be the task's one module.
 pub const TASK_KEYWORDS: &[&str] = &[
-    "name", "when", "register", "become", "become_user", "timeout", "retries", "delay", "ignore_errors", "tags",
-    "check_mode", "changed_when", "failed_when", "vars", "args",
+    "name",
+    "when",
+    "register",
+    "become",
+    "become_user",
+    "timeout",
+    "retries",
+    "delay",
+    "ignore_errors",
+    "tags",
+    "check_mode",
+    "changed_when",
+    "failed_when",
+    "vars",
+    "args",
 ];
 
 /// Ansible keys we know but do not support, with what to do instead.
 const UNSUPPORTED: &[(&str, &str)] = &[
     ("loop", "write one task per item for now"),
     ("with_items", "write one task per item for now"),
-    ("notify", "handlers are not supported; add the task that should run after it"),
-    ("handlers", "handlers are not supported; add the task that should run after it"),
-    ("roles", "roles are not supported; copy the role's tasks into the playbook"),
+    (
+        "notify",
+        "handlers are not supported; add the task that should run after it",
+    ),
+    (
+        "handlers",
+        "handlers are not supported; add the task that should run after it",
+    ),
+    (
+        "roles",
+        "roles are not supported; copy the role's tasks into the playbook",
+    ),
     ("pre_tasks", "put these tasks first in `tasks:`"),
     ("post_tasks", "put these tasks last in `tasks:`"),
     ("until", "`retries` retries a task until it no longer fails"),
@@ -46,18 +76,34 @@ impl Ctx<'_> {
 
 pub(super) fn load(source: Source) -> Result<Playbook, Diagnostics> {
     let root = source.parse()?;
-    let mut cx = Ctx { src: &source, diags: Vec::new(), templates: Templates::new() };
+    let mut cx = Ctx {
+        src: &source,
+        diags: Vec::new(),
+        templates: Templates::new(),
+    };
     let play_nodes: Vec<&Node> = match &root.kind {
         Kind::Seq(items) => items.iter().collect(),
         Kind::Map(_) => vec![&root],
         _ => {
-            return Err(source.diag(root.pos, "a playbook must be a mapping (one play) or a list of plays")
-                .help("start with `name:`, `hosts:` and `tasks:`").into());
+            return Err(source
+                .diag(
+                    root.pos,
+                    "a playbook must be a mapping (one play) or a list of plays",
+                )
+                .help("start with `name:`, `hosts:` and `tasks:`")
+                .into());
         }
     };
-    let plays: Vec<Play> = play_nodes.into_iter().filter_map(|n| play(&mut cx, n)).collect();
+    let plays: Vec<Play> = play_nodes
+        .into_iter()
+        .filter_map(|n| play(&mut cx, n))
+        .collect();
     if plays.is_empty() && cx.diags.is_empty() {
-        cx.err(root.pos, "the playbook holds no play", "add a play with hosts: and tasks:");
+        cx.err(
+            root.pos,
+            "the playbook holds no play",
+            "add a play with hosts: and tasks:",
+        );
     }
     if !cx.diags.is_empty() {
         return Err(Diagnostics(cx.diags));
@@ -68,12 +114,20 @@ pub(super) fn load(source: Source) -> Result<Playbook, Diagnostics> {
 fn unsupported_or_unknown(cx: &mut Ctx, node: &Node, allowed: &[&str], what: &str) {
     for (k, _) in node.as_map().unwrap_or_default() {
         if let Some((_, instead)) = UNSUPPORTED.iter().find(|(u, _)| *u == k.name) {
-            cx.err(k.pos, format!("`{}` is not supported in {what}", k.name), *instead);
+            cx.err(
+                k.pos,
+                format!("`{}` is not supported in {what}", k.name),
+                *instead,
+            );
         }
     }
     let filtered: Vec<Diagnostic> = unknown_keys(cx.src, node, allowed, what)
         .into_iter()
-        .filter(|d| !UNSUPPORTED.iter().any(|(u, _)| d.message.contains(&format!("`{u}`"))))
+        .filter(|d| {
+            !UNSUPPORTED
+                .iter()
+                .any(|(u, _)| d.message.contains(&format!("`{u}`")))
+        })
         .collect();
     cx.diags.extend(filtered);
 }
@@ -83,7 +137,11 @@ fn string(cx: &mut Ctx, node: &Node, key: &str) -> Option<String> {
     match v.scalar_text() {
         Some(s) => Some(s),
         None => {
-            cx.err(v.pos, format!("`{key}` must be a string, not {}", v.type_name()), "write a single value");
+            cx.err(
+                v.pos,
+                format!("`{key}` must be a string, not {}", v.type_name()),
+                "write a single value",
+            );
             None
         }
     }
@@ -94,7 +152,11 @@ fn boolean(cx: &mut Ctx, node: &Node, key: &str) -> Option<bool> {
     match v.kind {
         Kind::Bool(b) => Some(b),
         _ => {
-            cx.err(v.pos, format!("`{key}` must be true or false, not {}", v.type_name()), "write true or false");
+            cx.err(
+                v.pos,
+                format!("`{key}` must be true or false, not {}", v.type_name()),
+                "write true or false",
+            );
             None
         }
     }
@@ -107,7 +169,11 @@ fn vars(cx: &mut Ctx, node: &Node) -> Map<String, Value> {
             Value::Object(m) => m,
             Value::Null => Map::new(),
             _ => {
-                cx.err(v.pos, "`vars` must be a mapping of name: value", "e.g. vars: {threshold: 90}");
+                cx.err(
+                    v.pos,
+                    "`vars` must be a mapping of name: value",
+                    "e.g. vars: {threshold: 90}",
+                );
                 Map::new()
             }
         },
@@ -116,26 +182,45 @@ fn vars(cx: &mut Ctx, node: &Node) -> Map<String, Value> {
 
 fn play(cx: &mut Ctx, node: &Node) -> Option<Play> {
     if node.as_map().is_none() {
-        cx.err(node.pos, format!("a play must be a mapping, not {}", node.type_name()), "a play has name:, hosts: and tasks:");
+        cx.err(
+            node.pos,
+            format!("a play must be a mapping, not {}", node.type_name()),
+            "a play has name:, hosts: and tasks:",
+        );
         return None;
     }
     unsupported_or_unknown(cx, node, PLAY_KEYS, "a play");
     let hosts = string(cx, node, "hosts");
     if hosts.is_none() && node.get("hosts").is_none() {
-        cx.err(node.pos, "the play has no `hosts`", "add `hosts: all` or a host pattern (a client, a group, web:&prod, ...)");
+        cx.err(
+            node.pos,
+            "the play has no `hosts`",
+            "add `hosts: all` or a host pattern (a client, a group, web:&prod, ...)",
+        );
     }
     let name = string(cx, node, "name").unwrap_or_else(|| hosts.clone().unwrap_or_default());
     let mut registered = BTreeSet::new();
     let tasks = match node.get("tasks") {
         Some(t) => match t.as_seq() {
-            Some(items) => items.iter().filter_map(|n| task(cx, n, &mut registered)).collect(),
+            Some(items) => items
+                .iter()
+                .filter_map(|n| task(cx, n, &mut registered))
+                .collect(),
             None => {
-                cx.err(t.pos, "`tasks` must be a list", "write each task as `- name: ...`");
+                cx.err(
+                    t.pos,
+                    "`tasks` must be a list",
+                    "write each task as `- name: ...`",
+                );
                 Vec::new()
             }
         },
         None => {
-            cx.err(node.pos, "the play has no `tasks`", "add tasks: with at least one task");
+            cx.err(
+                node.pos,
+                "the play has no `tasks`",
+                "add tasks: with at least one task",
+            );
             Vec::new()
         }
     };
@@ -157,19 +242,30 @@ fn duration(cx: &mut Ctx, node: &Node, key: &str) -> Option<Duration> {
     let parsed = match &v.kind {
         Kind::Int(i) if *i >= 0 => Some(Duration::from_secs(*i as u64)),
         Kind::Str(s) => {
-            let (num, unit) = s.trim().split_at(s.trim().find(|c: char| !c.is_ascii_digit()).unwrap_or(s.trim().len()));
+            let (num, unit) = s.trim().split_at(
+                s.trim()
+                    .find(|c: char| !c.is_ascii_digit())
+                    .unwrap_or(s.trim().len()),
+            );
             let mult = match unit.trim() {
                 "" | "s" => Some(1),
                 "m" => Some(60),
                 "h" => Some(3600),
                 _ => None,
             };
-            num.parse::<u64>().ok().zip(mult).map(|(n, m)| Duration::from_secs(n * m))
+            num.parse::<u64>()
+                .ok()
+                .zip(mult)
+                .map(|(n, m)| Duration::from_secs(n * m))
         }
         _ => None,
     };
     if parsed.is_none() {
-        cx.err(v.pos, format!("`{key}` must be a duration"), "write seconds (30) or 30s, 5m, 2h");
+        cx.err(
+            v.pos,
+            format!("`{key}` must be a duration"),
+            "write seconds (30) or 30s, 5m, 2h",
+        );
     }
     parsed
 }
@@ -179,29 +275,46 @@ fn count(cx: &mut Ctx, node: &Node, key: &str) -> Option<u32> {
     match v.kind {
         Kind::Int(i) if (0..=1000).contains(&i) => Some(i as u32),
         _ => {
-            cx.err(v.pos, format!("`{key}` must be a whole number between 0 and 1000"), "e.g. retries: 3");
+            cx.err(
+                v.pos,
+                format!("`{key}` must be a whole number between 0 and 1000"),
+                "e.g. retries: 3",
+            );
             None
         }
     }
 }
 
-fn module_key<'n>(cx: &mut Ctx, node: &'n Node) -> Option<(&'n Key, &'static dyn modules::Module, &'n Node)> {
+fn module_key<'n>(
+    cx: &mut Ctx,
+    node: &'n Node,
+) -> Option<(&'n Key, &'static dyn modules::Module, &'n Node)> {
     let entries = node.as_map()?;
     let mut found = Vec::new();
     for (k, v) in entries {
-        if TASK_KEYWORDS.contains(&k.name.as_str()) || UNSUPPORTED.iter().any(|(u, _)| *u == k.name) {
+        if TASK_KEYWORDS.contains(&k.name.as_str()) || UNSUPPORTED.iter().any(|(u, _)| *u == k.name)
+        {
             continue;
         }
         let name = k.name.strip_prefix("ansible.builtin.").unwrap_or(&k.name);
         match modules::find(name) {
             Some(m) => found.push((k, m, v)),
             None => {
-                let all: Vec<&str> = modules::names().chain(TASK_KEYWORDS.iter().copied()).collect();
+                let all: Vec<&str> = modules::names()
+                    .chain(TASK_KEYWORDS.iter().copied())
+                    .collect();
                 let help = match did_you_mean(name, all) {
                     Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("known modules: {}", modules::names().collect::<Vec<_>>().join(", ")),
+                    None => format!(
+                        "known modules: {}",
+                        modules::names().collect::<Vec<_>>().join(", ")
+                    ),
                 };
-                cx.err(k.pos, format!("unknown module or task keyword `{}`", k.name), help);
+                cx.err(
+                    k.pos,
+                    format!("unknown module or task keyword `{}`", k.name),
+                    help,
+                );
             }
         }
     }
@@ -209,12 +322,23 @@ fn module_key<'n>(cx: &mut Ctx, node: &'n Node) -> Option<(&'n Key, &'static dyn
         1 => found.pop(),
         0 => {
             if cx.diags.iter().all(|d| d.pos.line < node.pos.line) {
-                cx.err(node.pos, "the task names no module", format!("add one of: {}", modules::names().collect::<Vec<_>>().join(", ")));
+                cx.err(
+                    node.pos,
+                    "the task names no module",
+                    format!(
+                        "add one of: {}",
+                        modules::names().collect::<Vec<_>>().join(", ")
+                    ),
+                );
             }
             None
         }
         _ => {
-            cx.err(found[1].0.pos, "a task runs exactly one module", "split this into two tasks");
+            cx.err(
+                found[1].0.pos,
+                "a task runs exactly one module",
+                "split this into two tasks",
+            );
             None
         }
     }
@@ -222,12 +346,20 @@ fn module_key<'n>(cx: &mut Ctx, node: &'n Node) -> Option<(&'n Key, &'static dyn
 
 fn task(cx: &mut Ctx, node: &Node, registered: &mut BTreeSet<String>) -> Option<Task> {
     if node.as_map().is_none() {
-        cx.err(node.pos, format!("a task must be a mapping, not {}", node.type_name()), "write `- name: ...` then the module");
+        cx.err(
+            node.pos,
+            format!("a task must be a mapping, not {}", node.type_name()),
+            "write `- name: ...` then the module",
+        );
         return None;
     }
     for (k, _) in node.as_map().unwrap_or_default() {
         if let Some((_, instead)) = UNSUPPORTED.iter().find(|(u, _)| *u == k.name) {
-            cx.err(k.pos, format!("`{}` is not supported in a task", k.name), *instead);
+            cx.err(
+                k.pos,
+                format!("`{}` is not supported in a task", k.name),
+                *instead,
+            );
         }
     }
     let found = module_key(cx, node);
@@ -235,19 +367,34 @@ fn task(cx: &mut Ctx, node: &Node, registered: &mut BTreeSet<String>) -> Option<
     let when = string(cx, node, "when");
     let changed_when = string(cx, node, "changed_when");
     let failed_when = string(cx, node, "failed_when");
-    for (key, expr) in [("when", &when), ("changed_when", &changed_when), ("failed_when", &failed_when)] {
+    for (key, expr) in [
+        ("when", &when),
+        ("changed_when", &changed_when),
+        ("failed_when", &failed_when),
+    ] {
         if let Some(e) = expr {
             if let Err(err) = cx.templates.variables(e, true) {
                 let pos = node.get(key).map_or(node.pos, |n| n.pos);
-                cx.err(pos, format!("`{key}` is not a valid expression: {err}"), "write a Jinja expression such as `disk_check.rc == 0`");
+                cx.err(
+                    pos,
+                    format!("`{key}` is not a valid expression: {err}"),
+                    "write a Jinja expression such as `disk_check.rc == 0`",
+                );
             }
         }
     }
     let register = string(cx, node, "register");
     if let Some(r) = &register {
-        if r.is_empty() || !r.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || r.starts_with(|c: char| c.is_ascii_digit()) {
+        if r.is_empty()
+            || !r.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || r.starts_with(|c: char| c.is_ascii_digit())
+        {
             let pos = node.get("register").map_or(node.pos, |n| n.pos);
-            cx.err(pos, format!("`register: {r}` is not a valid variable name"), "use letters, digits and _");
+            cx.err(
+                pos,
+                format!("`register: {r}` is not a valid variable name"),
+                "use letters, digits and _",
+            );
         } else {
             registered.insert(r.clone());
         }
@@ -258,15 +405,26 @@ fn task(cx: &mut Ctx, node: &Node, registered: &mut BTreeSet<String>) -> Option<
             Kind::Str(s) => vec![s.clone()],
             Kind::Seq(items) => items.iter().filter_map(Node::scalar_text).collect(),
             _ => {
-                cx.err(t.pos, "`tags` must be a string or a list", "e.g. tags: [disk, daily]");
+                cx.err(
+                    t.pos,
+                    "`tags` must be a string or a list",
+                    "e.g. tags: [disk, daily]",
+                );
                 Vec::new()
             }
         },
     };
     let task_vars = vars(cx, node);
     let (task_become, become_user) = (boolean(cx, node, "become"), string(cx, node, "become_user"));
-    let (timeout, retries, delay) = (duration(cx, node, "timeout"), count(cx, node, "retries"), duration(cx, node, "delay"));
-    let (ignore_errors, check_mode) = (boolean(cx, node, "ignore_errors"), boolean(cx, node, "check_mode"));
+    let (timeout, retries, delay) = (
+        duration(cx, node, "timeout"),
+        count(cx, node, "retries"),
+        duration(cx, node, "delay"),
+    );
+    let (ignore_errors, check_mode) = (
+        boolean(cx, node, "ignore_errors"),
+        boolean(cx, node, "check_mode"),
+    );
     let (key, module, params_node) = found?;
     let mut params = modules::normalize(module, &params_node.to_json());
     if let Some(args) = node.get("args") {
@@ -276,13 +434,22 @@ fn task(cx: &mut Ctx, node: &Node, registered: &mut BTreeSet<String>) -> Option<
                     p.entry(k).or_insert(v);
                 }
             }
-            _ => cx.err(args.pos, "`args` must be a mapping of module parameters", "e.g. args: {chdir: /srv, creates: /srv/done}"),
+            _ => cx.err(
+                args.pos,
+                "`args` must be a mapping of module parameters",
+                "e.g. args: {chdir: /srv, creates: /srv/done}",
+            ),
         }
     }
     if let Err(e) = module.validate(&params) {
         // serde names the offending field between backticks: point at it and suggest a fix.
-        let field = e.split('`').nth(1).filter(|_| e.starts_with("unknown field") || e.starts_with("missing field"));
-        let pos = field.and_then(|f| params_node.find_key(f)).unwrap_or(key.pos);
+        let field = e
+            .split('`')
+            .nth(1)
+            .filter(|_| e.starts_with("unknown field") || e.starts_with("missing field"));
+        let pos = field
+            .and_then(|f| params_node.find_key(f))
+            .unwrap_or(key.pos);
         let expected: Vec<&str> = e.split('`').skip(3).step_by(2).collect();
         let help = field
             .filter(|_| e.starts_with("unknown field"))
@@ -317,7 +484,11 @@ fn short(params: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    if s.chars().count() > 40 { format!("{}...", s.chars().take(40).collect::<String>()) } else { s }
+    if s.chars().count() > 40 {
+        format!("{}...", s.chars().take(40).collect::<String>())
+    } else {
+        s
+    }
 }
 
 /// Every template variable a task reads that is defined nowhere for some selected host.
@@ -328,17 +499,27 @@ pub fn check_variables(pb: &Playbook, inv: &Inventory) -> Vec<Diagnostic> {
         let hosts = match inv.select(&play.hosts) {
             Ok(h) => h,
             Err(e) => {
-                diags.push(pb.source.diag(play.pos, format!("play `{}`: {e}", play.name)).help("fix `hosts:` or the inventory"));
+                diags.push(
+                    pb.source
+                        .diag(play.pos, format!("play `{}`: {e}", play.name))
+                        .help("fix `hosts:` or the inventory"),
+                );
                 continue;
             }
         };
-        let mut known: BTreeSet<String> = Playbook::BUILTIN_VARS.iter().map(|s| s.to_string()).collect();
+        let mut known: BTreeSet<String> = Playbook::BUILTIN_VARS
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         known.extend(play.vars.keys().cloned());
         for task in &play.tasks {
             let mut used = BTreeSet::new();
             let mut texts = vec![(task.name.clone(), false)];
             collect_strings(&task.params, &mut texts);
-            for e in [&task.when, &task.changed_when, &task.failed_when].into_iter().flatten() {
+            for e in [&task.when, &task.changed_when, &task.failed_when]
+                .into_iter()
+                .flatten()
+            {
                 texts.push((e.clone(), true));
             }
             for (text, expr) in texts {
@@ -350,9 +531,17 @@ pub fn check_variables(pb: &Playbook, inv: &Inventory) -> Vec<Diagnostic> {
                 if known.contains(&var) || task.vars.contains_key(&var) {
                     continue;
                 }
-                let missing: Vec<&str> = hosts.iter().filter(|h| !h.vars.contains_key(&var)).map(|h| h.name.as_str()).collect();
+                let missing: Vec<&str> = hosts
+                    .iter()
+                    .filter(|h| !h.vars.contains_key(&var))
+                    .map(|h| h.name.as_str())
+                    .collect();
                 if !missing.is_empty() {
-                    let list = if missing.len() > 5 { format!("{} and {} more", missing[..5].join(", "), missing.len() - 5) } else { missing.join(", ") };
+                    let list = if missing.len() > 5 {
+                        format!("{} and {} more", missing[..5].join(", "), missing.len() - 5)
+                    } else {
+                        missing.join(", ")
+                    };
                     diags.push(pb.source.diag(task.pos, format!("task `{}` uses undefined variable `{var}` (not set for {list})", task.name))
                         .help("define it in the play's vars:, the inventory, or register it in an earlier task"));
                 }

@@ -80,8 +80,15 @@ impl Playbook {
     }
 
     /// Names that templates may always use, besides play, task, inventory and registered variables.
-    pub const BUILTIN_VARS: &'static [&'static str] =
-        &["facts", "ansible_facts", "inventory_hostname", "tended_client", "tended", "result", "omit"];
+    pub const BUILTIN_VARS: &'static [&'static str] = &[
+        "facts",
+        "ansible_facts",
+        "inventory_hostname",
+        "tended_client",
+        "tended",
+        "result",
+        "omit",
+    ];
 }
 
 pub use load::check_variables;

@@ -36,8 +36,14 @@ fn describe(e: &minijinja::Error) -> String {
 fn base_env() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.add_filter("quote", |v: String| shlex::try_quote(&v).map(|q| q.into_owned()).unwrap_or_default());
-    env.add_filter("raw_shell", |v: Value| Value::from_safe_string(v.to_string()));
+    env.add_filter("quote", |v: String| {
+        shlex::try_quote(&v)
+            .map(|q| q.into_owned())
+            .unwrap_or_default()
+    });
+    env.add_filter("raw_shell", |v: Value| {
+        Value::from_safe_string(v.to_string())
+    });
     env.add_filter("bool", |v: Value| match v.as_str() {
         Some(s) => matches!(s.to_ascii_lowercase().as_str(), "true" | "yes" | "1" | "on"),
         None => v.is_true(),
@@ -61,7 +67,10 @@ impl Templates {
             } else {
                 let text = value.to_string();
                 let quoted = shlex::try_quote(&text).map_err(|_| {
-                    minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, "a value with a NUL byte cannot be put in a shell command")
+                    minijinja::Error::new(
+                        minijinja::ErrorKind::InvalidOperation,
+                        "a value with a NUL byte cannot be put in a shell command",
+                    )
                 })?;
                 out.write_str(&quoted)?;
             }
@@ -82,22 +91,32 @@ impl Templates {
             return Ok(source.to_string());
         }
         let env = if shell { &self.shell } else { &self.plain };
-        env.render_str(source, ctx).map_err(|e| TemplateError(format!("in `{source}`: {}", describe(&e))))
+        env.render_str(source, ctx)
+            .map_err(|e| TemplateError(format!("in `{source}`: {}", describe(&e))))
     }
 
     /// Evaluates a `when:`-style expression to a boolean.
     pub fn eval_bool(&self, expr: &str, ctx: &Value) -> Result<bool, TemplateError> {
-        let compiled = self.plain.compile_expression(expr).map_err(|e| TemplateError(format!("in `{expr}`: {}", describe(&e))))?;
-        let v = compiled.eval(ctx).map_err(|e| TemplateError(format!("in `{expr}`: {}", describe(&e))))?;
+        let compiled = self
+            .plain
+            .compile_expression(expr)
+            .map_err(|e| TemplateError(format!("in `{expr}`: {}", describe(&e))))?;
+        let v = compiled
+            .eval(ctx)
+            .map_err(|e| TemplateError(format!("in `{expr}`: {}", describe(&e))))?;
         Ok(v.is_true())
     }
 
     /// Top-level variable names a template or expression reads (for validation before a run).
     pub fn variables(&self, source: &str, expression: bool) -> Result<Vec<String>, TemplateError> {
         let names = if expression {
-            self.plain.compile_expression(source).map(|e| e.undeclared_variables(false))
+            self.plain
+                .compile_expression(source)
+                .map(|e| e.undeclared_variables(false))
         } else {
-            self.plain.template_from_str(source).map(|t| t.undeclared_variables(false))
+            self.plain
+                .template_from_str(source)
+                .map(|t| t.undeclared_variables(false))
         }
         .map_err(|e| TemplateError(format!("in `{source}`: {}", describe(&e))))?;
         let mut v: Vec<String> = names.into_iter().collect();
@@ -106,7 +125,12 @@ impl Templates {
     }
 
     /// Renders every string in a JSON value; keys listed in `shell_keys` (at the top level) are shell-quoted.
-    pub fn render_value(&self, v: &serde_json::Value, ctx: &Value, shell_keys: &[&str]) -> Result<serde_json::Value, TemplateError> {
+    pub fn render_value(
+        &self,
+        v: &serde_json::Value,
+        ctx: &Value,
+        shell_keys: &[&str],
+    ) -> Result<serde_json::Value, TemplateError> {
         match v {
             serde_json::Value::Object(m) => {
                 let mut out = serde_json::Map::new();
@@ -120,12 +144,23 @@ impl Templates {
         }
     }
 
-    fn render_nested(&self, v: &serde_json::Value, ctx: &Value, shell: bool) -> Result<serde_json::Value, TemplateError> {
+    fn render_nested(
+        &self,
+        v: &serde_json::Value,
+        ctx: &Value,
+        shell: bool,
+    ) -> Result<serde_json::Value, TemplateError> {
         Ok(match v {
             serde_json::Value::String(s) => serde_json::Value::String(self.render(s, ctx, shell)?),
-            serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(|x| self.render_nested(x, ctx, shell)).collect::<Result<_, _>>()?),
+            serde_json::Value::Array(a) => serde_json::Value::Array(
+                a.iter()
+                    .map(|x| self.render_nested(x, ctx, shell))
+                    .collect::<Result<_, _>>()?,
+            ),
             serde_json::Value::Object(m) => serde_json::Value::Object(
-                m.iter().map(|(k, x)| Ok((k.clone(), self.render_nested(x, ctx, shell)?))).collect::<Result<_, TemplateError>>()?,
+                m.iter()
+                    .map(|(k, x)| Ok((k.clone(), self.render_nested(x, ctx, shell)?)))
+                    .collect::<Result<_, TemplateError>>()?,
             ),
             other => other.clone(),
         })
@@ -145,22 +180,36 @@ mod tests {
         let t = Templates::new();
         let out = t.render("echo {{ evil }}", &ctx(), true).expect("renders");
         assert_eq!(out, "echo 'x; touch /tmp/pwned'");
-        assert_eq!(shlex::split(&out).expect("splits"), ["echo", "x; touch /tmp/pwned"]);
-        assert_eq!(t.render("ls {{ path }}", &ctx(), true).expect("renders"), "ls /var/log");
+        assert_eq!(
+            shlex::split(&out).expect("splits"),
+            ["echo", "x; touch /tmp/pwned"]
+        );
+        assert_eq!(
+            t.render("ls {{ path }}", &ctx(), true).expect("renders"),
+            "ls /var/log"
+        );
     }
 
     #[test]
     fn raw_shell_needs_the_visible_filter() {
         let t = Templates::new();
-        assert_eq!(t.render("{{ evil | raw_shell }}", &ctx(), true).expect("renders"), "x; touch /tmp/pwned");
-        let err = t.render("{{ evil | safe }}", &ctx(), true).expect_err("safe refused");
+        assert_eq!(
+            t.render("{{ evil | raw_shell }}", &ctx(), true)
+                .expect("renders"),
+            "x; touch /tmp/pwned"
+        );
+        let err = t
+            .render("{{ evil | safe }}", &ctx(), true)
+            .expect_err("safe refused");
         assert!(err.0.contains("raw_shell"), "{err}");
     }
 
     #[test]
     fn undefined_variables_are_errors() {
         let t = Templates::new();
-        let err = t.render("echo {{ nope }}", &ctx(), false).expect_err("undefined");
+        let err = t
+            .render("echo {{ nope }}", &ctx(), false)
+            .expect_err("undefined");
         assert!(err.0.contains("undefined"), "{err}");
         assert!(t.eval_bool("nope == 1", &ctx()).is_err());
         assert!(t.eval_bool("n > 2", &ctx()).expect("evaluates"));

@@ -21,7 +21,10 @@ use crate::transport::{BecomeExec, Transport};
 pub(super) async fn connect(host: &Host, opts: &RunOptions) -> Result<Arc<dyn Transport>, String> {
     match &host.connection {
         Connection::Local { .. } => Ok(Arc::new(Local)),
-        Connection::Ssh(target) => SshConnection::connect(target, &opts.ssh).await.map(|c| Arc::new(c) as Arc<dyn Transport>).map_err(|e| e.to_string()),
+        Connection::Ssh(target) => SshConnection::connect(target, &opts.ssh)
+            .await
+            .map(|c| Arc::new(c) as Arc<dyn Transport>)
+            .map_err(|e| e.to_string()),
     }
 }
 
@@ -48,7 +51,11 @@ pub fn parse_facts(out: &str) -> Value {
 fn needs_facts(play: &Play) -> bool {
     let mentions = |s: &str| s.contains("facts");
     play.tasks.iter().any(|t| {
-        mentions(&t.params.to_string()) || [&t.when, &t.changed_when, &t.failed_when].into_iter().flatten().any(|e| mentions(e))
+        mentions(&t.params.to_string())
+            || [&t.when, &t.changed_when, &t.failed_when]
+                .into_iter()
+                .flatten()
+                .any(|e| mentions(e))
     })
 }
 
@@ -87,19 +94,32 @@ impl HostRun<'_> {
         vars.extend(self.registered.clone());
         vars.insert("facts".into(), self.facts.clone());
         vars.insert("ansible_facts".into(), self.facts.clone());
-        vars.insert("tended".into(), json!({ "check_mode": self.opts.check_mode, "run_id": self.shared.run_id }));
+        vars.insert(
+            "tended".into(),
+            json!({ "check_mode": self.opts.check_mode, "run_id": self.shared.run_id }),
+        );
         vars
     }
 
     fn where_(&self, task: &Task) -> String {
-        format!("task `{}` ({}:{})", task.name, self.shared.playbook_file, task.pos.line)
+        format!(
+            "task `{}` ({}:{})",
+            task.name, self.shared.playbook_file, task.pos.line
+        )
     }
 
     fn r#become(&self, task: &Task) -> Option<BecomeExec> {
         let settings = self.host.connection.become_settings();
-        let on = task.r#become.or(self.play.r#become).unwrap_or(settings.default);
+        let on = task
+            .r#become
+            .or(self.play.r#become)
+            .unwrap_or(settings.default);
         on.then(|| BecomeExec {
-            user: task.become_user.clone().or_else(|| self.play.become_user.clone()).unwrap_or_else(|| settings.user.clone()),
+            user: task
+                .become_user
+                .clone()
+                .or_else(|| self.play.become_user.clone())
+                .unwrap_or_else(|| settings.user.clone()),
             password: self.become_password.clone(),
         })
     }
@@ -117,14 +137,30 @@ impl HostRun<'_> {
             if let Some(when) = &task.when {
                 match templates.eval_bool(when, &ctx) {
                     Ok(true) => {}
-                    Ok(false) => break 'done TaskResult::new(State::Skipped, format!("skipped: `{when}` is false")),
-                    Err(e) => break 'done TaskResult::new(State::Failed, format!("{}: `when`: {e}", self.where_(task))),
+                    Ok(false) => {
+                        break 'done TaskResult::new(
+                            State::Skipped,
+                            format!("skipped: `{when}` is false"),
+                        );
+                    }
+                    Err(e) => {
+                        break 'done TaskResult::new(
+                            State::Failed,
+                            format!("{}: `when`: {e}", self.where_(task)),
+                        );
+                    }
                 }
             }
-            let params = match templates.render_value(&task.params, &ctx, task.module.0.shell_params()) {
-                Ok(p) => p,
-                Err(e) => break 'done TaskResult::new(State::Failed, format!("{}: {e}", self.where_(task))),
-            };
+            let params =
+                match templates.render_value(&task.params, &ctx, task.module.0.shell_params()) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        break 'done TaskResult::new(
+                            State::Failed,
+                            format!("{}: {e}", self.where_(task)),
+                        );
+                    }
+                };
             let module_ctx = TaskContext {
                 transport: self.transport.as_ref(),
                 host: self.host,
@@ -143,7 +179,8 @@ impl HostRun<'_> {
         };
         let result = self.apply_conditions(task, vars, result);
         if let Some(name) = &task.register {
-            self.registered.insert(name.clone(), registered_value(&result));
+            self.registered
+                .insert(name.clone(), registered_value(&result));
         }
         TaskRecord {
             index,
@@ -158,8 +195,15 @@ impl HostRun<'_> {
     }
 
     /// `failed_when` / `changed_when`, evaluated with the task's own result as `result`.
-    fn apply_conditions(&self, task: &Task, mut vars: Map<String, Value>, mut r: TaskResult) -> TaskResult {
-        if matches!(r.state, State::Skipped | State::Unreachable) || (task.failed_when.is_none() && task.changed_when.is_none()) {
+    fn apply_conditions(
+        &self,
+        task: &Task,
+        mut vars: Map<String, Value>,
+        mut r: TaskResult,
+    ) -> TaskResult {
+        if matches!(r.state, State::Skipped | State::Unreachable)
+            || (task.failed_when.is_none() && task.changed_when.is_none())
+        {
             return r;
         }
         vars.insert("result".into(), registered_value(&r));
@@ -176,14 +220,24 @@ impl HostRun<'_> {
                 }
                 Ok(false) if r.state == State::Failed => r.state = State::Changed,
                 Ok(false) => {}
-                Err(e) => return TaskResult::new(State::Failed, format!("{}: `failed_when`: {e}", self.where_(task))),
+                Err(e) => {
+                    return TaskResult::new(
+                        State::Failed,
+                        format!("{}: `failed_when`: {e}", self.where_(task)),
+                    );
+                }
             }
         }
         if let Some(expr) = &task.changed_when {
             if matches!(r.state, State::Ok | State::Changed) {
                 match t.eval_bool(expr, &ctx) {
                     Ok(c) => r.state = if c { State::Changed } else { State::Ok },
-                    Err(e) => return TaskResult::new(State::Failed, format!("{}: `changed_when`: {e}", self.where_(task))),
+                    Err(e) => {
+                        return TaskResult::new(
+                            State::Failed,
+                            format!("{}: `changed_when`: {e}", self.where_(task)),
+                        );
+                    }
                 }
             }
         }
@@ -192,10 +246,30 @@ impl HostRun<'_> {
 }
 
 /// Runs every task of `play` on `host` over `transport`; never fails: problems become results.
-pub(super) async fn run_play_on_host(host: &Host, play: &Play, opts: &RunOptions, shared: &Shared, transport: Arc<dyn Transport>) -> HostReport {
+pub(super) async fn run_play_on_host(
+    host: &Host,
+    play: &Play,
+    opts: &RunOptions,
+    shared: &Shared,
+    transport: Arc<dyn Transport>,
+) -> HostReport {
     let started_at = Utc::now();
-    let mut report = HostReport { host: host.name.clone(), client: host.client.clone(), state: State::Ok, reason: None, started_at, ended_at: started_at, tasks: Vec::new() };
-    let become_password = match host.connection.become_settings().password.as_ref().map(|s| s.resolve()) {
+    let mut report = HostReport {
+        host: host.name.clone(),
+        client: host.client.clone(),
+        state: State::Ok,
+        reason: None,
+        started_at,
+        ended_at: started_at,
+        tasks: Vec::new(),
+    };
+    let become_password = match host
+        .connection
+        .become_settings()
+        .password
+        .as_ref()
+        .map(|s| s.resolve())
+    {
         Some(Err(e)) => {
             report.state = State::Failed;
             report.reason = Some(format!("become password: {e}"));
@@ -205,9 +279,26 @@ pub(super) async fn run_play_on_host(host: &Host, play: &Play, opts: &RunOptions
         Some(Ok(p)) => Some(p),
         None => None,
     };
-    let mut run = HostRun { host, play, opts, shared, transport, registered: Map::new(), facts: Value::Null, become_password };
+    let mut run = HostRun {
+        host,
+        play,
+        opts,
+        shared,
+        transport,
+        registered: Map::new(),
+        facts: Value::Null,
+        become_password,
+    };
     if needs_facts(play) {
-        match run.transport.exec(crate::transport::ExecRequest { command: FACTS_COMMAND.into(), timeout: Some(opts.ssh.connect_timeout * 3), ..Default::default() }).await {
+        match run
+            .transport
+            .exec(crate::transport::ExecRequest {
+                command: FACTS_COMMAND.into(),
+                timeout: Some(opts.ssh.connect_timeout * 3),
+                ..Default::default()
+            })
+            .await
+        {
             Ok(out) => run.facts = parse_facts(&out.stdout_text()),
             Err(e) => {
                 report.state = State::Unreachable;
@@ -232,11 +323,19 @@ pub(super) async fn run_play_on_host(host: &Host, play: &Play, opts: &RunOptions
             break;
         }
         if state.is_failure() && !ignored {
-            report.reason = Some(format!("task `{}` failed: {message}; the host's remaining tasks were not run", task.name));
+            report.reason = Some(format!(
+                "task `{}` failed: {message}; the host's remaining tasks were not run",
+                task.name
+            ));
             break;
         }
     }
-    report.state = report.tasks.iter().map(|t| if t.ignored { State::Ok } else { t.result.state }).max().unwrap_or(State::Ok);
+    report.state = report
+        .tasks
+        .iter()
+        .map(|t| if t.ignored { State::Ok } else { t.result.state })
+        .max()
+        .unwrap_or(State::Ok);
     if report.state == State::Skipped {
         report.state = State::Ok;
     }
@@ -250,7 +349,9 @@ mod tests {
 
     #[test]
     fn facts_are_read_line_by_line() {
-        let f = parse_facts("web1\nLinux\n6.1.0-27-amd64\nx86_64\ndebian\n12\nDebian GNU/Linux 12 (bookworm)\n12345.67\n");
+        let f = parse_facts(
+            "web1\nLinux\n6.1.0-27-amd64\nx86_64\ndebian\n12\nDebian GNU/Linux 12 (bookworm)\n12345.67\n",
+        );
         assert_eq!(f["distribution"], "debian");
         assert_eq!(f["kernel"], "6.1.0-27-amd64");
         assert_eq!(f["uptime_seconds"], 12345.67);

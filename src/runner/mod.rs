@@ -52,19 +52,25 @@ impl Default for RunOptions {
             skip_tags: Vec::new(),
             ssh: SshOptions::default(),
             task_timeout: Duration::from_secs(3600),
-            origin: RunOrigin { trigger: "manual".into(), started_by: whoami() },
+            origin: RunOrigin {
+                trigger: "manual".into(),
+                started_by: whoami(),
+            },
         }
     }
 }
 
 pub fn whoami() -> String {
-    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into())
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 impl RunOptions {
     fn selects(&self, task: &Task) -> bool {
         let tagged = |list: &[String]| task.tags.iter().any(|t| list.contains(t));
-        (self.tags.is_empty() || tagged(&self.tags) || task.tags.iter().any(|t| t == "always")) && !tagged(&self.skip_tags)
+        (self.tags.is_empty() || tagged(&self.tags) || task.tags.iter().any(|t| t == "always"))
+            && !tagged(&self.skip_tags)
     }
 }
 
@@ -105,7 +111,11 @@ impl RunOutcome {
 }
 
 /// Which hosts each play runs on, after `--limit`. Fails early on an unknown name.
-pub fn plan<'a>(pb: &Playbook, inv: &'a Inventory, limit: Option<&str>) -> Result<Vec<Vec<&'a Host>>, RunError> {
+pub fn plan<'a>(
+    pb: &Playbook,
+    inv: &'a Inventory,
+    limit: Option<&str>,
+) -> Result<Vec<Vec<&'a Host>>, RunError> {
     let limited = limit.map(|l| inv.select(l)).transpose()?;
     let mut out = Vec::new();
     for play in &pb.plays {
@@ -116,14 +126,20 @@ pub fn plan<'a>(pb: &Playbook, inv: &'a Inventory, limit: Option<&str>) -> Resul
         out.push(hosts);
     }
     if out.iter().all(Vec::is_empty) {
-        let why = limit.map(|l| format!(" (play hosts and --limit {l} do not overlap)")).unwrap_or_default();
+        let why = limit
+            .map(|l| format!(" (play hosts and --limit {l} do not overlap)"))
+            .unwrap_or_default();
         return Err(RunError::NoHosts(why));
     }
     Ok(out)
 }
 
 /// Writes host reports to the store in batches, so thousands of hosts do not mean thousands of commits.
-async fn writer(store: Store, run_id: i64, mut rx: mpsc::Receiver<HostReport>) -> (Vec<HostReport>, Option<StoreError>) {
+async fn writer(
+    store: Store,
+    run_id: i64,
+    mut rx: mpsc::Receiver<HostReport>,
+) -> (Vec<HostReport>, Option<StoreError>) {
     let mut all = Vec::new();
     let mut err = None;
     let mut batch = Vec::new();
@@ -150,12 +166,50 @@ async fn writer(store: Store, run_id: i64, mut rx: mpsc::Receiver<HostReport>) -
 }
 
 /// Runs the playbook; every result is recorded in `store`.
-pub async fn run(pb: &Playbook, inv: &Inventory, store: &Store, opts: &RunOptions, on_task: TaskCallback, on_host: HostCallback) -> Result<RunOutcome, RunError> {
+pub async fn run(
+    pb: &Playbook,
+    inv: &Inventory,
+    store: &Store,
+    opts: &RunOptions,
+    on_task: TaskCallback,
+    on_host: HostCallback,
+) -> Result<RunOutcome, RunError> {
     let plan = plan(pb, inv, opts.limit.as_deref())?;
     let started_at = Utc::now();
-    let pattern = opts.limit.clone().map_or_else(|| pb.plays.iter().map(|p| p.hosts.as_str()).collect::<Vec<_>>().join(";"), |l| format!("{} (limit {l})", pb.plays.iter().map(|p| p.hosts.as_str()).collect::<Vec<_>>().join(";")));
-    let run_id = store.start_run(&pb.file().display().to_string(), &pattern, &opts.origin, opts.check_mode, started_at).await?;
-    let shared = Arc::new(Shared { run_id, playbook_file: pb.file().display().to_string(), templates: Templates::new(), on_task });
+    let pattern = opts.limit.clone().map_or_else(
+        || {
+            pb.plays
+                .iter()
+                .map(|p| p.hosts.as_str())
+                .collect::<Vec<_>>()
+                .join(";")
+        },
+        |l| {
+            format!(
+                "{} (limit {l})",
+                pb.plays
+                    .iter()
+                    .map(|p| p.hosts.as_str())
+                    .collect::<Vec<_>>()
+                    .join(";")
+            )
+        },
+    );
+    let run_id = store
+        .start_run(
+            &pb.file().display().to_string(),
+            &pattern,
+            &opts.origin,
+            opts.check_mode,
+            started_at,
+        )
+        .await?;
+    let shared = Arc::new(Shared {
+        run_id,
+        playbook_file: pb.file().display().to_string(),
+        templates: Templates::new(),
+        on_task,
+    });
     let (tx, rx) = mpsc::channel(1024);
     let writer = tokio::spawn(writer(store.clone(), run_id, rx));
     let connections: Arc<Mutex<HashMap<String, Arc<dyn Transport>>>> = Default::default();
@@ -164,10 +218,20 @@ pub async fn run(pb: &Playbook, inv: &Inventory, store: &Store, opts: &RunOption
     for (play_index, hosts) in plan.into_iter().enumerate() {
         let mut handles = Vec::new();
         for host in hosts {
-            let (host, pb, opts, shared, tx, limit, connections, on_host) =
-                (host.clone(), pb.clone(), opts.clone(), shared.clone(), tx.clone(), limit.clone(), connections.clone(), on_host.clone());
+            let (host, pb, opts, shared, tx, limit, connections, on_host) = (
+                host.clone(),
+                pb.clone(),
+                opts.clone(),
+                shared.clone(),
+                tx.clone(),
+                limit.clone(),
+                connections.clone(),
+                on_host.clone(),
+            );
             handles.push(tokio::spawn(async move {
-                let Ok(_permit) = limit.acquire_owned().await else { return };
+                let Ok(_permit) = limit.acquire_owned().await else {
+                    return;
+                };
                 let play = &pb.plays[play_index];
                 let existing = connections.lock().await.get(&host.name).cloned();
                 let transport = match existing {
@@ -176,7 +240,10 @@ pub async fn run(pb: &Playbook, inv: &Inventory, store: &Store, opts: &RunOption
                 };
                 let report = match transport {
                     Ok(t) => {
-                        connections.lock().await.insert(host.name.clone(), t.clone());
+                        connections
+                            .lock()
+                            .await
+                            .insert(host.name.clone(), t.clone());
                         let r = host::run_play_on_host(&host, play, &opts, &shared, t).await;
                         if r.state == State::Unreachable {
                             connections.lock().await.remove(&host.name);
@@ -185,7 +252,15 @@ pub async fn run(pb: &Playbook, inv: &Inventory, store: &Store, opts: &RunOption
                     }
                     Err(reason) => {
                         let now = Utc::now();
-                        HostReport { host: host.name.clone(), client: host.client.clone(), state: State::Unreachable, reason: Some(reason), started_at: now, ended_at: now, tasks: Vec::new() }
+                        HostReport {
+                            host: host.name.clone(),
+                            client: host.client.clone(),
+                            state: State::Unreachable,
+                            reason: Some(reason),
+                            started_at: now,
+                            ended_at: now,
+                            tasks: Vec::new(),
+                        }
                     }
                 };
                 on_host(&report);
@@ -204,10 +279,18 @@ pub async fn run(pb: &Playbook, inv: &Inventory, store: &Store, opts: &RunOption
     }
     let (mut hosts, write_error) = writer.await.unwrap_or_else(|_| (Vec::new(), None));
     hosts.sort_by(|a, b| a.host.cmp(&b.host).then(a.started_at.cmp(&b.started_at)));
-    let state = RunState::Finished { started_at, ended_at: Utc::now(), outcome: model::outcome(&hosts) };
+    let state = RunState::Finished {
+        started_at,
+        ended_at: Utc::now(),
+        outcome: model::outcome(&hosts),
+    };
     store.finish_run(run_id, &state).await?;
     if let Some(e) = write_error {
         return Err(e.into());
     }
-    Ok(RunOutcome { run_id, state, hosts })
+    Ok(RunOutcome {
+        run_id,
+        state,
+        hosts,
+    })
 }

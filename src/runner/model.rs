@@ -9,10 +9,20 @@ use crate::modules::{State, TaskResult};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum RunState {
-    Running { started_at: DateTime<Utc> },
-    Finished { started_at: DateTime<Utc>, ended_at: DateTime<Utc>, outcome: State },
+    Running {
+        started_at: DateTime<Utc>,
+    },
+    Finished {
+        started_at: DateTime<Utc>,
+        ended_at: DateTime<Utc>,
+        outcome: State,
+    },
     /// Stopped before it could finish (daemon shutdown, crash found at start-up).
-    Interrupted { started_at: DateTime<Utc>, ended_at: DateTime<Utc>, reason: String },
+    Interrupted {
+        started_at: DateTime<Utc>,
+        ended_at: DateTime<Utc>,
+        reason: String,
+    },
 }
 
 impl RunState {
@@ -26,7 +36,9 @@ impl RunState {
 
     pub fn started_at(&self) -> DateTime<Utc> {
         match self {
-            RunState::Running { started_at } | RunState::Finished { started_at, .. } | RunState::Interrupted { started_at, .. } => *started_at,
+            RunState::Running { started_at }
+            | RunState::Finished { started_at, .. }
+            | RunState::Interrupted { started_at, .. } => *started_at,
         }
     }
 }

@@ -16,10 +16,15 @@ use crate::runner::model::{HostReport, RunOrigin, RunState, TaskRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the database {url}: {source}. Check the path and its permissions, or pass --db URL")]
+    #[error(
+        "cannot open the database {url}: {source}. Check the path and its permissions, or pass --db URL"
+    )]
     Open { url: String, source: sqlx::Error },
     #[error("applying the database migrations to {url} failed: {source}")]
-    Migrate { url: String, source: sqlx::migrate::MigrateError },
+    Migrate {
+        url: String,
+        source: sqlx::migrate::MigrateError,
+    },
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
     #[error("the database holds a value tended does not understand: {0}")]
@@ -42,7 +47,9 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The URL may hold a password: never print it.
-        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
     }
 }
 
@@ -51,9 +58,16 @@ pub fn normalize_url(url: &str) -> (String, Backend) {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return (url.to_string(), Backend::Postgres);
     }
-    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
     let sep = if path.contains('?') { '&' } else { '?' };
-    let with_mode = if path.contains("mode=") { path.to_string() } else { format!("{path}{sep}mode=rwc") };
+    let with_mode = if path.contains("mode=") {
+        path.to_string()
+    } else {
+        format!("{path}{sep}mode=rwc")
+    };
     (format!("sqlite://{with_mode}"), Backend::Sqlite)
 }
 
@@ -120,7 +134,9 @@ impl Store {
         sqlx::any::install_default_drivers();
         let (url, backend) = normalize_url(url);
         let shown = redact_url(&url);
-        let mut opts = AnyPoolOptions::new().max_connections(if backend == Backend::Sqlite { 4 } else { 8 }).acquire_timeout(Duration::from_secs(30));
+        let mut opts = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .acquire_timeout(Duration::from_secs(30));
         if backend == Backend::Sqlite {
             opts = opts.after_connect(|conn, _| {
                 Box::pin(async move {
@@ -131,12 +147,21 @@ impl Store {
                 })
             });
         }
-        let pool = opts.connect(&url).await.map_err(|source| StoreError::Open { url: shown.clone(), source })?;
+        let pool = opts
+            .connect(&url)
+            .await
+            .map_err(|source| StoreError::Open {
+                url: shown.clone(),
+                source,
+            })?;
         let migrator = match backend {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("migrations/postgres"),
         };
-        migrator.run(&pool).await.map_err(|source| StoreError::Migrate { url: shown, source })?;
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate { url: shown, source })?;
         Ok(Store { pool, backend })
     }
 
@@ -146,7 +171,14 @@ impl Store {
 
     /// Records a new run as running and returns its id.
     #[tracing::instrument(skip_all)]
-    pub async fn start_run(&self, playbook: &str, pattern: &str, origin: &RunOrigin, check_mode: bool, started_at: DateTime<Utc>) -> Result<i64, StoreError> {
+    pub async fn start_run(
+        &self,
+        playbook: &str,
+        pattern: &str,
+        origin: &RunOrigin,
+        check_mode: bool,
+        started_at: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
         let row = sqlx::query(
             "INSERT INTO runs (playbook, pattern, started_by, trigger_kind, check_mode, state, started_at) \
              VALUES ($1, $2, $3, $4, $5, 'running', $6) RETURNING id",
@@ -164,7 +196,11 @@ impl Store {
 
     /// Writes a batch of host results (and their tasks) in one transaction.
     #[tracing::instrument(skip_all, fields(hosts = reports.len()))]
-    pub async fn record_hosts(&self, run_id: i64, reports: &[HostReport]) -> Result<(), StoreError> {
+    pub async fn record_hosts(
+        &self,
+        run_id: i64,
+        reports: &[HostReport],
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for r in reports {
             let row = sqlx::query(
@@ -218,22 +254,32 @@ impl Store {
     pub async fn finish_run(&self, run_id: i64, st: &RunState) -> Result<(), StoreError> {
         let (outcome, reason, ended) = match st {
             RunState::Running { .. } => return Ok(()),
-            RunState::Finished { ended_at, outcome, .. } => (Some(outcome.as_str()), None, *ended_at),
-            RunState::Interrupted { ended_at, reason, .. } => (None, Some(reason.as_str()), *ended_at),
+            RunState::Finished {
+                ended_at, outcome, ..
+            } => (Some(outcome.as_str()), None, *ended_at),
+            RunState::Interrupted {
+                ended_at, reason, ..
+            } => (None, Some(reason.as_str()), *ended_at),
         };
-        sqlx::query("UPDATE runs SET state = $1, outcome = $2, reason = $3, ended_at = $4 WHERE id = $5")
-            .bind(st.name())
-            .bind(outcome)
-            .bind(reason)
-            .bind(ms(ended))
-            .bind(run_id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE runs SET state = $1, outcome = $2, reason = $3, ended_at = $4 WHERE id = $5",
+        )
+        .bind(st.name())
+        .bind(outcome)
+        .bind(reason)
+        .bind(ms(ended))
+        .bind(run_id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     /// Marks every run still `running` as interrupted (after a crash); returns how many.
-    pub async fn interrupt_running(&self, reason: &str, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    pub async fn interrupt_running(
+        &self,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
         let r = sqlx::query("UPDATE runs SET state = 'interrupted', reason = $1, ended_at = $2 WHERE state = 'running'")
             .bind(reason)
             .bind(ms(now))
@@ -250,9 +296,19 @@ impl Store {
             ("running", _) => RunState::Running { started_at },
             ("finished", Some(e)) => {
                 let outcome: Option<String> = row.try_get("outcome")?;
-                RunState::Finished { started_at, ended_at: time(e)?, outcome: state(outcome.as_deref().unwrap_or("ok"))? }
+                RunState::Finished {
+                    started_at,
+                    ended_at: time(e)?,
+                    outcome: state(outcome.as_deref().unwrap_or("ok"))?,
+                }
             }
-            ("interrupted", Some(e)) => RunState::Interrupted { started_at, ended_at: time(e)?, reason: row.try_get::<Option<String>, _>("reason")?.unwrap_or_default() },
+            ("interrupted", Some(e)) => RunState::Interrupted {
+                started_at,
+                ended_at: time(e)?,
+                reason: row
+                    .try_get::<Option<String>, _>("reason")?
+                    .unwrap_or_default(),
+            },
             (other, _) => return Err(StoreError::Corrupt(format!("run state `{other}`"))),
         };
         Ok(RunRow {
@@ -268,10 +324,12 @@ impl Store {
     }
 
     async fn host_counts(&self, run: &mut RunRow) -> Result<(), StoreError> {
-        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM host_results WHERE run_id = $1 GROUP BY state")
-            .bind(run.id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) AS n FROM host_results WHERE run_id = $1 GROUP BY state",
+        )
+        .bind(run.id)
+        .fetch_all(&self.pool)
+        .await?;
         for r in rows {
             run.hosts.insert(r.try_get("state")?, r.try_get("n")?);
         }
@@ -310,21 +368,33 @@ impl Store {
     /// One run with every host and task result, or None.
     #[tracing::instrument(skip_all)]
     pub async fn show(&self, run_id: i64) -> Result<Option<RunDetail>, StoreError> {
-        let Some(row) = sqlx::query("SELECT * FROM runs WHERE id = $1").bind(run_id).fetch_optional(&self.pool).await? else {
+        let Some(row) = sqlx::query("SELECT * FROM runs WHERE id = $1")
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
             return Ok(None);
         };
         let mut run = Self::run_row(&row)?;
         self.host_counts(&mut run).await?;
-        let hosts = sqlx::query("SELECT * FROM host_results WHERE run_id = $1 ORDER BY host").bind(run_id).fetch_all(&self.pool).await?;
-        let tasks = sqlx::query("SELECT * FROM task_results WHERE run_id = $1 ORDER BY host_result_id, task_index")
+        let hosts = sqlx::query("SELECT * FROM host_results WHERE run_id = $1 ORDER BY host")
             .bind(run_id)
             .fetch_all(&self.pool)
             .await?;
+        let tasks = sqlx::query(
+            "SELECT * FROM task_results WHERE run_id = $1 ORDER BY host_result_id, task_index",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
         let mut results = Vec::new();
         for h in &hosts {
             let id: i64 = h.try_get("id")?;
             let mut records = Vec::new();
-            for t in tasks.iter().filter(|t| t.try_get::<i64, _>("host_result_id").ok() == Some(id)) {
+            for t in tasks
+                .iter()
+                .filter(|t| t.try_get::<i64, _>("host_result_id").ok() == Some(id))
+            {
                 let data: String = t.try_get("data")?;
                 records.push(TaskRecord {
                     index: t.try_get::<i64, _>("task_index")? as usize,
@@ -365,9 +435,18 @@ mod tests {
 
     #[test]
     fn urls_are_normalized_and_redacted() {
-        assert_eq!(normalize_url("tended.db"), ("sqlite://tended.db?mode=rwc".into(), Backend::Sqlite));
-        assert_eq!(normalize_url("sqlite:///x/y.db").0, "sqlite:///x/y.db?mode=rwc");
+        assert_eq!(
+            normalize_url("tended.db"),
+            ("sqlite://tended.db?mode=rwc".into(), Backend::Sqlite)
+        );
+        assert_eq!(
+            normalize_url("sqlite:///x/y.db").0,
+            "sqlite:///x/y.db?mode=rwc"
+        );
         assert_eq!(normalize_url("postgres://u:p@h/db").1, Backend::Postgres);
-        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
     }
 }

@@ -11,8 +11,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{KeyInit, Mac};
 
-use crate::inventory::pattern::glob;
-
 /// What known_hosts says about a server key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostKeyStatus {
@@ -28,22 +26,49 @@ pub enum HostKeyStatus {
 
 /// The name OpenSSH looks up: `host`, or `[host]:port` off port 22.
 pub fn lookup_name(host: &str, port: u16) -> String {
-    if port == 22 { host.to_string() } else { format!("[{host}]:{port}") }
+    if port == 22 {
+        host.to_string()
+    } else {
+        format!("[{host}]:{port}")
+    }
 }
 
 /// `type base64` of a public key, as written in known_hosts.
 pub fn key_line(key: &russh::keys::PublicKey) -> String {
     let text = key.to_openssh().unwrap_or_default();
-    text.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+    text.split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn hashed_match(field: &str, name: &str) -> bool {
     let mut parts = field.trim_start_matches("|1|").splitn(2, '|');
-    let (Some(salt), Some(hash)) = (parts.next(), parts.next()) else { return false };
-    let (Ok(salt), Ok(hash)) = (B64.decode(salt), B64.decode(hash)) else { return false };
-    let Ok(mut mac) = hmac::Hmac::<sha1::Sha1>::new_from_slice(&salt) else { return false };
+    let (Some(salt), Some(hash)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    let (Ok(salt), Ok(hash)) = (B64.decode(salt), B64.decode(hash)) else {
+        return false;
+    };
+    let Ok(mut mac) = hmac::Hmac::<sha1::Sha1>::new_from_slice(&salt) else {
+        return false;
+    };
     mac.update(name.as_bytes());
     mac.verify_slice(&hash).is_ok()
+}
+
+/// OpenSSH host patterns: `*` and `?` only; `[` and `]` are literal (they bracket `[host]:port`).
+fn wildcard(pattern: &[u8], text: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => text.is_empty(),
+        Some((b'*', rest)) => (0..=text.len()).any(|i| wildcard(rest, &text[i..])),
+        Some((b'?', rest)) => !text.is_empty() && wildcard(rest, &text[1..]),
+        Some((c, rest)) => text.first() == Some(c) && wildcard(rest, &text[1..]),
+    }
+}
+
+fn glob(pattern: &str, name: &str) -> bool {
+    wildcard(pattern.as_bytes(), name.as_bytes())
 }
 
 /// Whether a host field (comma-separated patterns) names `name`.
@@ -66,7 +91,10 @@ fn names_match(field: &str, name: &str) -> bool {
 
 /// Key types (`ssh-ed25519`, ...) known for a host: used to prefer them in negotiation.
 pub fn known_types(text: &str, name: &str) -> Vec<String> {
-    parse(text).filter(|e| e.marker.is_none() && names_match(e.hosts, name)).map(|e| e.key_type.to_string()).collect()
+    parse(text)
+        .filter(|e| e.marker.is_none() && names_match(e.hosts, name))
+        .map(|e| e.key_type.to_string())
+        .collect()
 }
 
 struct Entry<'a> {
@@ -85,8 +113,18 @@ fn parse(text: &str) -> impl Iterator<Item = Entry<'_>> {
         }
         let mut f = l.split_whitespace();
         let first = f.next()?;
-        let (marker, hosts) = if first.starts_with('@') { (Some(first), f.next()?) } else { (None, first) };
-        Some(Entry { line: i + 1, marker, hosts, key_type: f.next()?, key: f.next()? })
+        let (marker, hosts) = if first.starts_with('@') {
+            (Some(first), f.next()?)
+        } else {
+            (None, first)
+        };
+        Some(Entry {
+            line: i + 1,
+            marker,
+            hosts,
+            key_type: f.next()?,
+            key: f.next()?,
+        })
     })
 }
 
@@ -123,7 +161,9 @@ pub fn append(path: &Path, name: &str, key: &str) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     opts.mode(0o600);
     let mut f = opts.open(path)?;
-    let needs_newline = std::fs::read(path).map(|b| !b.is_empty() && !b.ends_with(b"\n")).unwrap_or(false);
+    let needs_newline = std::fs::read(path)
+        .map(|b| !b.is_empty() && !b.ends_with(b"\n"))
+        .unwrap_or(false);
     if needs_newline {
         writeln!(f)?;
     }
@@ -134,37 +174,65 @@ pub fn append(path: &Path, name: &str, key: &str) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
-    const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
-    const OTHER: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+    const KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+    const OTHER: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
 
     #[test]
     fn plain_bracketed_and_wildcard_names() {
-        let text = format!("# comment\nweb1,10.0.0.1 {KEY}\n[db.example]:2222\t{KEY}\n*.corp.example,!bad.corp.example {KEY}\n");
+        let text = format!(
+            "# comment\nweb1,10.0.0.1 {KEY}\n[db.example]:2222\t{KEY}\n*.corp.example,!bad.corp.example {KEY}\n"
+        );
         assert_eq!(check(&text, "web1", KEY), HostKeyStatus::Known);
-        assert_eq!(check(&text, &lookup_name("db.example", 2222), KEY), HostKeyStatus::Known);
-        assert_eq!(check(&text, "db.example", KEY), HostKeyStatus::Unknown, "port 22 is a different name");
+        assert_eq!(
+            check(&text, &lookup_name("db.example", 2222), KEY),
+            HostKeyStatus::Known
+        );
+        assert_eq!(
+            check(&text, "db.example", KEY),
+            HostKeyStatus::Unknown,
+            "port 22 is a different name"
+        );
         assert_eq!(check(&text, "x.corp.example", KEY), HostKeyStatus::Known);
-        assert_eq!(check(&text, "bad.corp.example", KEY), HostKeyStatus::Unknown);
+        assert_eq!(
+            check(&text, "bad.corp.example", KEY),
+            HostKeyStatus::Unknown
+        );
     }
 
     #[test]
     fn changed_and_revoked_keys_are_refused() {
         let text = format!("garbage line\nweb1 {OTHER}\n@revoked * {KEY}\n");
-        assert_eq!(check(&text, "web1", OTHER), HostKeyStatus::Known, "a malformed line does not stop the check");
-        assert_eq!(check(&text, "web2", KEY), HostKeyStatus::Revoked { line: 3 });
+        assert_eq!(
+            check(&text, "web1", OTHER),
+            HostKeyStatus::Known,
+            "a malformed line does not stop the check"
+        );
+        assert_eq!(
+            check(&text, "web2", KEY),
+            HostKeyStatus::Revoked { line: 3 }
+        );
         let text = format!("web1 {OTHER}\n");
-        assert_eq!(check(&text, "web1", KEY), HostKeyStatus::Changed { line: 1 });
+        assert_eq!(
+            check(&text, "web1", KEY),
+            HostKeyStatus::Changed { line: 1 }
+        );
     }
 
     #[test]
     fn hashed_names_match_by_hmac() {
         // Hashed the way `ssh-keygen -H` does: HMAC-SHA1 keyed with the salt over the name.
         let salt = B64.encode(b"0123456789abcdefghij");
-        let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(b"0123456789abcdefghij").expect("key");
+        let mut mac =
+            hmac::Hmac::<sha1::Sha1>::new_from_slice(b"0123456789abcdefghij").expect("key");
         mac.update(b"[127.0.0.1]:2222");
         let hash = B64.encode(mac.finalize().into_bytes());
         let text = format!("|1|{salt}|{hash} {KEY}\n");
         assert_eq!(check(&text, "[127.0.0.1]:2222", KEY), HostKeyStatus::Known);
-        assert_eq!(check(&text, "[127.0.0.1]:2223", KEY), HostKeyStatus::Unknown);
+        assert_eq!(
+            check(&text, "[127.0.0.1]:2223", KEY),
+            HostKeyStatus::Unknown
+        );
     }
 }

@@ -26,11 +26,15 @@ async fn read_capped<R: tokio::io::AsyncRead + Unpin>(mut r: R) -> (Vec<u8>, boo
 impl Transport for Local {
     fn exec<'a>(&'a self, req: ExecRequest) -> BoxFuture<'a, Result<ExecOutput, TransportError>> {
         Box::pin(async move {
-            let (command, stdin) = req.wire();
+            let (command, stdin) = req.wire(false);
             let mut child = Command::new("/bin/sh")
                 .arg("-c")
                 .arg(&command)
-                .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+                .stdin(if stdin.is_some() {
+                    Stdio::piped()
+                } else {
+                    Stdio::null()
+                })
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .process_group(0)
@@ -50,8 +54,15 @@ impl Transport for Local {
                     Ok(s) => s,
                     Err(_) => {
                         // Kill the whole process group: the shell and whatever it started.
-                        if let Some(pid) = pid {
-                            let _ = Command::new("kill").arg("-KILL").arg(format!("-{pid}")).status().await;
+                        if let Some(pid) = pid
+                            .and_then(|p| libc::pid_t::try_from(p).ok())
+                            .filter(|p| *p > 1)
+                        {
+                            // SAFETY: killpg only sends a signal; the group is the child's own
+                            // (process_group(0) above), never ours.
+                            unsafe {
+                                libc::killpg(pid, libc::SIGKILL);
+                            }
                         }
                         let _ = child.kill().await;
                         return Err(TransportError::Timeout(t));
@@ -87,8 +98,18 @@ mod tests {
 
     #[tokio::test]
     async fn runs_and_captures() {
-        let out = Local.exec(ExecRequest::new("echo hi; echo err >&2; exit 3")).await.expect("runs");
-        assert_eq!((out.rc, out.stdout_text().as_str(), out.stderr_text().as_str()), (Some(3), "hi\n", "err\n"));
+        let out = Local
+            .exec(ExecRequest::new("echo hi; echo err >&2; exit 3"))
+            .await
+            .expect("runs");
+        assert_eq!(
+            (
+                out.rc,
+                out.stdout_text().as_str(),
+                out.stderr_text().as_str()
+            ),
+            (Some(3), "hi\n", "err\n")
+        );
     }
 
     #[tokio::test]
@@ -96,13 +117,19 @@ mod tests {
         let mut req = ExecRequest::new("sleep 30");
         req.timeout = Some(Duration::from_millis(200));
         let started = std::time::Instant::now();
-        assert!(matches!(Local.exec(req).await, Err(TransportError::Timeout(_))));
+        assert!(matches!(
+            Local.exec(req).await,
+            Err(TransportError::Timeout(_))
+        ));
         assert!(started.elapsed() < Duration::from_secs(10));
     }
 
     #[tokio::test]
     async fn output_is_capped() {
-        let out = Local.exec(ExecRequest::new("head -c 200000 /dev/zero")).await.expect("runs");
+        let out = Local
+            .exec(ExecRequest::new("head -c 200000 /dev/zero"))
+            .await
+            .expect("runs");
         assert!(out.truncated);
         assert_eq!(out.stdout.len(), super::super::OUTPUT_CAP);
     }

@@ -36,20 +36,49 @@ pub struct ExecRequest {
 
 impl ExecRequest {
     pub fn new(command: impl Into<String>) -> ExecRequest {
-        ExecRequest { command: command.into(), ..Default::default() }
+        ExecRequest {
+            command: command.into(),
+            ..Default::default()
+        }
     }
 
     /// The command line and stdin actually sent, with sudo wrapped around when becoming.
-    pub fn wire(&self) -> (String, Option<Vec<u8>>) {
-        let Some(b) = &self.r#become else { return (self.command.clone(), self.stdin.clone()) };
-        let user = shlex::try_quote(&b.user).map(|u| u.into_owned()).unwrap_or_else(|_| "root".into());
-        let inner = shlex::try_quote(&self.command).map(|c| c.into_owned()).unwrap_or_default();
+    ///
+    /// With `remote_timeout`, the command runs under the host's own `timeout -s KILL` (coreutils and
+    /// busybox), which kills the command's whole process group: closing an SSH channel does not stop
+    /// a remote command, and OpenSSH ignores a KILL signal request on many versions.
+    pub fn wire(&self, remote_timeout: bool) -> (String, Option<Vec<u8>>) {
+        let quoted = shlex::try_quote(&self.command)
+            .map(|c| c.into_owned())
+            .unwrap_or_default();
+        let command = match self.timeout.filter(|_| remote_timeout) {
+            Some(t) => format!(
+                "T=$(command -v timeout 2>/dev/null); exec ${{T:+$T -s KILL {}}} /bin/sh -c {quoted}",
+                t.as_secs().max(1)
+            ),
+            None => self.command.clone(),
+        };
+        let Some(b) = &self.r#become else {
+            return (command, self.stdin.clone());
+        };
+        let user = shlex::try_quote(&b.user)
+            .map(|u| u.into_owned())
+            .unwrap_or_else(|_| "root".into());
+        let inner = shlex::try_quote(&command)
+            .map(|c| c.into_owned())
+            .unwrap_or_default();
         match &b.password {
-            None => (format!("sudo -n -H -u {user} -- /bin/sh -c {inner}"), self.stdin.clone()),
+            None => (
+                format!("sudo -n -H -u {user} -- /bin/sh -c {inner}"),
+                self.stdin.clone(),
+            ),
             Some(pw) => {
                 let mut input = format!("{}\n", pw.expose()).into_bytes();
                 input.extend(self.stdin.clone().unwrap_or_default());
-                (format!("sudo -S -p '' -H -u {user} -- /bin/sh -c {inner}"), Some(input))
+                (
+                    format!("sudo -S -p '' -H -u {user} -- /bin/sh -c {inner}"),
+                    Some(input),
+                )
             }
         }
     }
@@ -112,13 +141,42 @@ mod tests {
     #[test]
     fn become_wraps_in_sudo_non_interactive() {
         let mut req = ExecRequest::new("id -u; echo 'a b'");
-        req.r#become = Some(BecomeExec { user: "root".into(), password: None });
-        let (cmd, stdin) = req.wire();
-        assert_eq!(cmd, "sudo -n -H -u root -- /bin/sh -c 'id -u; echo '\"'\"'a b'\"'\"''");
+        req.r#become = Some(BecomeExec {
+            user: "root".into(),
+            password: None,
+        });
+        let (cmd, stdin) = req.wire(false);
+        let words = shlex::split(&cmd).expect("splits");
+        assert_eq!(
+            words,
+            [
+                "sudo",
+                "-n",
+                "-H",
+                "-u",
+                "root",
+                "--",
+                "/bin/sh",
+                "-c",
+                "id -u; echo 'a b'"
+            ]
+        );
         assert!(stdin.is_none());
-        req.r#become = Some(BecomeExec { user: "root".into(), password: Some(SecretString("pw".into())) });
-        let (cmd, stdin) = req.wire();
+        req.r#become = Some(BecomeExec {
+            user: "root".into(),
+            password: Some(SecretString("pw".into())),
+        });
+        let (cmd, stdin) = req.wire(false);
         assert!(cmd.starts_with("sudo -S -p ''"));
         assert_eq!(stdin.as_deref(), Some(&b"pw\n"[..]));
+    }
+
+    #[test]
+    fn remote_timeout_wraps_the_command_in_the_hosts_timeout() {
+        let mut req = ExecRequest::new("sleep 100; echo 'x'");
+        req.timeout = Some(Duration::from_secs(7));
+        let (cmd, _) = req.wire(true);
+        assert!(cmd.contains("-s KILL 7} /bin/sh -c"), "{cmd}");
+        assert_eq!(req.wire(false).0, "sleep 100; echo 'x'");
     }
 }

@@ -42,7 +42,10 @@ impl Default for SshOptions {
 }
 
 pub fn default_known_hosts() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root")).join(".ssh/known_hosts")
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root"))
+        .join(".ssh/known_hosts")
 }
 
 /// One host key decision's context; the verdict's reason is kept for the error message.
@@ -56,7 +59,8 @@ struct Checker {
 /// Serialises accept-new appends from many hosts connecting at once.
 static KNOWN_HOSTS_WRITE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// Decrypted keys, shared by every host that uses the same key file.
-static KEY_CACHE: LazyLock<Mutex<HashMap<PathBuf, Arc<PrivateKey>>>> = LazyLock::new(Default::default);
+static KEY_CACHE: LazyLock<Mutex<HashMap<PathBuf, Arc<PrivateKey>>>> =
+    LazyLock::new(Default::default);
 
 impl Checker {
     fn refuse(&self, reason: String) -> Result<bool, russh::Error> {
@@ -70,9 +74,15 @@ impl Checker {
 impl client::Handler for Checker {
     type Error = russh::Error;
 
-    async fn check_server_key(&mut self, server_key: &russh::keys::PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+    async fn check_server_key(
+        &mut self,
+        server_key: &russh::keys::PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
         let russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } = server_key else {
-            return self.refuse(format!("{} presented a host certificate; tended checks plain host keys only", self.name));
+            return self.refuse(format!(
+                "{} presented a host certificate; tended checks plain host keys only",
+                self.name
+            ));
         };
         let line = known_hosts::key_line(key);
         let fp = key.fingerprint(HashAlg::Sha256);
@@ -133,7 +143,9 @@ fn unreachable(msg: impl Into<String>) -> TransportError {
 }
 
 fn current_user() -> String {
-    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "root".into())
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "root".into())
 }
 
 fn config(opts: &SshOptions, known_types: &[String]) -> Arc<client::Config> {
@@ -163,7 +175,10 @@ struct Endpoint<'a> {
 
 impl SshConnection {
     /// Connects (through the jump host if any), checks the host key and authenticates.
-    pub async fn connect(target: &SshTarget, opts: &SshOptions) -> Result<SshConnection, TransportError> {
+    pub async fn connect(
+        target: &SshTarget,
+        opts: &SshOptions,
+    ) -> Result<SshConnection, TransportError> {
         let mut opts = opts.clone();
         if let Some(mode) = target.host_key_checking {
             opts.host_key_checking = mode;
@@ -185,33 +200,66 @@ impl SshConnection {
                 Some(j) => {
                     let jump = connect_jump(j, target, &opts).await?;
                     let ch = jump
-                        .channel_open_direct_tcpip(target.address.clone(), u32::from(target.port), "127.0.0.1", 0)
+                        .channel_open_direct_tcpip(
+                            target.address.clone(),
+                            u32::from(target.port),
+                            "127.0.0.1",
+                            0,
+                        )
                         .await
-                        .map_err(|e| unreachable(format!("jump host {} cannot reach {}:{}: {e}", j.address, target.address, target.port)))?;
-                    (open(&endpoint, &opts, Some(ch.into_stream())).await?, Some(jump))
+                        .map_err(|e| {
+                            unreachable(format!(
+                                "jump host {} cannot reach {}:{}: {e}",
+                                j.address, target.address, target.port
+                            ))
+                        })?;
+                    (
+                        open(&endpoint, &opts, Some(ch.into_stream())).await?,
+                        Some(jump),
+                    )
                 }
             };
-            Ok::<_, TransportError>(SshConnection { handle, _jump: jump, channels: Semaphore::new(opts.max_channels) })
+            Ok::<_, TransportError>(SshConnection {
+                handle,
+                _jump: jump,
+                channels: Semaphore::new(opts.max_channels),
+            })
         };
         // Connect plus authentication, bounded as a whole (twice the connect timeout for a jump).
-        let limit = opts.connect_timeout * if target.jump.is_some() { 2 } else { 1 } + Duration::from_secs(5);
-        tokio::time::timeout(limit, all)
-            .await
-            .map_err(|_| unreachable(format!("connecting to {}:{} timed out after {}s", target.address, target.port, limit.as_secs())))?
+        let limit = opts.connect_timeout * if target.jump.is_some() { 2 } else { 1 }
+            + Duration::from_secs(5);
+        tokio::time::timeout(limit, all).await.map_err(|_| {
+            unreachable(format!(
+                "connecting to {}:{} timed out after {}s",
+                target.address,
+                target.port,
+                limit.as_secs()
+            ))
+        })?
     }
 }
 
-async fn connect_jump(j: &Jump, target: &SshTarget, opts: &SshOptions) -> Result<Handle<Checker>, TransportError> {
+async fn connect_jump(
+    j: &Jump,
+    target: &SshTarget,
+    opts: &SshOptions,
+) -> Result<Handle<Checker>, TransportError> {
     let ep = Endpoint {
         address: &j.address,
         port: j.port,
-        user: j.user.clone().or_else(|| target.user.clone()).unwrap_or_else(current_user),
+        user: j
+            .user
+            .clone()
+            .or_else(|| target.user.clone())
+            .unwrap_or_else(current_user),
         key_file: j.key_file.as_deref().or(target.key_file.as_deref()),
         key_passphrase: target.key_passphrase.as_ref(),
         password: None,
     };
     open(&ep, opts, None).await.map_err(|e| match e {
-        TransportError::Unreachable(m) => unreachable(format!("jump host {}:{}: {m}", j.address, j.port)),
+        TransportError::Unreachable(m) => {
+            unreachable(format!("jump host {}:{}: {m}", j.address, j.port))
+        }
         other => other,
     })
 }
@@ -222,17 +270,36 @@ async fn open(
     stream: Option<russh::ChannelStream<client::Msg>>,
 ) -> Result<Handle<Checker>, TransportError> {
     let name = known_hosts::lookup_name(ep.address, ep.port);
-    let known = tokio::fs::read_to_string(&opts.known_hosts).await.unwrap_or_default();
+    let known = tokio::fs::read_to_string(&opts.known_hosts)
+        .await
+        .unwrap_or_default();
     let cfg = config(opts, &known_hosts::known_types(&known, &name));
     let verdict = Arc::new(Mutex::new(None));
-    let checker = Checker { name: name.clone(), known_hosts: opts.known_hosts.clone(), mode: opts.host_key_checking, verdict: verdict.clone() };
+    let checker = Checker {
+        name: name.clone(),
+        known_hosts: opts.known_hosts.clone(),
+        mode: opts.host_key_checking,
+        verdict: verdict.clone(),
+    };
     let result = match stream {
         Some(s) => client::connect_stream(cfg, s, checker).await,
         None => {
-            let tcp = tokio::time::timeout(opts.connect_timeout, tokio::net::TcpStream::connect((ep.address, ep.port)))
-                .await
-                .map_err(|_| unreachable(format!("TCP connect to {}:{} timed out after {}s", ep.address, ep.port, opts.connect_timeout.as_secs())))?
-                .map_err(|e| unreachable(format!("cannot connect to {}:{}: {e}", ep.address, ep.port)))?;
+            let tcp = tokio::time::timeout(
+                opts.connect_timeout,
+                tokio::net::TcpStream::connect((ep.address, ep.port)),
+            )
+            .await
+            .map_err(|_| {
+                unreachable(format!(
+                    "TCP connect to {}:{} timed out after {}s",
+                    ep.address,
+                    ep.port,
+                    opts.connect_timeout.as_secs()
+                ))
+            })?
+            .map_err(|e| {
+                unreachable(format!("cannot connect to {}:{}: {e}", ep.address, ep.port))
+            })?;
             let _ = tcp.set_nodelay(true);
             client::connect_stream(cfg, tcp, checker).await
         }
@@ -246,13 +313,19 @@ async fn open(
 }
 
 /// Loads a private key once per file, refusing files others can read (as OpenSSH does).
-async fn load_key(path: &Path, passphrase: Option<&Secret>) -> Result<Arc<PrivateKey>, TransportError> {
+async fn load_key(
+    path: &Path,
+    passphrase: Option<&Secret>,
+) -> Result<Arc<PrivateKey>, TransportError> {
     if let Some(k) = KEY_CACHE.lock().ok().and_then(|c| c.get(path).cloned()) {
         return Ok(k);
     }
-    let meta = tokio::fs::metadata(path)
-        .await
-        .map_err(|e| unreachable(format!("key file {}: {e}; fix key_file (ansible_ssh_private_key_file) in the inventory", path.display())))?;
+    let meta = tokio::fs::metadata(path).await.map_err(|e| {
+        unreachable(format!(
+            "key file {}: {e}; fix key_file (ansible_ssh_private_key_file) in the inventory",
+            path.display()
+        ))
+    })?;
     use std::os::unix::fs::PermissionsExt;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
@@ -262,7 +335,10 @@ async fn load_key(path: &Path, passphrase: Option<&Secret>) -> Result<Arc<Privat
             path.display()
         )));
     }
-    let pass = passphrase.map(Secret::resolve).transpose().map_err(unreachable)?;
+    let pass = passphrase
+        .map(Secret::resolve)
+        .transpose()
+        .map_err(unreachable)?;
     let owned = path.to_path_buf();
     let key = tokio::task::spawn_blocking(move || russh::keys::load_secret_key(&owned, pass.as_ref().map(|p| p.expose())))
         .await
@@ -278,9 +354,18 @@ async fn load_key(path: &Path, passphrase: Option<&Secret>) -> Result<Arc<Privat
     Ok(key)
 }
 
-async fn try_key(handle: &mut Handle<Checker>, user: &str, key: Arc<PrivateKey>) -> Result<bool, TransportError> {
+async fn try_key(
+    handle: &mut Handle<Checker>,
+    user: &str,
+    key: Arc<PrivateKey>,
+) -> Result<bool, TransportError> {
     let hash = if key.algorithm().is_rsa() {
-        handle.best_supported_rsa_hash().await.ok().flatten().flatten()
+        handle
+            .best_supported_rsa_hash()
+            .await
+            .ok()
+            .flatten()
+            .flatten()
     } else {
         None
     };
@@ -291,7 +376,10 @@ async fn try_key(handle: &mut Handle<Checker>, user: &str, key: Arc<PrivateKey>)
     Ok(matches!(res, AuthResult::Success))
 }
 
-async fn authenticate(handle: &mut Handle<Checker>, ep: &Endpoint<'_>) -> Result<(), TransportError> {
+async fn authenticate(
+    handle: &mut Handle<Checker>,
+    ep: &Endpoint<'_>,
+) -> Result<(), TransportError> {
     let user = ep.user.as_str();
     let mut tried = Vec::new();
     if let Some(path) = ep.key_file {
@@ -304,7 +392,9 @@ async fn authenticate(handle: &mut Handle<Checker>, ep: &Endpoint<'_>) -> Result
         if std::env::var_os("SSH_AUTH_SOCK").is_some() && try_agent(handle, user).await {
             return Ok(());
         }
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default();
         for name in ["id_ed25519", "id_ecdsa", "id_rsa"] {
             let path = home.join(".ssh").join(name);
             if path.exists() {
@@ -332,17 +422,37 @@ async fn authenticate(handle: &mut Handle<Checker>, ep: &Endpoint<'_>) -> Result
         "authentication as `{user}` on {}:{} was refused (tried: {}); check the user and that the public key is in the host's authorized_keys",
         ep.address,
         ep.port,
-        if tried.is_empty() { "no key or password was configured".to_string() } else { tried.join(", ") }
+        if tried.is_empty() {
+            "no key or password was configured".to_string()
+        } else {
+            tried.join(", ")
+        }
     )))
 }
 
 async fn try_agent(handle: &mut Handle<Checker>, user: &str) -> bool {
-    let Ok(mut agent) = russh::keys::agent::client::AgentClient::connect_env().await else { return false };
-    let Ok(ids) = agent.request_identities().await else { return false };
+    let Ok(mut agent) = russh::keys::agent::client::AgentClient::connect_env().await else {
+        return false;
+    };
+    let Ok(ids) = agent.request_identities().await else {
+        return false;
+    };
     for id in ids {
         let key: PublicKey = id.public_key().into_owned();
-        let hash = if key.algorithm().is_rsa() { handle.best_supported_rsa_hash().await.ok().flatten().flatten() } else { None };
-        if let Ok(AuthResult::Success) = handle.authenticate_publickey_with(user, key, hash, &mut agent).await {
+        let hash = if key.algorithm().is_rsa() {
+            handle
+                .best_supported_rsa_hash()
+                .await
+                .ok()
+                .flatten()
+                .flatten()
+        } else {
+            None
+        };
+        if let Ok(AuthResult::Success) = handle
+            .authenticate_publickey_with(user, key, hash, &mut agent)
+            .await
+        {
             return true;
         }
     }
@@ -351,12 +461,21 @@ async fn try_agent(handle: &mut Handle<Checker>, user: &str) -> bool {
 
 impl SshConnection {
     async fn run(&self, req: &ExecRequest) -> Result<ExecOutput, TransportError> {
-        let _permit = self.channels.acquire().await.map_err(|_| TransportError::Failed("connection closed".into()))?;
+        let _permit = self
+            .channels
+            .acquire()
+            .await
+            .map_err(|_| TransportError::Failed("connection closed".into()))?;
         let lost = |e: russh::Error| {
-            if self.handle.is_closed() { unreachable(format!("connection lost: {e}")) } else { TransportError::Failed(format!("SSH channel error: {e}")) }
+            if self.handle.is_closed() {
+                unreachable(format!("connection lost: {e}"))
+            } else {
+                TransportError::Failed(format!("SSH channel error: {e}"))
+            }
         };
         let mut ch = self.handle.channel_open_session().await.map_err(lost)?;
-        let (command, stdin) = req.wire();
+        let (command, stdin) = req.wire(true);
+        let started = std::time::Instant::now();
         ch.exec(true, command).await.map_err(lost)?;
         if let Some(input) = stdin {
             ch.data(&input[..]).await.map_err(lost)?;
@@ -369,15 +488,22 @@ impl SshConnection {
             while let Some(msg) = ch.wait().await {
                 match msg {
                     ChannelMsg::Data { data } => complete &= push_capped(&mut out.stdout, &data),
-                    ChannelMsg::ExtendedData { data, ext: 1 } => complete &= push_capped(&mut out.stderr, &data),
+                    ChannelMsg::ExtendedData { data, ext: 1 } => {
+                        complete &= push_capped(&mut out.stderr, &data)
+                    }
                     ChannelMsg::ExitStatus { exit_status } => out.rc = Some(exit_status as i32),
-                    ChannelMsg::ExitSignal { signal_name, .. } => out.signal = Some(format!("{signal_name:?}")),
+                    ChannelMsg::ExitSignal { signal_name, .. } => {
+                        out.signal = Some(format!("{signal_name:?}"))
+                    }
                     _ => {}
                 }
             }
         };
         let finished = match req.timeout {
-            Some(t) => tokio::time::timeout(t, collect).await.is_ok(),
+            // The host's own `timeout` fires first; this one is the backstop for a host without it.
+            Some(t) => tokio::time::timeout(t + Duration::from_secs(5), collect)
+                .await
+                .is_ok(),
             None => {
                 collect.await;
                 true
@@ -389,8 +515,17 @@ impl SshConnection {
             return Err(TransportError::Timeout(req.timeout.unwrap_or_default()));
         }
         out.truncated = !complete;
+        if let Some(t) = req.timeout {
+            let killed =
+                out.signal.as_deref() == Some("KILL") || matches!(out.rc, Some(124) | Some(137));
+            if killed && started.elapsed() >= t {
+                return Err(TransportError::Timeout(t));
+            }
+        }
         if out.rc.is_none() && out.signal.is_none() {
-            return Err(unreachable("connection lost while the command ran (no exit status)"));
+            return Err(unreachable(
+                "connection lost while the command ran (no exit status)",
+            ));
         }
         Ok(out)
     }
@@ -403,7 +538,10 @@ impl Transport for SshConnection {
 
     fn close<'a>(&'a self) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            let _ = self.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
+            let _ = self
+                .handle
+                .disconnect(russh::Disconnect::ByApplication, "", "en")
+                .await;
         })
     }
 }

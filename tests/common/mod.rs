@@ -1,0 +1,291 @@
+//! Test harness: real OpenSSH `sshd` processes on loopback with keys generated into a temp dir, and
+//! helpers to run the real `tended` binary. Nothing here binds anything but 127.0.0.x.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Fails the test with the Debian package to install when a system program is missing.
+pub fn require(program: &str, package: &str) -> PathBuf {
+    let candidates = [
+        PathBuf::from(program),
+        Path::new("/usr/sbin").join(program),
+        Path::new("/usr/bin").join(program),
+    ];
+    for c in &candidates {
+        if c.is_absolute() && c.exists() {
+            return c.clone();
+        }
+    }
+    if let Ok(out) = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .output()
+    {
+        let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !p.is_empty() {
+            return PathBuf::from(p);
+        }
+    }
+    panic!(
+        "`{program}` is missing: install the Debian package `{package}` (`apt-get install {package}`; .ci/run does this)"
+    );
+}
+
+pub fn free_port(addr: &str) -> u16 {
+    TcpListener::bind((addr, 0))
+        .expect("bind a free loopback port")
+        .local_addr()
+        .expect("local addr")
+        .port()
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn keygen(path: &Path) {
+    require("ssh-keygen", "openssh-client");
+    run(Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "tended-test", "-f"])
+        .arg(path));
+}
+
+/// A client identity shared by the hosts of one test.
+pub struct ClientKey {
+    pub private: PathBuf,
+    pub public: String,
+}
+
+impl ClientKey {
+    pub fn new(dir: &Path) -> ClientKey {
+        let private = dir.join("client_key");
+        keygen(&private);
+        let public =
+            std::fs::read_to_string(private.with_extension("pub")).expect("read client public key");
+        ClientKey { private, public }
+    }
+}
+
+/// One real sshd on loopback.
+pub struct Sshd {
+    pub addr: String,
+    pub port: u16,
+    pub dir: PathBuf,
+    pub host_public: String,
+    pub log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Sshd {
+    pub fn start(
+        root: &Path,
+        name: &str,
+        addr: &str,
+        client: &ClientKey,
+        extra_config: &str,
+    ) -> Sshd {
+        let sshd = require("sshd", "openssh-server");
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).expect("sshd dir");
+        // OpenSSH refuses to start as root without its privilege separation directory.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let host_key = dir.join("host_key");
+        keygen(&host_key);
+        std::fs::write(dir.join("authorized_keys"), &client.public).expect("authorized_keys");
+        let port = free_port(addr);
+        let log = dir.join("sshd.log");
+        // sshd takes the first value of each keyword: the test's own settings go first.
+        let config = format!(
+            "{extra_config}\nListenAddress {addr}:{port}\nHostKey {hk}\nPidFile {dir}/sshd.pid\nAuthorizedKeysFile {dir}/authorized_keys\n\
+             StrictModes no\nUsePAM no\nUseDNS no\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n\
+             KbdInteractiveAuthentication no\nMaxStartups 1000:30:2000\nMaxSessions 10\nLogLevel VERBOSE\n\
+             AllowTcpForwarding yes\nSubsystem sftp internal-sftp\n",
+            hk = host_key.display(),
+            dir = dir.display(),
+        );
+        let cfg = dir.join("sshd_config");
+        std::fs::write(&cfg, config).expect("sshd_config");
+        let logfile = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(&sshd)
+            .arg("-D")
+            .arg("-f")
+            .arg(&cfg)
+            .arg("-E")
+            .arg(&log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(logfile)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", sshd.display()));
+        let host_public =
+            std::fs::read_to_string(host_key.with_extension("pub")).expect("host public key");
+        let mut s = Sshd {
+            addr: addr.into(),
+            port,
+            dir,
+            host_public,
+            log,
+            child: Some(child),
+        };
+        s.wait_ready();
+        s
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect((self.addr.as_str(), self.port)).is_ok() {
+                return;
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!(
+                    "sshd exited with {status}: {}",
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "sshd on {}:{} did not start: {}",
+            self.addr,
+            self.port,
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
+    }
+
+    /// `[addr]:port type base64` for known_hosts.
+    pub fn known_hosts_line(&self) -> String {
+        let key: Vec<&str> = self.host_public.split_whitespace().take(2).collect();
+        format!("[{}]:{} {}", self.addr, self.port, key.join(" "))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// Kills the listener and every session process under it, as if the host died.
+    pub fn kill_all(&mut self) {
+        let Some(child) = self.child.as_ref() else {
+            return;
+        };
+        let pid = child.id();
+        // Parents first: the connection drops before the command can report an exit.
+        for p in descendants(pid) {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(p.to_string())
+                .status();
+        }
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        self.kill_all();
+    }
+}
+
+/// The process and all its descendants, parents first.
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut all = vec![pid];
+    let mut i = 0;
+    while i < all.len() {
+        let parent = all[i];
+        if let Ok(entries) = std::fs::read_dir("/proc") {
+            for e in entries.flatten() {
+                let Ok(child) = e.file_name().to_string_lossy().parse::<u32>() else {
+                    continue;
+                };
+                let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+                    continue;
+                };
+                // Field 4 (after the parenthesised command name) is the parent pid.
+                let ppid = stat
+                    .rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                    .and_then(|p| p.parse::<u32>().ok());
+                if ppid == Some(parent) && !all.contains(&child) {
+                    all.push(child);
+                }
+            }
+        }
+        i += 1;
+    }
+    all
+}
+
+/// A port on loopback where nothing listens.
+pub fn dead_port() -> u16 {
+    free_port("127.0.0.1")
+}
+
+/// The current user's name, as sshd will see it.
+pub fn user() -> String {
+    let out = Command::new("id").arg("-un").output().expect("id -un");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Runs the real `tended` binary.
+pub fn tended(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tended"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("TENDED_INVENTORY")
+        .env_remove("TENDED_DB")
+        .env("TENDED_LOG", "error")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tended")
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Parses `tended run --json` output.
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", text(out)))
+}
+
+/// The result entry of one host in `tended run --json` output.
+pub fn host<'a>(run: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    run["hosts"]
+        .as_array()
+        .and_then(|h| h.iter().find(|h| h["host"] == name))
+        .unwrap_or_else(|| panic!("no host {name} in {run:#}"))
+}
+
+/// An inventory host entry (tended format) for an sshd.
+pub fn host_entry(name: &str, s: &Sshd, key: &ClientKey) -> String {
+    format!(
+        "  {name}:\n    address: \"{}\"\n    port: {}\n    user: {}\n    key_file: {}\n",
+        s.addr,
+        s.port,
+        user(),
+        key.private.display()
+    )
+}

@@ -1,0 +1,457 @@
+//! End-to-end runs of the real binary against real OpenSSH servers on loopback.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+struct Fleet {
+    dir: tempfile::TempDir,
+    key: ClientKey,
+    hosts: Vec<(String, Sshd)>,
+}
+
+impl Fleet {
+    fn new(names: &[&str]) -> Fleet {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = ClientKey::new(dir.path());
+        let hosts = names
+            .iter()
+            .map(|n| {
+                (
+                    n.to_string(),
+                    Sshd::start(dir.path(), n, "127.0.0.1", &key, ""),
+                )
+            })
+            .collect();
+        Fleet { dir, key, hosts }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn sshd(&self, name: &str) -> &Sshd {
+        &self.hosts.iter().find(|(n, _)| n == name).expect("host").1
+    }
+
+    /// known_hosts holding every host's real key.
+    fn trust_all(&self) {
+        let lines: Vec<String> = self
+            .hosts
+            .iter()
+            .map(|(_, s)| s.known_hosts_line())
+            .collect();
+        std::fs::write(self.path().join("known_hosts"), lines.join("\n") + "\n")
+            .expect("known_hosts");
+    }
+
+    fn inventory(&self, extra_hosts: &str, vars: &str) {
+        let mut text = format!(
+            "client: testclient\ntimezone: Europe/Berlin\nvars:\n  greeting: hello\n{vars}hosts:\n"
+        );
+        for (n, s) in &self.hosts {
+            text.push_str(&host_entry(n, s, &self.key));
+        }
+        text.push_str(extra_hosts);
+        std::fs::create_dir_all(self.path().join("inv")).expect("inv dir");
+        std::fs::write(self.path().join("inv/testclient.yml"), text).expect("inventory");
+    }
+
+    fn playbook(&self, name: &str, text: &str) {
+        std::fs::write(self.path().join(name), text).expect("playbook");
+    }
+
+    fn run(&self, playbook: &str, extra: &[&str]) -> std::process::Output {
+        let mut args = vec![
+            "run",
+            playbook,
+            "-i",
+            "inv",
+            "--db",
+            "t.db",
+            "--known-hosts",
+            "known_hosts",
+            "--json",
+            "--connect-timeout",
+            "5",
+        ];
+        args.extend_from_slice(extra);
+        tended(self.path(), &args)
+    }
+}
+
+const FIVE_TASKS: &str = r#"
+name: five tasks
+hosts: all
+tasks:
+  - name: uptime
+    command: uptime
+  - name: greeting from inventory
+    command: echo {{ greeting }} {{ inventory_hostname }}
+    register: greet
+  - name: registered output is usable
+    shell:
+      cmd: test {{ greet.stdout_lines[0] }} = "hello {{ inventory_hostname }}"
+      expect: {rc: 0}
+  - name: skipped by when
+    command: "false"
+    when: greet.rc != 0
+  - name: facts are gathered on demand
+    command: echo {{ facts.system }}
+    register: sys
+"#;
+
+#[test]
+fn run_end_to_end_with_unreachable_and_changed_key_hosts() {
+    let fleet = Fleet::new(&["alpha", "beta", "gamma", "changed"]);
+    fleet.trust_all();
+    // `changed` presents a key other than the one known_hosts holds.
+    let other = fleet.path().join("other_key");
+    keygen(&other);
+    let other_pub = std::fs::read_to_string(other.with_extension("pub")).expect("pub");
+    let changed = fleet.sshd("changed");
+    let kh = std::fs::read_to_string(fleet.path().join("known_hosts"))
+        .expect("kh")
+        .replace(
+            &changed.known_hosts_line(),
+            &format!(
+                "[127.0.0.1]:{} {}",
+                changed.port,
+                other_pub
+                    .split_whitespace()
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        );
+    std::fs::write(fleet.path().join("known_hosts"), kh).expect("kh");
+    let dead = dead_port();
+    fleet.inventory(
+        &format!(
+            "  down:\n    address: \"127.0.0.1\"\n    port: {dead}\n    key_file: {}\n",
+            fleet.key.private.display()
+        ),
+        "",
+    );
+    fleet.playbook("five.yml", FIVE_TASKS);
+
+    let out = fleet.run("five.yml", &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "unreachable hosts give exit 3\n{}",
+        text(&out)
+    );
+    let run = json(&out);
+    for name in ["alpha", "beta", "gamma"] {
+        let h = host(&run, name);
+        assert_eq!(h["state"], "changed", "{name}: {h:#}");
+        let tasks = h["tasks"].as_array().expect("tasks");
+        assert_eq!(tasks.len(), 5);
+        assert_eq!(tasks[1]["stdout"], format!("hello {name}\n"));
+        assert_eq!(tasks[2]["state"], "ok");
+        assert_eq!(tasks[3]["state"], "skipped");
+        assert_eq!(tasks[4]["stdout"], "Linux\n");
+    }
+    let down = host(&run, "down");
+    assert_eq!(down["state"], "unreachable");
+    assert!(
+        down["reason"]
+            .as_str()
+            .expect("reason")
+            .contains(&format!("127.0.0.1:{dead}")),
+        "{down:#}"
+    );
+    let ch = host(&run, "changed");
+    assert_eq!(ch["state"], "unreachable");
+    let reason = ch["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("HOST KEY CHANGED")
+            && reason.contains("SHA256:")
+            && reason.contains(&format!("[127.0.0.1]:{}", changed.port)),
+        "{reason}"
+    );
+
+    // Everything is in the store and readable back.
+    let run_id = run["run_id"].as_i64().expect("run id");
+    let show = tended(
+        fleet.path(),
+        &["show", &run_id.to_string(), "--db", "t.db", "--json"],
+    );
+    let shown = json(&show);
+    assert_eq!(shown["results"].as_array().expect("results").len(), 5);
+    assert_eq!(shown["state"], "finished");
+    assert_eq!(shown["outcome"], "unreachable");
+    let hist = tended(
+        fleet.path(),
+        &["history", "--db", "t.db", "--host", "alpha"],
+    );
+    let h = String::from_utf8_lossy(&hist.stdout);
+    assert!(
+        h.contains("five.yml") && h.contains("3 changed") && h.contains("2 unreachable"),
+        "{}",
+        text(&hist)
+    );
+    let none = tended(
+        fleet.path(),
+        &["history", "--db", "t.db", "--client", "nobody", "--json"],
+    );
+    assert_eq!(json(&none), serde_json::json!([]));
+}
+
+#[test]
+fn one_connection_per_host_serves_every_task() {
+    let fleet = Fleet::new(&["solo"]);
+    fleet.trust_all();
+    fleet.inventory("", "");
+    fleet.playbook("five.yml", FIVE_TASKS);
+    let out = fleet.run("five.yml", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let log = fleet.sshd("solo").log_text();
+    let accepted = log.matches("Accepted publickey").count();
+    assert_eq!(
+        accepted, 1,
+        "five tasks and facts over one authenticated connection:\n{log}"
+    );
+}
+
+#[test]
+fn hung_command_is_killed_by_its_timeout() {
+    let fleet = Fleet::new(&["slow"]);
+    fleet.trust_all();
+    fleet.inventory("", "");
+    let marker = format!("tended-hang-{}", std::process::id());
+    fleet.playbook(
+        "hang.yml",
+        &format!(
+            "hosts: all\ntasks:\n  - name: hangs\n    shell: sleep 300; echo {marker}\n    timeout: 2\n  - name: never runs\n    command: uptime\n"
+        ),
+    );
+    let started = std::time::Instant::now();
+    let out = fleet.run("hang.yml", &[]);
+    assert!(
+        started.elapsed().as_secs() < 60,
+        "the timeout must end the task"
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let run = json(&out);
+    let h = host(&run, "slow");
+    assert_eq!(h["state"], "failed");
+    let tasks = h["tasks"].as_array().expect("tasks");
+    assert_eq!(
+        tasks.len(),
+        1,
+        "a failed task stops the host's remaining tasks"
+    );
+    assert!(
+        tasks[0]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("timed out after 2s"),
+        "{h:#}"
+    );
+    // The remote command itself is gone, not just abandoned.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let ps = std::process::Command::new("pgrep")
+        .args(["-f", &marker])
+        .output()
+        .expect("pgrep");
+    assert!(
+        ps.stdout.is_empty(),
+        "remote command still running: {}",
+        String::from_utf8_lossy(&ps.stdout)
+    );
+}
+
+#[test]
+fn host_that_drops_mid_run_is_unreachable_and_others_finish() {
+    let mut fleet = Fleet::new(&["steady", "dropper"]);
+    fleet.trust_all();
+    fleet.inventory("", "");
+    fleet.playbook(
+        "long.yml",
+        "hosts: all\ntasks:\n  - name: first\n    command: uptime\n  - name: long\n    command: sleep 6\n  - name: after\n    command: echo done\n",
+    );
+    let dir = fleet.path().to_path_buf();
+    let handle = std::thread::spawn(move || {
+        tended(
+            &dir,
+            &[
+                "run",
+                "long.yml",
+                "-i",
+                "inv",
+                "--db",
+                "t.db",
+                "--known-hosts",
+                "known_hosts",
+                "--json",
+            ],
+        )
+    });
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let idx = fleet
+        .hosts
+        .iter()
+        .position(|(n, _)| n == "dropper")
+        .expect("dropper");
+    fleet.hosts[idx].1.kill_all();
+    let out = handle.join().expect("run thread");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let run = json(&out);
+    let steady = host(&run, "steady");
+    assert_eq!(steady["state"], "changed");
+    assert_eq!(steady["tasks"].as_array().expect("tasks").len(), 3);
+    let dropped = host(&run, "dropper");
+    assert_eq!(dropped["state"], "unreachable");
+    assert!(
+        dropped["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("connection lost"),
+        "{dropped:#}"
+    );
+}
+
+#[test]
+fn injected_shell_in_a_host_var_is_not_run() {
+    let fleet = Fleet::new(&["victim"]);
+    fleet.trust_all();
+    let pwned = fleet.path().join("pwned");
+    fleet.inventory("", &format!("  evil: \"x; touch {} #\"\n", pwned.display()));
+    fleet.playbook(
+        "inject.yml",
+        "hosts: all\ntasks:\n  - name: shell\n    shell: echo {{ evil }}\n    register: s\n  - name: command\n    command: echo {{ evil }}\n    register: c\n  - name: in a quoted context\n    shell: \"echo prefix-{{ evil }}\"\n",
+    );
+    let out = fleet.run("inject.yml", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!pwned.exists(), "the host var's `touch` must not run");
+    let run = json(&out);
+    let tasks = host(&run, "victim")["tasks"]
+        .as_array()
+        .expect("tasks")
+        .clone();
+    let expected = format!("x; touch {} #\n", pwned.display());
+    assert_eq!(tasks[0]["stdout"], expected);
+    assert_eq!(tasks[1]["stdout"], expected);
+    assert_eq!(tasks[2]["stdout"], format!("prefix-{expected}"));
+
+    // Raw insertion needs the visible filter, and then it does run.
+    fleet.playbook(
+        "raw.yml",
+        "hosts: all\ntasks:\n  - name: raw\n    shell: echo {{ evil | raw_shell }}\n",
+    );
+    let out = fleet.run("raw.yml", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(pwned.exists(), "| raw_shell inserts the value as shell");
+}
+
+#[test]
+fn strict_host_key_checking_refuses_unknown_hosts_and_accept_new_records_them() {
+    let fleet = Fleet::new(&["newbie"]);
+    std::fs::write(fleet.path().join("known_hosts"), "").expect("empty known_hosts");
+    fleet.inventory("", "");
+    fleet.playbook("up.yml", "hosts: all\ntasks:\n  - command: uptime\n");
+    let port = fleet.sshd("newbie").port;
+
+    let out = fleet.run("up.yml", &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let reason = host(&json(&out), "newbie")["reason"]
+        .as_str()
+        .expect("reason")
+        .to_string();
+    assert!(
+        reason.contains("is not in")
+            && reason.contains(&format!("ssh-keyscan -p {port} 127.0.0.1")),
+        "{reason}"
+    );
+
+    let out = fleet.run("up.yml", &["--host-key-checking", "accept-new"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let kh = std::fs::read_to_string(fleet.path().join("known_hosts")).expect("kh");
+    assert!(
+        kh.contains(&fleet.sshd("newbie").known_hosts_line()),
+        "accept-new records the key: {kh}"
+    );
+
+    // Now known: strict passes, also with the file hashed by ssh-keygen -H.
+    let out = fleet.run("up.yml", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let st = std::process::Command::new("ssh-keygen")
+        .arg("-H")
+        .arg("-f")
+        .arg(fleet.path().join("known_hosts"))
+        .output()
+        .expect("ssh-keygen -H");
+    assert!(st.status.success());
+    let hashed = std::fs::read_to_string(fleet.path().join("known_hosts")).expect("kh");
+    assert!(hashed.starts_with("|1|"), "{hashed}");
+    let out = fleet.run("up.yml", &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "hashed known_hosts: {}",
+        text(&out)
+    );
+
+    // accept-new never accepts a changed key.
+    let other = fleet.path().join("other");
+    keygen(&other);
+    let other_pub = std::fs::read_to_string(other.with_extension("pub")).expect("pub");
+    std::fs::write(
+        fleet.path().join("known_hosts"),
+        format!("[127.0.0.1]:{port} {}", other_pub),
+    )
+    .expect("kh");
+    let out = fleet.run("up.yml", &["--host-key-checking", "accept-new"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        host(&json(&out), "newbie")["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("HOST KEY CHANGED")
+    );
+}
+
+#[test]
+fn jump_host_carries_the_connection() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = ClientKey::new(dir.path());
+    // The bastion logs at DEBUG1 so the test can see it open the tunnel.
+    let bastion = Sshd::start(dir.path(), "bastion", "127.0.0.1", &key, "LogLevel DEBUG1");
+    let inner = Sshd::start(dir.path(), "inner", "127.0.0.1", &key, "");
+    let fleet = Fleet {
+        dir,
+        key,
+        hosts: vec![("bastion".into(), bastion), ("inner".into(), inner)],
+    };
+    fleet.trust_all();
+    let (bastion, inner) = (fleet.sshd("bastion"), fleet.sshd("inner"));
+    let inv = format!(
+        "client: jumped\nhosts:\n  inner:\n    address: \"127.0.0.1\"\n    port: {}\n    user: {u}\n    key_file: {k}\n    jump:\n      address: \"127.0.0.1\"\n      port: {}\n      user: {u}\n",
+        inner.port,
+        bastion.port,
+        u = user(),
+        k = fleet.key.private.display()
+    );
+    std::fs::create_dir_all(fleet.path().join("inv")).expect("inv");
+    std::fs::write(fleet.path().join("inv/jumped.yml"), inv).expect("inventory");
+    fleet.playbook("up.yml", "hosts: all\ntasks:\n  - command: echo through\n");
+    let out = fleet.run("up.yml", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        host(&json(&out), "inner")["tasks"][0]["stdout"],
+        "through\n"
+    );
+    let log = bastion.log_text();
+    assert!(
+        log.contains("Accepted publickey"),
+        "the bastion authenticated us: {log}"
+    );
+    assert!(
+        log.contains("direct-tcpip") && log.contains(&format!("port {}", inner.port)),
+        "the bastion forwarded to the inner host: {log}"
+    );
+}
