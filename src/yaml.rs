@@ -337,6 +337,14 @@ impl Diagnostic {
         }
     }
 
+    /// Masks a secret wherever the quoted source line shows it.
+    pub fn redact(mut self, secret: &str) -> Diagnostic {
+        if !secret.is_empty() {
+            self.snippet = self.snippet.map(|s| s.replace(secret, "***"));
+        }
+        self
+    }
+
     pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());
         self

@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 use super::native::vars_map;
 use super::{RawClient, RawGroup, RawHost, expand_range};
-use crate::yaml::{Diagnostic, Diagnostics, Kind, Node, Pos, Source, unknown_keys};
+use crate::yaml::{Diagnostic, Kind, Node, Pos, Source, unknown_keys};
 
 fn new_client(stem: String) -> RawClient {
     RawClient {
@@ -33,18 +33,14 @@ fn client_settings(src: &Source, raw: &mut RawClient, diags: &mut Vec<Diagnostic
     }
 }
 
-pub(crate) fn parse_yaml(
-    src: &Source,
-    node: &Node,
-    stem: String,
-) -> Result<RawClient, Diagnostics> {
+pub(crate) fn parse_yaml(src: &Source, node: &Node, stem: String) -> (RawClient, Vec<Diagnostic>) {
     let mut raw = new_client(stem);
     let mut diags = Vec::new();
     let Some(groups) = node.as_map() else {
-        return Err(src
+        let d = src
             .diag(node.pos, "an inventory must be a mapping")
-            .help("start with `client: NAME` (tended format) or `all:` (Ansible format)")
-            .into());
+            .help("start with `client: NAME` (tended format) or `all:` (Ansible format)");
+        return (raw, vec![d]);
     };
     for (k, g) in groups {
         walk_group(src, &k.name, g, &mut raw, &mut diags, 0);
@@ -56,11 +52,7 @@ pub(crate) fn parse_yaml(
                 .help("add hosts under `all: hosts:` or under a group"),
         );
     }
-    if diags.is_empty() {
-        Ok(raw)
-    } else {
-        Err(Diagnostics(diags))
-    }
+    (raw, diags)
 }
 
 fn walk_group(
@@ -184,7 +176,7 @@ fn ini_literal(v: &str) -> Value {
     }
 }
 
-pub(crate) fn parse_ini(src: &Source, stem: String) -> Result<RawClient, Diagnostics> {
+pub(crate) fn parse_ini(src: &Source, stem: String) -> (RawClient, Vec<Diagnostic>) {
     enum Section {
         Hosts(String),
         Vars(String),
@@ -288,9 +280,5 @@ pub(crate) fn parse_ini(src: &Source, stem: String) -> Result<RawClient, Diagnos
             "this INI inventory defines no host",
         ));
     }
-    if diags.is_empty() {
-        Ok(raw)
-    } else {
-        Err(Diagnostics(diags))
-    }
+    (raw, diags)
 }

@@ -195,20 +195,30 @@ pub(crate) fn resolve(src: &Source, raw: RawClient) -> (Client, Vec<Host>, Vec<D
         vars.extend(rh.vars.clone());
         vars.insert("inventory_hostname".into(), Value::String(rh.name.clone()));
         vars.insert("tended_client".into(), Value::String(raw.id.clone()));
+        for (key, instead) in INLINE_SECRETS {
+            if vars.contains_key(*key) {
+                let secret = text(&vars, key).unwrap_or_default();
+                diags.push(
+                    src.diag(
+                        rh.pos,
+                        format!(
+                            "host `{}`: `{key}` puts a secret inline in the inventory",
+                            rh.name
+                        ),
+                    )
+                    .redact(&secret)
+                    .help(format!(
+                        "use {instead}, which names an environment variable or a file"
+                    )),
+                );
+            }
+        }
         let mut host_diag = |msg: String, help: &str| {
             diags.push(
                 src.diag(rh.pos, format!("host `{}`: {msg}", rh.name))
                     .help(help),
             )
         };
-        for (key, instead) in INLINE_SECRETS {
-            if vars.contains_key(*key) {
-                host_diag(
-                    format!("`{key}` puts a secret inline in the inventory"),
-                    &format!("use {instead}, which names an environment variable or a file"),
-                );
-            }
-        }
         match connection(&vars, &rh.name, base) {
             Ok(connection) => hosts.push(Host {
                 name: rh.name.clone(),

@@ -118,7 +118,10 @@ impl Inventory {
                 }
             };
             let raw = match parse_file(&src) {
-                Ok(raw) => raw,
+                Ok((raw, mut d)) => {
+                    diags.append(&mut d);
+                    raw
+                }
                 Err(mut d) => {
                     diags.append(&mut d.0);
                     continue;
@@ -213,7 +216,8 @@ fn inventory_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
     Ok(files)
 }
 
-fn parse_file(src: &Source) -> Result<RawClient, Diagnostics> {
+/// The raw client and the problems found in it (it is still resolved, so every problem shows at once).
+fn parse_file(src: &Source) -> Result<(RawClient, Vec<Diagnostic>), Diagnostics> {
     let stem = src
         .path
         .file_stem()
@@ -223,13 +227,13 @@ fn parse_file(src: &Source) -> Result<RawClient, Diagnostics> {
     let is_ini = src.path.extension().and_then(|e| e.to_str()) == Some("ini")
         || (src.path.extension().is_none() && looks_like_ini(&src.text));
     if is_ini {
-        return ansible::parse_ini(src, stem);
+        return Ok(ansible::parse_ini(src, stem));
     }
     let node = src.parse()?;
     if node.get("client").is_some() {
-        native::parse(src, &node)
+        Ok(native::parse(src, &node))
     } else {
-        ansible::parse_yaml(src, &node, stem)
+        Ok(ansible::parse_yaml(src, &node, stem))
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value};
 
 use super::{Contact, MaintenanceWindow, RawClient, RawGroup, RawHost, expand_range};
-use crate::yaml::{Diagnostic, Diagnostics, Kind, Node, Source, unknown_keys};
+use crate::yaml::{Diagnostic, Kind, Node, Source, unknown_keys};
 
 const TOP_KEYS: &[&str] = &[
     "client",
@@ -39,7 +39,7 @@ pub(crate) const CONNECTION_KEYS: &[(&str, &str)] = &[
     ("known_hosts", "tended_known_hosts"),
 ];
 
-pub(crate) fn parse(src: &Source, node: &Node) -> Result<RawClient, Diagnostics> {
+pub(crate) fn parse(src: &Source, node: &Node) -> (RawClient, Vec<Diagnostic>) {
     let mut diags = unknown_keys(src, node, TOP_KEYS, "a client inventory");
     let mut raw = RawClient::default();
     let id = node
@@ -168,11 +168,7 @@ pub(crate) fn parse(src: &Source, node: &Node) -> Result<RawClient, Diagnostics>
             );
         }
     }
-    if diags.is_empty() {
-        Ok(raw)
-    } else {
-        Err(Diagnostics(diags))
-    }
+    (raw, diags)
 }
 
 fn connection_key_names() -> Vec<&'static str> {

@@ -251,7 +251,10 @@ impl Module for Command {
             let line = match shlex::try_join(argv.iter().map(String::as_str)) {
                 Ok(l) => format!("exec {l}"),
                 Err(e) => {
-                    return TaskResult::new(State::Failed, format!("cannot quote the command: {e}"));
+                    return TaskResult::new(
+                        State::Failed,
+                        format!("cannot quote the command: {e}"),
+                    );
                 }
             };
             run_common(ctx, p, line).await

@@ -136,7 +136,7 @@ impl Store {
         let shown = redact_url(&url);
         let mut opts = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
-            .acquire_timeout(Duration::from_secs(30));
+            .acquire_timeout(Duration::from_secs(10));
         if backend == Backend::Sqlite {
             opts = opts.after_connect(|conn, _| {
                 Box::pin(async move {

@@ -1,0 +1,416 @@
+//! The command line as a new user meets it: the quick start, inventories in every format, and one
+//! clear message with a non-zero exit for every kind of bad input.
+
+mod common;
+
+use std::path::Path;
+
+use common::{json, tended, text};
+
+fn write(dir: &Path, name: &str, content: &str) {
+    let p = dir.join(name);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    std::fs::write(p, content).expect("write");
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn quick_start_runs_the_shipped_playbook_on_localhost() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pb = repo().join("playbooks/daily-health.yml");
+    let inv = repo().join("inventory/localhost.yml");
+    let out = tended(
+        dir.path(),
+        &[
+            "run",
+            pb.to_str().expect("path"),
+            "--inventory",
+            inv.to_str().expect("path"),
+            "--db",
+            "quick.db",
+        ],
+    );
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(1) | Some(2)),
+        "{}",
+        text(&out)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("localhost") && stdout.contains("run 1: 1 host"),
+        "a summary table is printed:\n{}",
+        text(&out)
+    );
+    assert!(
+        dir.path().join("quick.db").exists(),
+        "results are in the SQLite file"
+    );
+    let shown = tended(dir.path(), &["show", "1", "--db", "quick.db", "--json"]);
+    assert_eq!(
+        json(&shown)["results"][0]["tasks"]
+            .as_array()
+            .expect("tasks")
+            .len(),
+        5
+    );
+}
+
+#[test]
+fn shipped_playbooks_and_inventories_validate() {
+    let playbooks: Vec<String> = std::fs::read_dir(repo().join("playbooks"))
+        .expect("playbooks dir")
+        .map(|e| e.expect("entry").path().display().to_string())
+        .filter(|p| p.ends_with(".yml"))
+        .collect();
+    assert!(!playbooks.is_empty());
+    let mut args = vec!["validate", "--inventory"];
+    let inv = repo().join("inventory").display().to_string();
+    args.push(&inv);
+    args.extend(playbooks.iter().map(String::as_str));
+    let out = tended(repo(), &args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn validate_reports_every_problem_with_file_line_and_a_suggestion() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "bad.yml",
+        "name: broken\nhots: all\ntasks:\n  - name: typo module\n    comand: uptime\n  - name: typo keyword\n    command: uptime\n    registr: x\n  - name: two modules\n    command: a\n    shell: b\n  - name: bad param\n    shell:\n      cmd: ls\n      expct: {rc: 0}\n  - name: bad timeout\n    command: ls\n    timeout: soon\n",
+    );
+    let out = tended(dir.path(), &["validate", "bad.yml"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let e = stderr(&out);
+    for needle in [
+        "bad.yml:2:1: error: unknown key `hots` in a play",
+        "did you mean `hosts`?",
+        "bad.yml:5:5: error: unknown module or task keyword `comand`",
+        "did you mean `command`?",
+        "bad.yml:8:5: error: unknown module or task keyword `registr`",
+        "did you mean `register`?",
+        "bad.yml:11:5: error: a task runs exactly one module",
+        "bad.yml:15:7: error: module `shell`: unknown field `expct`",
+        "did you mean `expect`?",
+        "bad.yml:18:14: error: `timeout` must be a duration",
+        "the play has no `hosts`",
+        "7 problems found",
+    ] {
+        assert!(e.contains(needle), "missing `{needle}` in:\n{e}");
+    }
+    assert!(
+        e.contains("5 |     comand: uptime"),
+        "the offending line is quoted:\n{e}"
+    );
+}
+
+#[test]
+fn malformed_yaml_and_duplicate_keys_are_refused_with_their_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "syntax.yml",
+        "hosts: all\ntasks:\n  - name: x\n    command: [unclosed\n",
+    );
+    write(dir.path(), "dup.yml", "hosts: all\nhosts: web\ntasks: []\n");
+    let out = tended(dir.path(), &["validate", "syntax.yml", "dup.yml"]);
+    assert_eq!(out.status.code(), Some(4));
+    let e = stderr(&out);
+    assert!(
+        e.contains("syntax.yml:") && e.contains("invalid YAML"),
+        "{e}"
+    );
+    assert!(
+        e.contains("dup.yml:2:") && e.to_lowercase().contains("duplicate"),
+        "{e}"
+    );
+}
+
+#[test]
+fn undefined_template_variables_are_caught_before_running() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "inv/local.yml",
+        "client: local\nhosts:\n  here:\n    connection: local\n",
+    );
+    write(
+        dir.path(),
+        "pb.yml",
+        "hosts: all\ntasks:\n  - name: uses a typo\n    command: echo {{ greting }}\n",
+    );
+    let out = tended(dir.path(), &["validate", "pb.yml", "-i", "inv"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        stderr(&out)
+            .contains("task `uses a typo` uses undefined variable `greting` (not set for here)"),
+        "{}",
+        text(&out)
+    );
+    let out = tended(dir.path(), &["run", "pb.yml", "-i", "inv", "--db", "t.db"]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "run refuses too, before touching any host: {}",
+        text(&out)
+    );
+    assert!(!dir.path().join("t.db").exists());
+}
+
+#[test]
+fn run_refuses_bad_input_with_one_clear_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let key = d.join("open_key");
+    std::fs::write(&key, "not really a key").expect("key");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    write(
+        d,
+        "inv/c.yml",
+        &format!(
+            "client: c\nhosts:\n  missing-key:\n    address: 127.0.0.1\n    key_file: {}/nope\n  open-key:\n    address: 127.0.0.1\n    key_file: {}\n  here:\n    connection: local\n",
+            d.display(),
+            key.display()
+        ),
+    );
+    write(d, "pb.yml", "hosts: all\ntasks:\n  - command: uptime\n");
+
+    let out = tended(d, &["run", "pb.yml", "-i", "inv", "--db", "t.db"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let e = stderr(&out);
+    assert!(
+        e.contains("host `missing-key`: key file") && e.contains("No such file"),
+        "{e}"
+    );
+    assert!(
+        e.contains("host `open-key`") && e.contains("chmod 600"),
+        "{e}"
+    );
+
+    let out = tended(
+        d,
+        &[
+            "run", "pb.yml", "-i", "inv", "--limit", "hree", "--db", "t.db",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        stderr(&out).contains(
+            "`hree` in pattern `hree` names no host, group or client (did you mean `here`?)"
+        ),
+        "{}",
+        text(&out)
+    );
+
+    let out = tended(
+        d,
+        &[
+            "run",
+            "pb.yml",
+            "-i",
+            "inv",
+            "--limit",
+            "here",
+            "--db",
+            "/nonexistent-dir/t.db",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        stderr(&out).contains("cannot open the database"),
+        "{}",
+        text(&out)
+    );
+
+    let out = tended(d, &["run", "missing.yml", "-i", "inv"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        stderr(&out).contains("missing.yml: error: cannot read the playbook"),
+        "{}",
+        text(&out)
+    );
+
+    let out = tended(d, &["run", "pb.yml", "-i", "no-such-inventory"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        stderr(&out).contains("cannot open the inventory"),
+        "{}",
+        text(&out)
+    );
+
+    let out = tended(d, &["run", "pb.yml", "--forks", "lots"]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "bad flags are bad input too: {}",
+        text(&out)
+    );
+
+    let out = tended(d, &["show", "42", "--db", "t2.db"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        stderr(&out).contains("there is no run 42"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn inline_passwords_and_bad_inventory_values_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "inv/a.ini",
+        "[web]\nweb1 ansible_host=10.0.0.1 ansible_password=hunter2\n",
+    );
+    write(
+        dir.path(),
+        "inv/b.yml",
+        "client: b\ntimezone: Mars/Olympus\nhosts:\n  h1:\n    port: 99999\n    adress: x\n",
+    );
+    let out = tended(dir.path(), &["inventory", "list", "-i", "inv"]);
+    assert_eq!(out.status.code(), Some(4));
+    let e = stderr(&out);
+    assert!(
+        e.contains("a.ini:2:1") && e.contains("`ansible_password` puts a secret inline"),
+        "{e}"
+    );
+    assert!(
+        !e.contains("hunter2"),
+        "the secret itself is never printed: {e}"
+    );
+    assert!(
+        e.contains("b.yml:2:11") && e.contains("IANA time zone"),
+        "{e}"
+    );
+    assert!(
+        e.contains("unknown key `adress`") && e.contains("did you mean `address`?"),
+        "{e}"
+    );
+    assert!(e.contains("port number between 1 and 65535"), "{e}");
+}
+
+#[test]
+fn ansible_inventories_load_unchanged_with_ansible_precedence() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "inv/globex.yml",
+        r#"all:
+  vars:
+    level: all
+    ntp: pool.ntp.org
+  children:
+    web:
+      vars: {level: web}
+      children:
+        web_eu:
+          vars: {level: web_eu}
+          hosts:
+            gx-web[01:02].example:
+              ansible_port: 2222
+    db:
+      hosts:
+        gx-db1:
+          ansible_host: 10.1.0.5
+          ansible_user: admin
+          ansible_become: true
+          ansible_become_user: postgres
+          ansible_ssh_private_key_file: /keys/globex
+          ansible_ssh_common_args: '-o ProxyJump=ops@bastion.globex.example:2200'
+          level: host
+"#,
+    );
+    write(
+        dir.path(),
+        "inv/initech.ini",
+        "ungrouped1 ansible_host=10.9.0.1\n\n[app]\nini-app1 ansible_host=10.9.0.2 ansible_port=2200 role=\"front end\"\n\n[app:vars]\nlevel=app\n\n[prod:children]\napp\n\n[prod:vars]\nlevel=prod\n",
+    );
+    let out = tended(dir.path(), &["inventory", "list", "-i", "inv", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v = json(&out);
+    let hv = &v["_meta"]["hostvars"];
+    assert_eq!(
+        hv["gx-web01.example"]["level"], "web_eu",
+        "child group beats parent group beats all"
+    );
+    assert_eq!(hv["gx-web02.example"]["ansible_port"], 2222);
+    assert_eq!(hv["gx-web01.example"]["ntp"], "pool.ntp.org");
+    assert_eq!(hv["gx-db1"]["level"], "host", "host vars win");
+    assert_eq!(
+        hv["ini-app1"]["level"], "app",
+        "[app] is a child of [prod]: app wins"
+    );
+    assert_eq!(hv["ini-app1"]["role"], "front end");
+    assert_eq!(hv["ini-app1"]["ansible_port"], 2200);
+    assert_eq!(
+        v["web_eu"]["hosts"],
+        serde_json::json!(["gx-web01.example", "gx-web02.example"])
+    );
+    assert_eq!(
+        v["web"]["hosts"],
+        serde_json::json!(["gx-web01.example", "gx-web02.example"]),
+        "hosts of child groups belong to the parent"
+    );
+    assert!(
+        v["all"]["children"]
+            .as_array()
+            .expect("children")
+            .contains(&serde_json::json!("ungrouped"))
+    );
+
+    let out = tended(
+        dir.path(),
+        &["inventory", "list", "-i", "inv", "--client", "globex"],
+    );
+    let t = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        t.contains("gx-db1  [client globex]  admin@10.1.0.5:22 via bastion.globex.example:2200"),
+        "{t}"
+    );
+    assert!(!t.contains("ini-app1"));
+
+    // Patterns over both files: a client, intersections, exclusions.
+    write(
+        dir.path(),
+        "pb.yml",
+        "hosts: globex:&web:!gx-web02.example\ntasks:\n  - command: uptime\n",
+    );
+    let out = tended(dir.path(), &["validate", "pb.yml", "-i", "inv"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn schemas_are_json_and_cover_every_module_and_keyword() {
+    let out = tended(repo(), &["schema", "playbook"]);
+    let v = json(&out);
+    let task = &v["$defs"]["task"]["properties"];
+    for key in [
+        "command",
+        "shell",
+        "when",
+        "register",
+        "become",
+        "timeout",
+        "retries",
+        "delay",
+        "ignore_errors",
+        "tags",
+        "check_mode",
+    ] {
+        assert!(task.get(key).is_some(), "schema lacks {key}");
+    }
+    assert_eq!(v["$defs"]["task"]["additionalProperties"], false);
+    let inv = json(&tended(repo(), &["schema", "inventory"]));
+    assert!(inv["properties"]["maintenance_windows"].is_object());
+}

@@ -1,0 +1,260 @@
+//! The results store, told as one story, on SQLite and on a real PostgreSQL server.
+
+use chrono::{Duration, TimeZone, Utc};
+use serde_json::json;
+use tended::modules::{State, TaskResult};
+use tended::runner::model::{HostReport, RunOrigin, RunState, TaskRecord};
+use tended::store::{HistoryFilter, Store};
+
+fn task(index: usize, state: State, rc: Option<i32>) -> TaskRecord {
+    TaskRecord {
+        index,
+        name: format!("task {index}"),
+        module: "shell".into(),
+        result: TaskResult {
+            state,
+            rc,
+            stdout: "out ünïcode\n".into(),
+            stderr: String::new(),
+            message: format!("message {index}"),
+            data: json!({"used_percent": 81.5, "mount": "/srv data"}),
+            truncated: index == 1,
+        },
+        attempts: 1 + index as u32,
+        ignored: state == State::Failed,
+        started_at: Utc
+            .with_ymd_and_hms(2026, 3, 29, 0, 59, 59)
+            .single()
+            .expect("time"),
+        duration_ms: 1234,
+    }
+}
+
+fn report(host: &str, client: &str, state: State, tasks: Vec<TaskRecord>) -> HostReport {
+    let t = Utc
+        .with_ymd_and_hms(2026, 3, 29, 0, 59, 0)
+        .single()
+        .expect("time");
+    HostReport {
+        host: host.into(),
+        client: client.into(),
+        state,
+        reason: (state == State::Unreachable).then(|| "connection refused".into()),
+        started_at: t,
+        ended_at: t + Duration::seconds(2),
+        tasks,
+    }
+}
+
+async fn story(url: &str) {
+    let store = Store::open(url).await.expect("open and migrate");
+    // Opening again applies nothing twice.
+    let store2 = Store::open(url).await.expect("reopen");
+    let origin = RunOrigin {
+        trigger: "manual".into(),
+        started_by: "tester".into(),
+    };
+    let t0 = Utc
+        .with_ymd_and_hms(2026, 3, 29, 0, 58, 0)
+        .single()
+        .expect("time");
+
+    let run1 = store
+        .start_run("playbooks/daily-health.yml", "all", &origin, true, t0)
+        .await
+        .expect("start");
+    store
+        .record_hosts(
+            run1,
+            &[report(
+                "web1",
+                "acme",
+                State::Warning,
+                vec![
+                    task(0, State::Ok, Some(0)),
+                    task(1, State::Warning, Some(1)),
+                    task(2, State::Failed, None),
+                ],
+            )],
+        )
+        .await
+        .expect("record");
+    store2
+        .record_hosts(run1, &[report("db1", "globex", State::Unreachable, vec![])])
+        .await
+        .expect("record from a second pool");
+    let finished = RunState::Finished {
+        started_at: t0,
+        ended_at: t0 + Duration::seconds(90),
+        outcome: State::Unreachable,
+    };
+    store.finish_run(run1, &finished).await.expect("finish");
+
+    let run2 = store
+        .start_run(
+            "playbooks/weekly.yml",
+            "acme",
+            &origin,
+            false,
+            t0 + Duration::hours(1),
+        )
+        .await
+        .expect("start 2");
+    assert!(run2 > run1);
+
+    // A crash leaves run2 running; start-up recovery marks it interrupted.
+    let n = store
+        .interrupt_running(
+            "tended stopped while the run was going (crash or kill -9)",
+            t0 + Duration::hours(2),
+        )
+        .await
+        .expect("interrupt");
+    assert_eq!(n, 1);
+
+    let all = store
+        .history(&HistoryFilter {
+            last: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("history");
+    assert_eq!(
+        all.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![run2, run1],
+        "newest first"
+    );
+    assert!(
+        matches!(&all[0].state, RunState::Interrupted { reason, .. } if reason.contains("crash"))
+    );
+    assert_eq!(all[1].state, finished);
+    assert!(all[1].check_mode && !all[0].check_mode);
+    assert_eq!(all[1].hosts.get("warning"), Some(&1));
+    assert_eq!(all[1].hosts.get("unreachable"), Some(&1));
+
+    let acme = store
+        .history(&HistoryFilter {
+            client: Some("acme".into()),
+            last: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("by client");
+    assert_eq!(acme.len(), 1);
+    let db1 = store
+        .history(&HistoryFilter {
+            host: Some("db1".into()),
+            last: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("by host");
+    assert_eq!(db1.iter().map(|r| r.id).collect::<Vec<_>>(), vec![run1]);
+    assert_eq!(
+        store
+            .history(&HistoryFilter {
+                last: 1,
+                ..Default::default()
+            })
+            .await
+            .expect("last")
+            .len(),
+        1
+    );
+
+    let shown = store.show(run1).await.expect("show").expect("run exists");
+    assert_eq!(shown.run.playbook, "playbooks/daily-health.yml");
+    assert_eq!(shown.run.started_by, "tester");
+    let web1 = shown
+        .results
+        .iter()
+        .find(|h| h.host == "web1")
+        .expect("web1");
+    assert_eq!(web1.tasks.len(), 3);
+    let original = task(1, State::Warning, Some(1));
+    let stored = &web1.tasks[1];
+    assert_eq!(
+        stored.result, original.result,
+        "a task result round-trips exactly"
+    );
+    assert_eq!(
+        (stored.attempts, stored.duration_ms, stored.started_at),
+        (original.attempts, original.duration_ms, original.started_at)
+    );
+    assert!(web1.tasks[2].ignored && web1.tasks[2].result.rc.is_none());
+    let db = shown.results.iter().find(|h| h.host == "db1").expect("db1");
+    assert_eq!(
+        (db.state, db.reason.as_deref()),
+        (State::Unreachable, Some("connection refused"))
+    );
+    assert!(
+        store
+            .show(run2 + 100)
+            .await
+            .expect("show missing")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn store_story_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    story(&dir.path().join("results.db").display().to_string()).await;
+    assert!(dir.path().join("results.db-wal").exists() || dir.path().join("results.db").exists());
+}
+
+#[tokio::test]
+async fn unopenable_database_is_a_clear_error() {
+    let err = Store::open("/nonexistent-dir/x.db")
+        .await
+        .expect_err("cannot open");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("/nonexistent-dir/x.db") && msg.contains("--db"),
+        "{msg}"
+    );
+    let err = Store::open("postgres://nobody:secret@127.0.0.1:1/none")
+        .await
+        .expect_err("cannot connect");
+    assert!(
+        !err.to_string().contains("secret"),
+        "passwords never appear in messages: {err}"
+    );
+}
+
+/// Needs a PostgreSQL server: .ci/run installs the Debian package `postgresql`, starts it and
+/// creates the role; elsewhere set TENDED_TEST_POSTGRES_URL to a role that may create databases.
+#[tokio::test]
+async fn store_story_on_postgresql() {
+    let admin = std::env::var("TENDED_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://tended:tended@127.0.0.1:5432/postgres".into());
+    sqlx::any::install_default_drivers();
+    let pool = match sqlx::AnyPool::connect(&admin).await {
+        Ok(p) => p,
+        Err(e) => panic!(
+            "PostgreSQL is not reachable at {} ({e}): install the Debian package `postgresql`, start it, and create a role \
+             that may create databases (see .ci/run), or set TENDED_TEST_POSTGRES_URL",
+            tended::store::redact_url(&admin)
+        ),
+    };
+    let name = format!(
+        "tended_test_{}_{}",
+        std::process::id(),
+        Utc::now().timestamp_micros()
+    );
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&pool)
+        .await
+        .expect("create test database");
+    let base = admin
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .expect("url has a database");
+    story(&format!("{base}/{name}")).await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {name} WITH (FORCE)"
+    )))
+    .execute(&pool)
+    .await
+    .expect("drop test database");
+}
