@@ -483,6 +483,7 @@ impl SshConnection {
         ch.eof().await.map_err(lost)?;
         let mut out = ExecOutput::default();
         let mut complete = true;
+        let mut refused = false;
         let collect = async {
             // Eof can come before ExitStatus: read until the channel is closed.
             while let Some(msg) = ch.wait().await {
@@ -495,6 +496,7 @@ impl SshConnection {
                     ChannelMsg::ExitSignal { signal_name, .. } => {
                         out.signal = Some(format!("{signal_name:?}"))
                     }
+                    ChannelMsg::Failure => refused = true,
                     _ => {}
                 }
             }
@@ -515,6 +517,11 @@ impl SshConnection {
             return Err(TransportError::Timeout(req.timeout.unwrap_or_default()));
         }
         out.truncated = !complete;
+        if refused && out.rc.is_none() {
+            return Err(TransportError::Failed(
+                "the SSH server refused to run the command (exec request failed)".into(),
+            ));
+        }
         if let Some(t) = req.timeout {
             let killed =
                 out.signal.as_deref() == Some("KILL") || matches!(out.rc, Some(124) | Some(137));

@@ -1,0 +1,70 @@
+# Installs and starts what the tests need on a fresh Debian machine; sourced by .ci/run.
+# Services are started only on loopback, and only what this script started is stopped again.
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+STARTED_PG=""
+
+install_packages() {
+    local missing=()
+    command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+    command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+    ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
+    command -v pgrep >/dev/null 2>&1 || missing+=(procps)
+    command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "ci: installing ${missing[*]}"
+        # Keep package scripts from starting services (a system sshd would listen on 0.0.0.0:22).
+        local policy_added=""
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+            $SUDO chmod +x /usr/sbin/policy-rc.d
+            policy_added=1
+        fi
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        [ -n "$policy_added" ] && $SUDO rm -f /usr/sbin/policy-rc.d
+    fi
+    # sshd refuses to start as root without its privilege separation directory.
+    $SUDO mkdir -p /run/sshd
+}
+
+as_postgres() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi
+}
+
+start_postgres() {
+    local version
+    version=$(ls /usr/lib/postgresql | sort -V | tail -n 1)
+    if ! pg_lsclusters -h 2>/dev/null | grep -q .; then
+        $SUDO pg_createcluster "$version" main >/dev/null
+    fi
+    local cluster
+    cluster=$(pg_lsclusters -h | head -n 1)
+    local v name status
+    v=$(echo "$cluster" | awk '{print $1}')
+    name=$(echo "$cluster" | awk '{print $2}')
+    status=$(echo "$cluster" | awk '{print $4}')
+    if [ "$status" != "online" ]; then
+        # Debian's default listen_addresses is localhost: loopback only.
+        $SUDO pg_ctlcluster "$v" "$name" start
+        STARTED_PG="$v $name"
+    fi
+    local port
+    port=$(pg_lsclusters -h | head -n 1 | awk '{print $3}')
+    as_postgres psql -p "$port" -qAt -c \
+        "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tended') THEN CREATE ROLE tended LOGIN CREATEDB PASSWORD 'tended'; END IF; END \$\$;"
+    export TENDED_TEST_POSTGRES_URL="postgres://tended:tended@127.0.0.1:${port}/postgres"
+}
+
+start_services() {
+    install_packages
+    start_postgres
+}
+
+stop_services() {
+    if [ -n "$STARTED_PG" ]; then
+        # shellcheck disable=SC2086
+        $SUDO pg_ctlcluster $STARTED_PG stop || true
+    fi
+}
