@@ -422,8 +422,8 @@ fn levenshtein(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
@@ -459,6 +459,26 @@ pub fn serde_diag(src: &Source, node: &Node, err: &serde_json::Error, context: &
     d
 }
 
+/// One diagnostic per key of `node` that is not in `allowed`, each with a did-you-mean.
+pub fn unknown_keys(src: &Source, node: &Node, allowed: &[&str], context: &str) -> Vec<Diagnostic> {
+    let Some(map) = node.as_map() else {
+        return Vec::new();
+    };
+    map.iter()
+        .filter(|(k, _)| !allowed.contains(&k.name.as_str()))
+        .map(|(k, _)| {
+            let d = src.diag(k.pos, format!("unknown key `{}` in {context}", k.name));
+            match did_you_mean(&k.name, allowed.iter().copied()) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help(format!(
+                    "the keys accepted here are: {}",
+                    allowed.join(", ")
+                )),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -492,24 +512,4 @@ mod tests {
         assert_eq!(did_you_mean("hots", ["hosts", "vars"]), Some("hosts"));
         assert_eq!(did_you_mean("zzzzzz", ["hosts", "vars"]), None);
     }
-}
-
-/// One diagnostic per key of `node` that is not in `allowed`, each with a did-you-mean.
-pub fn unknown_keys(src: &Source, node: &Node, allowed: &[&str], context: &str) -> Vec<Diagnostic> {
-    let Some(map) = node.as_map() else {
-        return Vec::new();
-    };
-    map.iter()
-        .filter(|(k, _)| !allowed.contains(&k.name.as_str()))
-        .map(|(k, _)| {
-            let d = src.diag(k.pos, format!("unknown key `{}` in {context}", k.name));
-            match did_you_mean(&k.name, allowed.iter().copied()) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
-                None => d.help(format!(
-                    "the keys accepted here are: {}",
-                    allowed.join(", ")
-                )),
-            }
-        })
-        .collect()
 }

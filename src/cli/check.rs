@@ -110,15 +110,15 @@ pub fn inventory(cmd: InventoryCommand) -> Result<u8> {
         json,
     } = cmd;
     let inv = load_inventory(&inventory)?;
-    if let Some(c) = &client {
-        if inv.client(c).is_none() {
-            let ids: Vec<&str> = inv.clients.iter().map(|c| c.id.as_str()).collect();
-            return Err(invalid(format!(
-                "error: no client `{c}` in {} (clients: {})",
-                inventory.inventory.display(),
-                ids.join(", ")
-            )));
-        }
+    if let Some(c) = &client
+        && inv.client(c).is_none()
+    {
+        let ids: Vec<&str> = inv.clients.iter().map(|c| c.id.as_str()).collect();
+        return Err(invalid(format!(
+            "error: no client `{c}` in {} (clients: {})",
+            inventory.inventory.display(),
+            ids.join(", ")
+        )));
     }
     let hosts: Vec<_> = inv
         .hosts

@@ -272,10 +272,10 @@ pub fn summary(o: &RunOutcome) -> String {
                     t.result.message.lines().next().unwrap_or("")
                 ));
             }
-            if h.tasks.iter().all(|t| t.result.state <= State::Changed) {
-                if let Some(r) = &h.reason {
-                    out.push_str(&format!("{}: {}: {r}\n", h.host, h.state));
-                }
+            if h.tasks.iter().all(|t| t.result.state <= State::Changed)
+                && let Some(r) = &h.reason
+            {
+                out.push_str(&format!("{}: {}: {r}\n", h.host, h.state));
             }
         }
     }

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::native::vars_map;
-use super::{RawClient, RawGroup, RawHost, expand_range};
+use super::{RawClient, RawHost, expand_range};
 use crate::yaml::{Diagnostic, Kind, Node, Pos, Source, unknown_keys};
 
 fn new_client(stem: String) -> RawClient {
@@ -91,7 +91,7 @@ fn walk_group(
     } else {
         raw.groups
             .entry(name.to_string())
-            .or_insert_with(RawGroup::default)
+            .or_default()
             .vars
             .extend(vars);
     }

@@ -290,10 +290,10 @@ fn flag(vars: &Map<String, Value>, key: &str) -> Result<Option<bool>, Problem> {
 }
 
 pub(crate) fn expand_path(p: &str, base: &Path) -> PathBuf {
-    if let Some(rest) = p.strip_prefix("~/") {
-        if let Some(home) = std::env::var_os("HOME") {
-            return PathBuf::from(home).join(rest);
-        }
+    if let Some(rest) = p.strip_prefix("~/")
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return PathBuf::from(home).join(rest);
     }
     let path = PathBuf::from(p);
     if path.is_absolute() {

@@ -372,15 +372,15 @@ fn task(cx: &mut Ctx, node: &Node, registered: &mut BTreeSet<String>) -> Option<
         ("changed_when", &changed_when),
         ("failed_when", &failed_when),
     ] {
-        if let Some(e) = expr {
-            if let Err(err) = cx.templates.variables(e, true) {
-                let pos = node.get(key).map_or(node.pos, |n| n.pos);
-                cx.err(
-                    pos,
-                    format!("`{key}` is not a valid expression: {err}"),
-                    "write a Jinja expression such as `disk_check.rc == 0`",
-                );
-            }
+        if let Some(e) = expr
+            && let Err(err) = cx.templates.variables(e, true)
+        {
+            let pos = node.get(key).map_or(node.pos, |n| n.pos);
+            cx.err(
+                pos,
+                format!("`{key}` is not a valid expression: {err}"),
+                "write a Jinja expression such as `disk_check.rc == 0`",
+            );
         }
     }
     let register = string(cx, node, "register");

@@ -228,16 +228,16 @@ impl HostRun<'_> {
                 }
             }
         }
-        if let Some(expr) = &task.changed_when {
-            if matches!(r.state, State::Ok | State::Changed) {
-                match t.eval_bool(expr, &ctx) {
-                    Ok(c) => r.state = if c { State::Changed } else { State::Ok },
-                    Err(e) => {
-                        return TaskResult::new(
-                            State::Failed,
-                            format!("{}: `changed_when`: {e}", self.where_(task)),
-                        );
-                    }
+        if let Some(expr) = &task.changed_when
+            && matches!(r.state, State::Ok | State::Changed)
+        {
+            match t.eval_bool(expr, &ctx) {
+                Ok(c) => r.state = if c { State::Changed } else { State::Ok },
+                Err(e) => {
+                    return TaskResult::new(
+                        State::Failed,
+                        format!("{}: `changed_when`: {e}", self.where_(task)),
+                    );
                 }
             }
         }

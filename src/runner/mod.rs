@@ -154,11 +154,11 @@ async fn writer(
                 Err(_) => break,
             }
         }
-        if err.is_none() {
-            if let Err(e) = store.record_hosts(run_id, &batch).await {
-                tracing::error!(error = %e, "cannot record host results");
-                err = Some(e);
-            }
+        if err.is_none()
+            && let Err(e) = store.record_hosts(run_id, &batch).await
+        {
+            tracing::error!(error = %e, "cannot record host results");
+            err = Some(e);
         }
         all.append(&mut batch);
     }

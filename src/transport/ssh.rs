@@ -397,13 +397,13 @@ async fn authenticate(
             .unwrap_or_default();
         for name in ["id_ed25519", "id_ecdsa", "id_rsa"] {
             let path = home.join(".ssh").join(name);
-            if path.exists() {
-                if let Ok(key) = load_key(&path, ep.key_passphrase).await {
-                    if try_key(handle, user, key).await? {
-                        return Ok(());
-                    }
-                    tried.push(format!("key {}", path.display()));
+            if path.exists()
+                && let Ok(key) = load_key(&path, ep.key_passphrase).await
+            {
+                if try_key(handle, user, key).await? {
+                    return Ok(());
                 }
+                tried.push(format!("key {}", path.display()));
             }
         }
     }
