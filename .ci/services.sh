@@ -11,6 +11,7 @@ install_packages() {
     command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
     ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
     command -v pgrep >/dev/null 2>&1 || missing+=(procps)
+    command -v sudo >/dev/null 2>&1 || missing+=(sudo)
     command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "ci: installing ${missing[*]}"

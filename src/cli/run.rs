@@ -51,6 +51,10 @@ pub struct RunArgs {
     /// Seconds to connect and authenticate.
     #[arg(long, default_value_t = 10)]
     connect_timeout: u64,
+    /// Let state-changing tasks (patching, reboots, restarts, remediation) run outside the clients'
+    /// maintenance windows.
+    #[arg(long)]
+    ignore_windows: bool,
     /// Seconds a task may run when it sets no `timeout` of its own.
     #[arg(long, default_value_t = 3600)]
     task_timeout: u64,
@@ -136,6 +140,7 @@ pub async fn run(a: RunArgs) -> Result<u8> {
         limit: a.limit.clone(),
         tags: a.tags,
         skip_tags: a.skip_tags,
+        ignore_windows: a.ignore_windows,
         ..Default::default()
     };
     if let Some(k) = a.known_hosts {

@@ -226,6 +226,8 @@ pub(crate) fn resolve(src: &Source, raw: RawClient) -> (Client, Vec<Host>, Vec<D
                 groups: ordered.iter().map(|s| s.to_string()).collect(),
                 vars,
                 connection,
+                timezone: client.timezone,
+                maintenance_windows: client.maintenance_windows.clone(),
                 file: src.path.clone(),
                 pos: rh.pos,
             }),

@@ -28,6 +28,51 @@ pub struct MaintenanceWindow {
     pub end: chrono::NaiveTime,
 }
 
+impl MaintenanceWindow {
+    /// Whether `local` (a time in the client's zone) falls inside. A window whose end is not after its
+    /// start runs past midnight: `sat 22:00-02:00` covers Saturday 22:00 to Sunday 02:00.
+    pub fn contains(&self, local: chrono::NaiveDateTime) -> bool {
+        use chrono::Datelike;
+        let (day, time) = (local.weekday(), local.time());
+        if self.start < self.end {
+            self.days.contains(&day) && time >= self.start && time < self.end
+        } else {
+            (self.days.contains(&day) && time >= self.start) || (self.days.contains(&day.pred()) && time < self.end)
+        }
+    }
+}
+
+/// Whether state-changing work may run now on a host.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "gate", rename_all = "snake_case")]
+pub enum ChangeGate {
+    /// The client defines no maintenance window: changes may run at any time.
+    Unrestricted,
+    Inside,
+    /// Outside every window: changes are deferred, checks still run.
+    Outside { timezone: String },
+    /// `--ignore-windows` on a hand run.
+    Overridden,
+}
+
+impl ChangeGate {
+    pub fn allows_changes(&self) -> bool {
+        !matches!(self, ChangeGate::Outside { .. })
+    }
+
+    pub fn for_host(host: &Host, now: chrono::DateTime<chrono::Utc>) -> ChangeGate {
+        if host.maintenance_windows.is_empty() {
+            return ChangeGate::Unrestricted;
+        }
+        let local = now.with_timezone(&host.timezone).naive_local();
+        if host.maintenance_windows.iter().any(|w| w.contains(local)) {
+            ChangeGate::Inside
+        } else {
+            ChangeGate::Outside { timezone: host.timezone.name().to_string() }
+        }
+    }
+}
+
 /// A person who receives the client's reports.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Contact {
@@ -57,6 +102,11 @@ pub struct Host {
     pub groups: Vec<String>,
     pub vars: Map<String, Value>,
     pub connection: Connection,
+    /// The client's zone and maintenance windows, copied here so a host carries what gates its changes.
+    #[serde(skip)]
+    pub timezone: chrono_tz::Tz,
+    #[serde(skip)]
+    pub maintenance_windows: Vec<MaintenanceWindow>,
     #[serde(skip)]
     pub file: PathBuf,
     #[serde(skip)]
@@ -300,6 +350,20 @@ pub(crate) fn expand_range(name: &str) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_past_midnight_and_in_the_clients_zone() {
+        use chrono::{NaiveDate, NaiveTime, Weekday};
+        let t = |h, m| NaiveTime::from_hms_opt(h, m, 0).expect("time");
+        let sun = MaintenanceWindow { days: vec![Weekday::Sun], start: t(1, 0), end: t(5, 0) };
+        let sat_night = MaintenanceWindow { days: vec![Weekday::Sat], start: t(22, 0), end: t(2, 0) };
+        // 2026-11-22 is a Sunday.
+        let at = |d: u32, h, m| NaiveDate::from_ymd_opt(2026, 11, d).expect("date").and_time(t(h, m));
+        assert!(sun.contains(at(22, 1, 0)) && sun.contains(at(22, 4, 59)));
+        assert!(!sun.contains(at(22, 5, 0)) && !sun.contains(at(21, 2, 0)));
+        assert!(sat_night.contains(at(21, 23, 0)) && sat_night.contains(at(22, 1, 30)));
+        assert!(!sat_night.contains(at(22, 2, 0)) && !sat_night.contains(at(23, 1, 0)));
+    }
 
     #[test]
     fn ranges_expand_like_ansible() {

@@ -4,6 +4,9 @@
 //! list and `tended modules` all come from the trait.
 
 mod command;
+pub mod disk;
+pub mod levels;
+mod service;
 mod shell;
 
 use std::time::Duration;
@@ -142,9 +145,22 @@ pub struct TaskContext<'a> {
     pub check_mode: bool,
     pub r#become: Option<BecomeExec>,
     pub timeout: Option<Duration>,
+    /// Whether state-changing work may run now (the client's maintenance windows).
+    pub gate: crate::inventory::ChangeGate,
 }
 
 impl TaskContext<'_> {
+    /// A result saying a change was not made because it is outside the maintenance window.
+    pub fn deferred(&self, what: &str) -> TaskResult {
+        let zone = match &self.gate {
+            crate::inventory::ChangeGate::Outside { timezone } => timezone.clone(),
+            _ => String::new(),
+        };
+        let mut r = TaskResult::new(State::Skipped, format!("deferred: {what} waits for the maintenance window ({zone})"));
+        r.data = serde_json::json!({ "deferred": true });
+        r
+    }
+
     /// Runs one command with the task's become and timeout.
     pub async fn exec(&self, command: impl Into<String>) -> Result<ExecOutput, TransportError> {
         let mut req = ExecRequest::new(command);
@@ -176,7 +192,7 @@ pub trait Module: Send + Sync {
 }
 
 /// Every module tended knows. Add new ones here.
-pub static MODULES: &[&dyn Module] = &[&command::Command, &shell::Shell];
+pub static MODULES: &[&dyn Module] = &[&command::Command, &shell::Shell, &disk::Disk, &service::Service];
 
 pub fn find(name: &str) -> Option<&'static dyn Module> {
     MODULES.iter().copied().find(|m| m.name() == name)

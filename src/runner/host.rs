@@ -167,6 +167,11 @@ impl HostRun<'_> {
                 check_mode: task.check_mode.unwrap_or(self.opts.check_mode),
                 r#become: self.r#become(task),
                 timeout: task.timeout.or(Some(self.opts.task_timeout)),
+                gate: if self.opts.ignore_windows {
+                    crate::inventory::ChangeGate::Overridden
+                } else {
+                    crate::inventory::ChangeGate::for_host(self.host, Utc::now())
+                },
             };
             loop {
                 attempts += 1;

@@ -40,6 +40,8 @@ pub struct RunOptions {
     /// For tasks without their own `timeout`.
     pub task_timeout: Duration,
     pub origin: RunOrigin,
+    /// Make state-changing tasks run outside the clients' maintenance windows (hand runs only).
+    pub ignore_windows: bool,
 }
 
 impl Default for RunOptions {
@@ -56,6 +58,7 @@ impl Default for RunOptions {
                 trigger: "manual".into(),
                 started_by: whoami(),
             },
+            ignore_windows: false,
         }
     }
 }

@@ -289,3 +289,41 @@ pub fn host_entry(name: &str, s: &Sshd, key: &ClientKey) -> String {
         key.private.display()
     )
 }
+
+/// Runs the real `tended` binary with extra environment variables (and none inherited that matter).
+pub fn tended_env(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tended"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("TENDED_INVENTORY")
+        .env_remove("TENDED_DB")
+        .env_remove("SSH_AUTH_SOCK")
+        .env("TENDED_LOG", "error")
+        .stdin(Stdio::null());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run tended")
+}
+
+/// A local user with a password and password-protected sudo, for password and become tests.
+/// Creating it needs root, as .ci/run has; the test says so otherwise.
+pub fn password_user() -> (&'static str, &'static str) {
+    const USER: &str = "tendedpw";
+    const PASSWORD: &str = "Correct-Horse-7";
+    require("sudo", "sudo");
+    require("chpasswd", "passwd");
+    let uid = Command::new("id").arg("-u").output().expect("id -u");
+    assert_eq!(String::from_utf8_lossy(&uid.stdout).trim(), "0", "the password test creates a user `{USER}` and needs root (run the tests as root, as .ci/run does)");
+    if !Command::new("id").arg(USER).output().expect("id").status.success() {
+        run(Command::new("useradd").args(["--create-home", "--shell", "/bin/sh", USER]));
+    }
+    let mut child = Command::new("chpasswd").stdin(Stdio::piped()).spawn().expect("chpasswd");
+    use std::io::Write;
+    child.stdin.as_mut().expect("stdin").write_all(format!("{USER}:{PASSWORD}\n").as_bytes()).expect("write");
+    assert!(child.wait().expect("chpasswd").success());
+    std::fs::write(format!("/etc/sudoers.d/{USER}"), format!("{USER} ALL=(ALL:ALL) ALL\n")).expect("sudoers entry");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(format!("/etc/sudoers.d/{USER}"), std::fs::Permissions::from_mode(0o440)).expect("chmod sudoers");
+    (USER, PASSWORD)
+}
