@@ -9,8 +9,16 @@ use common::*;
 
 fn inventory(dir: &std::path::Path, body: &str) {
     std::fs::create_dir_all(dir.join("inv")).expect("inv");
-    std::fs::write(dir.join("inv/auth.yml"), format!("client: auth\nhosts:\n{body}")).expect("inventory");
-    std::fs::write(dir.join("pb.yml"), "hosts: all\ntasks:\n  - name: who\n    command: id -un\n").expect("playbook");
+    std::fs::write(
+        dir.join("inv/auth.yml"),
+        format!("client: auth\nhosts:\n{body}"),
+    )
+    .expect("inventory");
+    std::fs::write(
+        dir.join("pb.yml"),
+        "hosts: all\ntasks:\n  - name: who\n    command: id -un\n",
+    )
+    .expect("playbook");
 }
 
 #[test]
@@ -19,26 +27,69 @@ fn encrypted_key_with_passphrase_from_an_env_var() {
     let d = dir.path();
     let key = d.join("locked_key");
     require("ssh-keygen", "openssh-client");
-    let st = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "open sesame", "-f"]).arg(&key).status().expect("keygen");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "open sesame", "-f"])
+        .arg(&key)
+        .status()
+        .expect("keygen");
     assert!(st.success());
-    let client = ClientKey { private: key.clone(), public: std::fs::read_to_string(key.with_extension("pub")).expect("pub") };
+    let client = ClientKey {
+        private: key.clone(),
+        public: std::fs::read_to_string(key.with_extension("pub")).expect("pub"),
+    };
     let sshd = Sshd::start(d, "h", "127.0.0.1", &client, "");
     std::fs::write(d.join("known_hosts"), sshd.known_hosts_line()).expect("kh");
-    inventory(d, &format!("  locked:\n    address: \"127.0.0.1\"\n    port: {}\n    user: {}\n    key_file: {}\n    key_passphrase_env: TEST_KEY_PASSPHRASE\n", sshd.port, user(), key.display()));
-    let args = ["run", "pb.yml", "-i", "inv", "--db", "t.db", "--known-hosts", "known_hosts", "--json"];
+    inventory(
+        d,
+        &format!(
+            "  locked:\n    address: \"127.0.0.1\"\n    port: {}\n    user: {}\n    key_file: {}\n    key_passphrase_env: TEST_KEY_PASSPHRASE\n",
+            sshd.port,
+            user(),
+            key.display()
+        ),
+    );
+    let args = [
+        "run",
+        "pb.yml",
+        "-i",
+        "inv",
+        "--db",
+        "t.db",
+        "--known-hosts",
+        "known_hosts",
+        "--json",
+    ];
 
     let out = tended_env(d, &args, &[]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("environment variable TEST_KEY_PASSPHRASE is not set"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("environment variable TEST_KEY_PASSPHRASE is not set"),
+        "{}",
+        text(&out)
+    );
 
     let out = tended_env(d, &args, &[("TEST_KEY_PASSPHRASE", "wrong")]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert!(host(&json(&out), "locked")["reason"].as_str().expect("reason").contains("cannot load key file"), "{}", text(&out));
+    assert!(
+        host(&json(&out), "locked")["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("cannot load key file"),
+        "{}",
+        text(&out)
+    );
 
     let out = tended_env(d, &args, &[("TEST_KEY_PASSPHRASE", "open sesame")]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(host(&json(&out), "locked")["tasks"][0]["stdout"], format!("{}\n", user()));
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("open sesame"), "the passphrase is never printed");
+    assert_eq!(
+        host(&json(&out), "locked")["tasks"][0]["stdout"],
+        format!("{}\n", user())
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("open sesame"),
+        "the passphrase is never printed"
+    );
 }
 
 #[test]
@@ -50,15 +101,49 @@ fn ssh_agent_authenticates_when_no_key_file_is_given() {
     std::fs::write(d.join("known_hosts"), sshd.known_hosts_line()).expect("kh");
     let sock = d.join("agent.sock");
     require("ssh-agent", "openssh-client");
-    let agent = Command::new("ssh-agent").arg("-a").arg(&sock).output().expect("ssh-agent");
+    let agent = Command::new("ssh-agent")
+        .arg("-a")
+        .arg(&sock)
+        .output()
+        .expect("ssh-agent");
     assert!(agent.status.success());
-    let pid = String::from_utf8_lossy(&agent.stdout).split("SSH_AGENT_PID=").nth(1).and_then(|s| s.split(';').next()).unwrap_or("").to_string();
-    let added = Command::new("ssh-add").arg(&client.private).env("SSH_AUTH_SOCK", &sock).output().expect("ssh-add");
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
-    inventory(d, &format!("  agented:\n    address: \"127.0.0.1\"\n    port: {}\n    user: {}\n", sshd.port, user()));
+    let pid = String::from_utf8_lossy(&agent.stdout)
+        .split("SSH_AGENT_PID=")
+        .nth(1)
+        .and_then(|s| s.split(';').next())
+        .unwrap_or("")
+        .to_string();
+    let added = Command::new("ssh-add")
+        .arg(&client.private)
+        .env("SSH_AUTH_SOCK", &sock)
+        .output()
+        .expect("ssh-add");
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    inventory(
+        d,
+        &format!(
+            "  agented:\n    address: \"127.0.0.1\"\n    port: {}\n    user: {}\n",
+            sshd.port,
+            user()
+        ),
+    );
     let home = d.join("empty-home");
     std::fs::create_dir_all(&home).expect("home");
-    let args = ["run", "pb.yml", "-i", "inv", "--db", "t.db", "--known-hosts", "known_hosts", "--json"];
+    let args = [
+        "run",
+        "pb.yml",
+        "-i",
+        "inv",
+        "--db",
+        "t.db",
+        "--known-hosts",
+        "known_hosts",
+        "--json",
+    ];
     let sock_s = sock.display().to_string();
     let home_s = home.display().to_string();
     let out = tended_env(d, &args, &[("SSH_AUTH_SOCK", &sock_s), ("HOME", &home_s)]);
@@ -68,8 +153,14 @@ fn ssh_agent_authenticates_when_no_key_file_is_given() {
     // Without the agent (and no key anywhere) the refusal says what was tried.
     let out = tended_env(d, &args, &[("HOME", &home_s)]);
     assert_eq!(out.status.code(), Some(3));
-    let reason = host(&json(&out), "agented")["reason"].as_str().expect("reason").to_string();
-    assert!(reason.contains("was refused") && reason.contains("authorized_keys"), "{reason}");
+    let reason = host(&json(&out), "agented")["reason"]
+        .as_str()
+        .expect("reason")
+        .to_string();
+    assert!(
+        reason.contains("was refused") && reason.contains("authorized_keys"),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -82,7 +173,10 @@ fn password_login_and_sudo_with_a_password_from_the_environment() {
     std::fs::write(d.join("known_hosts"), sshd.known_hosts_line()).expect("kh");
     inventory(
         d,
-        &format!("  pw:\n    address: \"127.0.0.1\"\n    port: {}\n    user: {pw_user}\n    password_env: TEST_PW\n    become_password_env: TEST_PW\n", sshd.port),
+        &format!(
+            "  pw:\n    address: \"127.0.0.1\"\n    port: {}\n    user: {pw_user}\n    password_env: TEST_PW\n    become_password_env: TEST_PW\n",
+            sshd.port
+        ),
     );
     std::fs::write(
         d.join("pb.yml"),
@@ -92,7 +186,17 @@ fn password_login_and_sudo_with_a_password_from_the_environment() {
     let home = d.join("empty-home");
     std::fs::create_dir_all(&home).expect("home");
     let home_s = home.display().to_string();
-    let args = ["run", "pb.yml", "-i", "inv", "--db", "t.db", "--known-hosts", "known_hosts", "--json"];
+    let args = [
+        "run",
+        "pb.yml",
+        "-i",
+        "inv",
+        "--db",
+        "t.db",
+        "--known-hosts",
+        "known_hosts",
+        "--json",
+    ];
     let out = tended_env(d, &args, &[("TEST_PW", password), ("HOME", &home_s)]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let run = json(&out);
@@ -100,9 +204,23 @@ fn password_login_and_sudo_with_a_password_from_the_environment() {
     assert_eq!(tasks[0]["stdout"], format!("{pw_user}\n"));
     assert_eq!(tasks[1]["stdout"], "root\n");
     assert_eq!(tasks[2]["stdout"], "nobody\n");
-    assert!(!String::from_utf8_lossy(&out.stdout).contains(password), "the password is never recorded");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains(password),
+        "the password is never recorded"
+    );
 
-    let out = tended_env(d, &args, &[("TEST_PW", "wrong password"), ("HOME", &home_s)]);
+    let out = tended_env(
+        d,
+        &args,
+        &[("TEST_PW", "wrong password"), ("HOME", &home_s)],
+    );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert!(host(&json(&out), "pw")["reason"].as_str().expect("reason").contains("password from env:TEST_PW"), "{}", text(&out));
+    assert!(
+        host(&json(&out), "pw")["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("password from env:TEST_PW"),
+        "{}",
+        text(&out)
+    );
 }

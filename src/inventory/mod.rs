@@ -37,7 +37,8 @@ impl MaintenanceWindow {
         if self.start < self.end {
             self.days.contains(&day) && time >= self.start && time < self.end
         } else {
-            (self.days.contains(&day) && time >= self.start) || (self.days.contains(&day.pred()) && time < self.end)
+            (self.days.contains(&day) && time >= self.start)
+                || (self.days.contains(&day.pred()) && time < self.end)
         }
     }
 }
@@ -50,7 +51,9 @@ pub enum ChangeGate {
     Unrestricted,
     Inside,
     /// Outside every window: changes are deferred, checks still run.
-    Outside { timezone: String },
+    Outside {
+        timezone: String,
+    },
     /// `--ignore-windows` on a hand run.
     Overridden,
 }
@@ -68,7 +71,9 @@ impl ChangeGate {
         if host.maintenance_windows.iter().any(|w| w.contains(local)) {
             ChangeGate::Inside
         } else {
-            ChangeGate::Outside { timezone: host.timezone.name().to_string() }
+            ChangeGate::Outside {
+                timezone: host.timezone.name().to_string(),
+            }
         }
     }
 }
@@ -355,10 +360,22 @@ mod tests {
     fn windows_past_midnight_and_in_the_clients_zone() {
         use chrono::{NaiveDate, NaiveTime, Weekday};
         let t = |h, m| NaiveTime::from_hms_opt(h, m, 0).expect("time");
-        let sun = MaintenanceWindow { days: vec![Weekday::Sun], start: t(1, 0), end: t(5, 0) };
-        let sat_night = MaintenanceWindow { days: vec![Weekday::Sat], start: t(22, 0), end: t(2, 0) };
+        let sun = MaintenanceWindow {
+            days: vec![Weekday::Sun],
+            start: t(1, 0),
+            end: t(5, 0),
+        };
+        let sat_night = MaintenanceWindow {
+            days: vec![Weekday::Sat],
+            start: t(22, 0),
+            end: t(2, 0),
+        };
         // 2026-11-22 is a Sunday.
-        let at = |d: u32, h, m| NaiveDate::from_ymd_opt(2026, 11, d).expect("date").and_time(t(h, m));
+        let at = |d: u32, h, m| {
+            NaiveDate::from_ymd_opt(2026, 11, d)
+                .expect("date")
+                .and_time(t(h, m))
+        };
         assert!(sun.contains(at(22, 1, 0)) && sun.contains(at(22, 4, 59)));
         assert!(!sun.contains(at(22, 5, 0)) && !sun.contains(at(21, 2, 0)));
         assert!(sat_night.contains(at(21, 23, 0)) && sat_night.contains(at(22, 1, 30)));

@@ -177,6 +177,8 @@ mod tests {
                     password: None,
                 },
             },
+            timezone: chrono_tz::UTC,
+            maintenance_windows: Vec::new(),
             file: Default::default(),
             pos: Default::default(),
         }

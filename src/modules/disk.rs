@@ -11,10 +11,43 @@ use super::{BoxFuture, Module, ModuleKind, State, TaskContext, TaskResult, parse
 
 /// Pseudo, network and read-only image filesystems, skipped unless named in `include_types`.
 pub const DEFAULT_EXCLUDED: &[&str] = &[
-    "tmpfs", "devtmpfs", "overlay", "squashfs", "ramfs", "proc", "sysfs", "cgroup", "cgroup2", "devpts", "mqueue",
-    "debugfs", "tracefs", "securityfs", "pstore", "bpf", "autofs", "fusectl", "configfs", "hugetlbfs", "binfmt_misc",
-    "nsfs", "efivarfs", "rpc_pipefs", "nfsd", "iso9660", "udf", "nfs", "nfs4", "cifs", "smb3", "fuse.sshfs",
-    "fuse.lxcfs", "fuse.snapfuse", "fuse.portal", "selinuxfs", "zram",
+    "tmpfs",
+    "devtmpfs",
+    "overlay",
+    "squashfs",
+    "ramfs",
+    "proc",
+    "sysfs",
+    "cgroup",
+    "cgroup2",
+    "devpts",
+    "mqueue",
+    "debugfs",
+    "tracefs",
+    "securityfs",
+    "pstore",
+    "bpf",
+    "autofs",
+    "fusectl",
+    "configfs",
+    "hugetlbfs",
+    "binfmt_misc",
+    "nsfs",
+    "efivarfs",
+    "rpc_pipefs",
+    "nfsd",
+    "iso9660",
+    "udf",
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "fuse.sshfs",
+    "fuse.lxcfs",
+    "fuse.snapfuse",
+    "fuse.portal",
+    "selinuxfs",
+    "zram",
 ];
 
 #[derive(Debug, Deserialize, JsonSchema, Default)]
@@ -69,11 +102,23 @@ pub fn parse_df(text: &str) -> Vec<DfRow> {
         let mount = rest.trim_start().trim_end_matches(['\n', '\r']);
         let num = |s: &str| s.parse::<u64>().ok();
         // `-` appears for filesystems without inode counts on some systems.
-        let (Some(total), Some(used), Some(available)) = (num(fields[1]).or(Some(0)), num(fields[2]).or(Some(0)), num(fields[3]).or(Some(0))) else { continue };
+        let (Some(total), Some(used), Some(available)) = (
+            num(fields[1]).or(Some(0)),
+            num(fields[2]).or(Some(0)),
+            num(fields[3]).or(Some(0)),
+        ) else {
+            continue;
+        };
         if mount.is_empty() || fields[4].is_empty() {
             continue;
         }
-        rows.push(DfRow { filesystem: fields[0].to_string(), total, used, available, mount: mount.to_string() });
+        rows.push(DfRow {
+            filesystem: fields[0].to_string(),
+            total,
+            used,
+            available,
+            mount: mount.to_string(),
+        });
     }
     rows
 }
@@ -91,7 +136,10 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
             i += 4;
         } else {
@@ -106,7 +154,11 @@ pub fn parse_proc_mounts(text: &str) -> Vec<MountEntry> {
     text.lines()
         .filter_map(|l| {
             let mut f = l.split_whitespace();
-            Some(MountEntry { device: unescape(f.next()?), mount: unescape(f.next()?), fstype: f.next()?.to_string() })
+            Some(MountEntry {
+                device: unescape(f.next()?),
+                mount: unescape(f.next()?),
+                fstype: f.next()?.to_string(),
+            })
         })
         .collect()
 }
@@ -120,13 +172,17 @@ pub fn select_mounts(entries: &[MountEntry], p: &DiskParams) -> Vec<MountEntry> 
     let included = p.include_types.clone().unwrap_or_default();
     let mut out: Vec<MountEntry> = Vec::new();
     for e in entries {
-        let skip = (excluded.contains(&e.fstype) || (e.fstype.starts_with("fuse.") && p.exclude_types.is_none()))
+        let skip = (excluded.contains(&e.fstype)
+            || (e.fstype.starts_with("fuse.") && p.exclude_types.is_none()))
             && !included.contains(&e.fstype);
         if skip || (!p.include_loop && e.device.starts_with("/dev/loop")) {
             continue;
         }
         // Bind mounts show the same device twice: keep the shortest path, as df does.
-        match out.iter_mut().find(|o| o.device == e.device && e.device.starts_with('/')) {
+        match out
+            .iter_mut()
+            .find(|o| o.device == e.device && e.device.starts_with('/'))
+        {
             Some(o) if e.mount.len() < o.mount.len() => *o = e.clone(),
             Some(_) => {}
             None => out.push(e.clone()),
@@ -136,7 +192,9 @@ pub fn select_mounts(entries: &[MountEntry], p: &DiskParams) -> Vec<MountEntry> 
 }
 
 fn q(s: &str) -> String {
-    shlex::try_quote(s).map(|c| c.into_owned()).unwrap_or_else(|_| "''".into())
+    shlex::try_quote(s)
+        .map(|c| c.into_owned())
+        .unwrap_or_else(|_| "''".into())
 }
 
 /// One script measuring each mount with its own timed `df`, tagging the lines: `K`/`I` rows, or
@@ -173,8 +231,14 @@ fn pct(part: u64, whole: u64) -> Option<f64> {
 
 /// Judges measured rows; `asked` are the paths measured, `types` their filesystem types.
 pub(crate) fn judge(output: &str, asked: &[(String, String)], p: &DiskParams) -> TaskResult {
-    let used_levels = p.used.unwrap_or(Levels { warn: Some(Amount::Percent(80.0)), crit: Some(Amount::Percent(90.0)) });
-    let inode_levels = p.inodes_used.unwrap_or(Levels { warn: Some(Amount::Percent(80.0)), crit: Some(Amount::Percent(90.0)) });
+    let used_levels = p.used.unwrap_or(Levels {
+        warn: Some(Amount::Percent(80.0)),
+        crit: Some(Amount::Percent(90.0)),
+    });
+    let inode_levels = p.inodes_used.unwrap_or(Levels {
+        warn: Some(Amount::Percent(80.0)),
+        crit: Some(Amount::Percent(90.0)),
+    });
     let mut space = Vec::new();
     let mut inodes = Vec::new();
     let mut failed = Vec::new();
@@ -190,18 +254,38 @@ pub(crate) fn judge(output: &str, asked: &[(String, String)], p: &DiskParams) ->
     let mut results = Vec::new();
     for (i, (path, fstype)) in asked.iter().enumerate() {
         if failed.contains(path) || i >= space.len() + failed.len() {
-            results.push(MountResult { mount: path.clone(), fstype: fstype.clone(), state: State::Unknown, size_bytes: None, used_bytes: None, free_bytes: None, used_percent: None, inodes_total: None, inodes_used: None, inodes_used_percent: None, problem: Some("df failed or timed out (a stale network mount?)".into()) });
+            results.push(MountResult {
+                mount: path.clone(),
+                fstype: fstype.clone(),
+                state: State::Unknown,
+                size_bytes: None,
+                used_bytes: None,
+                free_bytes: None,
+                used_percent: None,
+                inodes_total: None,
+                inodes_used: None,
+                inodes_used_percent: None,
+                problem: Some("df failed or timed out (a stale network mount?)".into()),
+            });
         }
     }
     for (k, i) in space.iter().zip(inodes.iter()) {
         let used_b = k.used * 1024;
         let free_b = k.available * 1024;
         let used_pct = pct(k.used, k.used + k.available);
-        let m = Measure { percent: used_pct, bytes: Some(used_b), count: None };
+        let m = Measure {
+            percent: used_pct,
+            bytes: Some(used_b),
+            count: None,
+        };
         let (mut state, mut level) = used_levels.judge(m, Direction::AtLeast);
         let mut problem = level.map(|l| format!("{}% used (limit {l})", used_pct.unwrap_or(0.0)));
         if let Some(free_levels) = p.free {
-            let fm = Measure { percent: pct(k.available, k.used + k.available), bytes: Some(free_b), count: None };
+            let fm = Measure {
+                percent: pct(k.available, k.used + k.available),
+                bytes: Some(free_b),
+                count: None,
+            };
             let (s, l) = free_levels.judge(fm, Direction::AtMost);
             if s > state {
                 state = s;
@@ -211,13 +295,25 @@ pub(crate) fn judge(output: &str, asked: &[(String, String)], p: &DiskParams) ->
         }
         let inode_pct = pct(i.used, i.total);
         if i.total > 0 {
-            let (s, l) = inode_levels.judge(Measure { percent: inode_pct, bytes: None, count: Some(i.used) }, Direction::AtLeast);
+            let (s, l) = inode_levels.judge(
+                Measure {
+                    percent: inode_pct,
+                    bytes: None,
+                    count: Some(i.used),
+                },
+                Direction::AtLeast,
+            );
             if s > state {
                 state = s;
-                problem = l.map(|l| format!("inodes {}% used (limit {l})", inode_pct.unwrap_or(0.0)));
+                problem =
+                    l.map(|l| format!("inodes {}% used (limit {l})", inode_pct.unwrap_or(0.0)));
             }
         }
-        let fstype = asked.iter().find(|(p, _)| *p == k.mount).map(|(_, t)| t.clone()).unwrap_or_default();
+        let fstype = asked
+            .iter()
+            .find(|(p, _)| *p == k.mount)
+            .map(|(_, t)| t.clone())
+            .unwrap_or_default();
         results.push(MountResult {
             mount: k.mount.clone(),
             fstype,
@@ -233,13 +329,40 @@ pub(crate) fn judge(output: &str, asked: &[(String, String)], p: &DiskParams) ->
         });
     }
     if results.is_empty() {
-        return TaskResult::new(State::Unknown, "no filesystem was measured (check `mounts` and the type filters)");
+        return TaskResult::new(
+            State::Unknown,
+            "no filesystem was measured (check `mounts` and the type filters)",
+        );
     }
-    let worst = results.iter().map(|r| r.state).max().unwrap_or(State::Unknown);
-    let bad: Vec<String> = results.iter().filter(|r| r.state != State::Ok).map(|r| format!("{}: {} {}", r.mount, r.state, r.problem.clone().unwrap_or_default())).collect();
+    let worst = results
+        .iter()
+        .map(|r| r.state)
+        .max()
+        .unwrap_or(State::Unknown);
+    let bad: Vec<String> = results
+        .iter()
+        .filter(|r| r.state != State::Ok)
+        .map(|r| {
+            format!(
+                "{}: {} {}",
+                r.mount,
+                r.state,
+                r.problem.clone().unwrap_or_default()
+            )
+        })
+        .collect();
     let message = if bad.is_empty() {
-        let fullest = results.iter().filter_map(|r| r.used_percent.map(|p| (p, &r.mount))).max_by(|a, b| a.0.total_cmp(&b.0));
-        format!("{} filesystems ok{}", results.len(), fullest.map(|(p, m)| format!("; fullest {m} at {p}%")).unwrap_or_default())
+        let fullest = results
+            .iter()
+            .filter_map(|r| r.used_percent.map(|p| (p, &r.mount)))
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        format!(
+            "{} filesystems ok{}",
+            results.len(),
+            fullest
+                .map(|(p, m)| format!("; fullest {m} at {p}%"))
+                .unwrap_or_default()
+        )
     } else {
         bad.join("; ")
     };
@@ -285,14 +408,23 @@ impl Module for Disk {
                 Some(m) => m.iter().map(|m| (m.clone(), String::new())).collect(),
                 None => match ctx.exec("cat /proc/mounts").await {
                     Ok(out) if out.rc == Some(0) => {
-                        select_mounts(&parse_proc_mounts(&out.stdout_text()), &p).into_iter().map(|m| (m.mount, m.fstype)).collect()
+                        select_mounts(&parse_proc_mounts(&out.stdout_text()), &p)
+                            .into_iter()
+                            .map(|m| (m.mount, m.fstype))
+                            .collect()
                     }
-                    Ok(out) => return TaskResult::new(State::Unknown, "cannot read /proc/mounts").with_output(&out),
+                    Ok(out) => {
+                        return TaskResult::new(State::Unknown, "cannot read /proc/mounts")
+                            .with_output(&out);
+                    }
                     Err(e) => return TaskResult::from_transport_error(&e),
                 },
             };
             let paths: Vec<String> = asked.iter().map(|(m, _)| m.clone()).collect();
-            match ctx.exec(measure_script(&paths, p.mount_timeout.unwrap_or(10))).await {
+            match ctx
+                .exec(measure_script(&paths, p.mount_timeout.unwrap_or(10)))
+                .await
+            {
                 Ok(out) => {
                     let mut r = judge(&out.stdout_text(), &asked, &p);
                     r.stderr = out.stderr_text();
@@ -318,8 +450,14 @@ mod tests {
         for text in [GNU_K, BUSYBOX_K] {
             let rows = parse_df(text);
             assert_eq!(rows.len(), 4, "{text}");
-            let spaced = rows.iter().find(|r| r.mount == "/mnt/tended fixture").expect("spaced mount");
-            assert_eq!((spaced.total, spaced.used, spaced.available), (10240, 9216, 1024));
+            let spaced = rows
+                .iter()
+                .find(|r| r.mount == "/mnt/tended fixture")
+                .expect("spaced mount");
+            assert_eq!(
+                (spaced.total, spaced.used, spaced.available),
+                (10240, 9216, 1024)
+            );
             assert_eq!(rows[0].mount, "/");
         }
         let inodes = parse_df(GNU_I);
@@ -330,48 +468,98 @@ mod tests {
     #[test]
     fn proc_mounts_are_unescaped_and_pseudo_filesystems_skipped() {
         let entries = parse_proc_mounts(MOUNTS);
-        assert!(entries.iter().any(|e| e.mount == "/mnt/tended fixture" && e.fstype == "tmpfs"));
+        assert!(
+            entries
+                .iter()
+                .any(|e| e.mount == "/mnt/tended fixture" && e.fstype == "tmpfs")
+        );
         let chosen = select_mounts(&entries, &DiskParams::default());
-        assert!(chosen.iter().all(|m| !DEFAULT_EXCLUDED.contains(&m.fstype.as_str())), "{chosen:?}");
+        assert!(
+            chosen
+                .iter()
+                .all(|m| !DEFAULT_EXCLUDED.contains(&m.fstype.as_str())),
+            "{chosen:?}"
+        );
         assert!(chosen.iter().any(|m| m.mount == "/"));
-        let with_tmpfs = select_mounts(&entries, &DiskParams { include_types: Some(vec!["tmpfs".into()]), ..Default::default() });
+        let with_tmpfs = select_mounts(
+            &entries,
+            &DiskParams {
+                include_types: Some(vec!["tmpfs".into()]),
+                ..Default::default()
+            },
+        );
         assert!(with_tmpfs.iter().any(|m| m.mount == "/mnt/tended fixture"));
     }
 
     fn tagged(k: &str, i: &str) -> String {
-        let rows = |t: &str, tag: &str| t.lines().skip(1).map(|l| format!("{tag} {l}\n")).collect::<String>();
+        let rows = |t: &str, tag: &str| {
+            t.lines()
+                .skip(1)
+                .map(|l| format!("{tag} {l}\n"))
+                .collect::<String>()
+        };
         let (k, i) = (rows(k, "K"), rows(i, "I"));
-        k.lines().zip(i.lines()).map(|(a, b)| format!("{a}\n{b}\n")).collect()
+        k.lines()
+            .zip(i.lines())
+            .map(|(a, b)| format!("{a}\n{b}\n"))
+            .collect()
     }
 
     #[test]
     fn thresholds_judge_each_mount_and_a_hung_one_is_unknown() {
-        let asked: Vec<(String, String)> = parse_df(GNU_K).iter().map(|r| (r.mount.clone(), "x".into())).collect();
+        let asked: Vec<(String, String)> = parse_df(GNU_K)
+            .iter()
+            .map(|r| (r.mount.clone(), "x".into()))
+            .collect();
         let out = tagged(GNU_K, GNU_I);
         let r = judge(&out, &asked, &DiskParams::default());
         assert_eq!(r.state, State::Critical, "{}", r.message);
-        assert!(r.message.contains("/mnt/tended fixture: critical 90% used (limit 90%)"), "{}", r.message);
+        assert!(
+            r.message
+                .contains("/mnt/tended fixture: critical 90% used (limit 90%)"),
+            "{}",
+            r.message
+        );
         let mounts = r.data["mounts"].as_array().expect("mounts");
         assert_eq!(mounts.len(), 4);
         assert_eq!(mounts[0]["used_percent"], 18.7);
         // Free-space levels in absolute size.
-        let p = DiskParams { used: Some(Levels::default()), free: Some(Levels { warn: Some(Amount::Bytes(2 << 20)), crit: None }), ..Default::default() };
+        let p = DiskParams {
+            used: Some(Levels::default()),
+            free: Some(Levels {
+                warn: Some(Amount::Bytes(2 << 20)),
+                crit: None,
+            }),
+            ..Default::default()
+        };
         let r = judge(&out, &asked, &p);
         assert_eq!(r.state, State::Warning, "{}", r.message);
         assert!(r.message.contains("1.0 MiB free"), "{}", r.message);
         // A mount whose df hung: UNKNOWN for it, the others still measured.
         let mut asked2 = asked.clone();
         asked2.push(("/mnt/stale nfs".into(), "nfs4".into()));
-        let r = judge(&format!("{out}X /mnt/stale nfs\n"), &asked2, &DiskParams::default());
+        let r = judge(
+            &format!("{out}X /mnt/stale nfs\n"),
+            &asked2,
+            &DiskParams::default(),
+        );
         assert_eq!(r.state, State::Unknown.max(State::Critical));
         assert_eq!(r.data["mounts"].as_array().expect("mounts").len(), 5);
-        assert!(r.message.contains("/mnt/stale nfs: unknown"), "{}", r.message);
+        assert!(
+            r.message.contains("/mnt/stale nfs: unknown"),
+            "{}",
+            r.message
+        );
     }
 
     #[test]
     fn zero_inodes_are_not_judged() {
         let out = "K /dev/vdb 1000 100 900 10% /data\nI /dev/vdb 0 0 0 - /data\n";
-        let r = judge(out, &[("/data".into(), "btrfs".into())], &DiskParams::default());
+        let r = judge(
+            out,
+            &[("/data".into(), "btrfs".into())],
+            &DiskParams::default(),
+        );
         assert_eq!(r.state, State::Ok, "{}", r.message);
         assert_eq!(r.data["mounts"][0]["inodes_used_percent"], Value::Null);
     }

@@ -21,7 +21,10 @@ impl Amount {
     pub fn parse(s: &str) -> Result<Amount, String> {
         let t = s.trim();
         if let Some(p) = t.strip_suffix('%') {
-            let v: f64 = p.trim().parse().map_err(|_| format!("`{s}` is not a percentage"))?;
+            let v: f64 = p
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{s}` is not a percentage"))?;
             if !(0.0..=100.0).contains(&v) {
                 return Err(format!("`{s}`: a percentage is between 0% and 100%"));
             }
@@ -30,16 +33,24 @@ impl Amount {
         if let Ok(n) = t.parse::<u64>() {
             return Ok(Amount::Count(n));
         }
-        let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
-        let v: f64 = num.parse().map_err(|_| format!("`{s}` is not a size: write e.g. 10G, 500M or 80%"))?;
+        let v: f64 = num
+            .parse()
+            .map_err(|_| format!("`{s}` is not a size: write e.g. 10G, 500M or 80%"))?;
         let mult: f64 = match unit.trim().to_ascii_uppercase().as_str() {
             "B" => 1.0,
             "K" | "KB" | "KIB" => 1024.0,
             "M" | "MB" | "MIB" => 1024.0 * 1024.0,
             "G" | "GB" | "GIB" => 1024.0 * 1024.0 * 1024.0,
             "T" | "TB" | "TIB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-            other => return Err(format!("`{s}`: unknown unit `{other}` (use B, K, M, G, T or %)")),
+            other => {
+                return Err(format!(
+                    "`{s}`: unknown unit `{other}` (use B, K, M, G, T or %)"
+                ));
+            }
         };
         Ok(Amount::Bytes((v * mult) as u64))
     }
@@ -60,8 +71,13 @@ impl<'de> Deserialize<'de> for Amount {
         let v = serde_json::Value::deserialize(d)?;
         match v {
             serde_json::Value::String(s) => Amount::parse(&s).map_err(serde::de::Error::custom),
-            serde_json::Value::Number(n) => n.as_u64().map(Amount::Count).ok_or_else(|| serde::de::Error::custom("a count must be a whole number")),
-            other => Err(serde::de::Error::custom(format!("expected an amount like 80%, 10G or 1000, not {other}"))),
+            serde_json::Value::Number(n) => n
+                .as_u64()
+                .map(Amount::Count)
+                .ok_or_else(|| serde::de::Error::custom("a count must be a whole number")),
+            other => Err(serde::de::Error::custom(format!(
+                "expected an amount like 80%, 10G or 1000, not {other}"
+            ))),
         }
     }
 }
@@ -125,12 +141,23 @@ impl Levels {
     }
 
     /// A level in a unit the measure cannot have is a mistake in the playbook.
-    pub fn check_units(&self, what: &str, allow_bytes: bool, allow_count: bool) -> Result<(), String> {
+    pub fn check_units(
+        &self,
+        what: &str,
+        allow_bytes: bool,
+        allow_count: bool,
+    ) -> Result<(), String> {
         for a in [self.warn, self.crit].into_iter().flatten() {
             match a {
-                Amount::Bytes(_) if !allow_bytes => return Err(format!("`{what}` takes a percentage or a count, not a size ({a})")),
+                Amount::Bytes(_) if !allow_bytes => {
+                    return Err(format!(
+                        "`{what}` takes a percentage or a count, not a size ({a})"
+                    ));
+                }
                 Amount::Count(_) if !allow_count => {
-                    return Err(format!("`{what}`: `{a}` has no unit; write a percentage (80%) or a size (10G)"));
+                    return Err(format!(
+                        "`{what}`: `{a}` has no unit; write a percentage (80%) or a size (10G)"
+                    ));
                 }
                 _ => {}
             }
@@ -147,7 +174,11 @@ pub fn human_bytes(b: u64) -> String {
         v /= 1024.0;
         i += 1;
     }
-    if i == 0 { format!("{b} B") } else { format!("{v:.1} {}", UNITS[i]) }
+    if i == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[i])
+    }
 }
 
 /// `90s`, `30m`, `26h`, `7d`, `2w` -> seconds.
@@ -155,7 +186,9 @@ pub fn parse_age(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("`{s}` is not an age: write e.g. 26h, 2d or 90m"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not an age: write e.g. 26h, 2d or 90m"))?;
     let mult = match unit.trim() {
         "s" => 1,
         "m" => 60,
@@ -163,7 +196,11 @@ pub fn parse_age(s: &str) -> Result<u64, String> {
         "d" => 86_400,
         "w" => 604_800,
         "" => return Err(format!("`{s}` has no unit: write 26h, 2d, 90m, ...")),
-        other => return Err(format!("`{s}`: unknown unit `{other}` (use s, m, h, d or w)")),
+        other => {
+            return Err(format!(
+                "`{s}`: unknown unit `{other}` (use s, m, h, d or w)"
+            ));
+        }
     };
     Ok(n * mult)
 }
@@ -175,7 +212,10 @@ mod tests {
     #[test]
     fn amounts_carry_their_unit() {
         assert_eq!(Amount::parse("80%"), Ok(Amount::Percent(80.0)));
-        assert_eq!(Amount::parse("10G"), Ok(Amount::Bytes(10 * 1024 * 1024 * 1024)));
+        assert_eq!(
+            Amount::parse("10G"),
+            Ok(Amount::Bytes(10 * 1024 * 1024 * 1024))
+        );
         assert_eq!(Amount::parse("1.5KiB"), Ok(Amount::Bytes(1536)));
         assert_eq!(Amount::parse("20000"), Ok(Amount::Count(20000)));
         assert!(Amount::parse("120%").is_err());
@@ -184,16 +224,40 @@ mod tests {
 
     #[test]
     fn levels_judge_both_directions() {
-        let used = Levels { warn: Some(Amount::Percent(80.0)), crit: Some(Amount::Percent(90.0)) };
-        let m = |p: f64| Measure { percent: Some(p), bytes: Some(0), count: None };
+        let used = Levels {
+            warn: Some(Amount::Percent(80.0)),
+            crit: Some(Amount::Percent(90.0)),
+        };
+        let m = |p: f64| Measure {
+            percent: Some(p),
+            bytes: Some(0),
+            count: None,
+        };
         assert_eq!(used.judge(m(79.9), Direction::AtLeast).0, State::Ok);
         assert_eq!(used.judge(m(80.0), Direction::AtLeast).0, State::Warning);
-        assert_eq!(used.judge(m(95.0), Direction::AtLeast), (State::Critical, Some(Amount::Percent(90.0))));
-        let free = Levels { warn: Some(Amount::Bytes(10)), crit: Some(Amount::Bytes(2)) };
-        let b = |v: u64| Measure { percent: None, bytes: Some(v), count: None };
+        assert_eq!(
+            used.judge(m(95.0), Direction::AtLeast),
+            (State::Critical, Some(Amount::Percent(90.0)))
+        );
+        let free = Levels {
+            warn: Some(Amount::Bytes(10)),
+            crit: Some(Amount::Bytes(2)),
+        };
+        let b = |v: u64| Measure {
+            percent: None,
+            bytes: Some(v),
+            count: None,
+        };
         assert_eq!(free.judge(b(11), Direction::AtMost).0, State::Ok);
         assert_eq!(free.judge(b(2), Direction::AtMost).0, State::Critical);
-        assert!(Levels { warn: Some(Amount::Count(5)), crit: None }.check_units("used", true, false).is_err());
+        assert!(
+            Levels {
+                warn: Some(Amount::Count(5)),
+                crit: None
+            }
+            .check_units("used", true, false)
+            .is_err()
+        );
     }
 
     #[test]

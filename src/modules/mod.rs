@@ -3,6 +3,8 @@
 //! Adding a module is one new file and one line in `MODULES`; validation, the JSON Schema, the README
 //! list and `tended modules` all come from the trait.
 
+pub mod backup;
+pub mod backup_tools;
 mod command;
 pub mod disk;
 pub mod levels;
@@ -147,6 +149,8 @@ pub struct TaskContext<'a> {
     pub timeout: Option<Duration>,
     /// Whether state-changing work may run now (the client's maintenance windows).
     pub gate: crate::inventory::ChangeGate,
+    /// The structured data this task recorded on this host last time, if any.
+    pub previous: Option<&'a Value>,
 }
 
 impl TaskContext<'_> {
@@ -156,7 +160,10 @@ impl TaskContext<'_> {
             crate::inventory::ChangeGate::Outside { timezone } => timezone.clone(),
             _ => String::new(),
         };
-        let mut r = TaskResult::new(State::Skipped, format!("deferred: {what} waits for the maintenance window ({zone})"));
+        let mut r = TaskResult::new(
+            State::Skipped,
+            format!("deferred: {what} waits for the maintenance window ({zone})"),
+        );
         r.data = serde_json::json!({ "deferred": true });
         r
     }
@@ -192,7 +199,13 @@ pub trait Module: Send + Sync {
 }
 
 /// Every module tended knows. Add new ones here.
-pub static MODULES: &[&dyn Module] = &[&command::Command, &shell::Shell, &disk::Disk, &service::Service];
+pub static MODULES: &[&dyn Module] = &[
+    &command::Command,
+    &shell::Shell,
+    &disk::Disk,
+    &service::Service,
+    &backup::Backup,
+];
 
 pub fn find(name: &str) -> Option<&'static dyn Module> {
     MODULES.iter().copied().find(|m| m.name() == name)

@@ -32,7 +32,9 @@ pub enum DownState {
 }
 
 fn q(s: &str) -> String {
-    shlex::try_quote(s).map(|c| c.into_owned()).unwrap_or_else(|_| "''".into())
+    shlex::try_quote(s)
+        .map(|c| c.into_owned())
+        .unwrap_or_else(|_| "''".into())
 }
 
 /// `systemctl is-active`: 0 active; 3 (and other non-zero codes) not active; 4 no such unit.
@@ -42,7 +44,9 @@ fn activity(rc: Option<i32>, stdout: &str, stderr: &str) -> Result<bool, String>
         Some(0) => Ok(true),
         Some(4) => Err(format!("no such unit ({})", stdout.trim())),
         Some(127) => Err("systemctl not found: this host does not run systemd".into()),
-        Some(_) if !stderr.trim().is_empty() && stdout.trim().is_empty() => Err(format!("systemctl failed: {}", stderr.trim())),
+        Some(_) if !stderr.trim().is_empty() && stdout.trim().is_empty() => {
+            Err(format!("systemctl failed: {}", stderr.trim()))
+        }
         Some(_) => Ok(false),
         None => Err("systemctl was killed".into()),
     }
@@ -87,7 +91,10 @@ impl Module for Service {
             };
             let active = match activity(out.rc, &out.stdout_text(), &out.stderr_text()) {
                 Ok(a) => a,
-                Err(e) => return TaskResult::new(State::Unknown, format!("{}: {e}", p.name)).with_output(&out),
+                Err(e) => {
+                    return TaskResult::new(State::Unknown, format!("{}: {e}", p.name))
+                        .with_output(&out);
+                }
             };
             let status = out.stdout_text().trim().to_string();
             let mut data = json!({ "unit": p.name, "active": active, "status": status });
@@ -100,7 +107,10 @@ impl Module for Service {
             } else if !p.restart_if_down {
                 TaskResult::new(down, format!("{} is {status}", p.name))
             } else if ctx.check_mode {
-                TaskResult::new(down, format!("{} is {status}; check mode: would restart it", p.name))
+                TaskResult::new(
+                    down,
+                    format!("{} is {status}; check mode: would restart it", p.name),
+                )
             } else if !ctx.gate.allows_changes() {
                 let mut r = ctx.deferred(&format!("restarting {} ({status})", p.name));
                 r.state = down;
@@ -111,23 +121,41 @@ impl Module for Service {
                 match (restart, again) {
                     (Ok(r), Ok(a)) if a.rc == Some(0) => {
                         data["restarted"] = json!(true);
-                        TaskResult::new(State::Changed, format!("{} was {status}; restarted, now active", p.name)).with_output(&r)
+                        TaskResult::new(
+                            State::Changed,
+                            format!("{} was {status}; restarted, now active", p.name),
+                        )
+                        .with_output(&r)
                     }
                     (Ok(r), Ok(a)) => {
                         data["restarted"] = json!(false);
-                        let why = if r.rc == Some(0) { format!("still {}", a.stdout_text().trim()) } else { format!("restart failed: {}", r.stderr_text().trim()) };
-                        TaskResult::new(down, format!("{} was {status}; restart tried, {why}", p.name)).with_output(&r)
+                        let why = if r.rc == Some(0) {
+                            format!("still {}", a.stdout_text().trim())
+                        } else {
+                            format!("restart failed: {}", r.stderr_text().trim())
+                        };
+                        TaskResult::new(
+                            down,
+                            format!("{} was {status}; restart tried, {why}", p.name),
+                        )
+                        .with_output(&r)
                     }
                     (Err(e), _) | (_, Err(e)) => return TaskResult::from_transport_error(&e),
                 }
             };
             if p.enabled && result.state <= State::Changed {
-                match ctx.exec(format!("LC_ALL=C systemctl is-enabled {unit}")).await {
+                match ctx
+                    .exec(format!("LC_ALL=C systemctl is-enabled {unit}"))
+                    .await
+                {
                     Ok(o) if o.rc == Some(0) => data["enabled"] = json!(true),
                     Ok(o) => {
                         data["enabled"] = json!(false);
                         result.state = result.state.max(State::Warning);
-                        result.message.push_str(&format!("; not enabled at boot ({})", o.stdout_text().trim()));
+                        result.message.push_str(&format!(
+                            "; not enabled at boot ({})",
+                            o.stdout_text().trim()
+                        ));
                     }
                     Err(e) => return TaskResult::from_transport_error(&e),
                 }
@@ -148,7 +176,14 @@ mod tests {
         assert_eq!(activity(Some(3), "inactive\n", ""), Ok(false));
         assert_eq!(activity(Some(3), "failed\n", ""), Ok(false));
         assert!(activity(Some(4), "inactive\n", "").is_err());
-        assert!(activity(Some(1), "", "System has not been booted with systemd as init system (PID 1).").is_err());
+        assert!(
+            activity(
+                Some(1),
+                "",
+                "System has not been booted with systemd as init system (PID 1)."
+            )
+            .is_err()
+        );
         assert!(activity(Some(127), "", "sh: systemctl: not found").is_err());
     }
 }

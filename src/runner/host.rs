@@ -84,6 +84,8 @@ struct HostRun<'a> {
     registered: Map<String, Value>,
     facts: Value,
     become_password: Option<crate::inventory::SecretString>,
+    /// Last recorded data per task name on this host.
+    previous: std::collections::HashMap<String, Value>,
 }
 
 impl HostRun<'_> {
@@ -172,6 +174,7 @@ impl HostRun<'_> {
                 } else {
                     crate::inventory::ChangeGate::for_host(self.host, Utc::now())
                 },
+                previous: self.previous.get(&task.name),
             };
             loop {
                 attempts += 1;
@@ -284,6 +287,13 @@ pub(super) async fn run_play_on_host(
         Some(Ok(p)) => Some(p),
         None => None,
     };
+    let previous = match &shared.store {
+        Some(store) => store.last_task_data(&host.name).await.unwrap_or_else(|e| {
+            tracing::warn!(host = %host.name, error = %e, "cannot read previous results");
+            Default::default()
+        }),
+        None => Default::default(),
+    };
     let mut run = HostRun {
         host,
         play,
@@ -293,6 +303,7 @@ pub(super) async fn run_play_on_host(
         registered: Map::new(),
         facts: Value::Null,
         become_password,
+        previous,
     };
     if needs_facts(play) {
         match run

@@ -274,6 +274,31 @@ impl Store {
         Ok(())
     }
 
+    /// The structured data of the newest result of each task on `host`, by task name (what a
+    /// module compares against: the previous backup size, the previous pending updates).
+    #[tracing::instrument(skip_all)]
+    pub async fn last_task_data(
+        &self,
+        host: &str,
+    ) -> Result<std::collections::HashMap<String, serde_json::Value>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT t.task_name, t.data FROM task_results t \
+             WHERE t.id IN (SELECT MAX(id) FROM task_results WHERE host = $1 AND state <> 'skipped' GROUP BY task_name)",
+        )
+        .bind(host)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = std::collections::HashMap::new();
+        for r in rows {
+            let data: String = r.try_get("data")?;
+            out.insert(
+                r.try_get("task_name")?,
+                serde_json::Value::from_str(&data).unwrap_or(serde_json::Value::Null),
+            );
+        }
+        Ok(out)
+    }
+
     /// Marks every run still `running` as interrupted (after a crash); returns how many.
     pub async fn interrupt_running(
         &self,

@@ -314,16 +314,42 @@ pub fn password_user() -> (&'static str, &'static str) {
     require("sudo", "sudo");
     require("chpasswd", "passwd");
     let uid = Command::new("id").arg("-u").output().expect("id -u");
-    assert_eq!(String::from_utf8_lossy(&uid.stdout).trim(), "0", "the password test creates a user `{USER}` and needs root (run the tests as root, as .ci/run does)");
-    if !Command::new("id").arg(USER).output().expect("id").status.success() {
+    assert_eq!(
+        String::from_utf8_lossy(&uid.stdout).trim(),
+        "0",
+        "the password test creates a user `{USER}` and needs root (run the tests as root, as .ci/run does)"
+    );
+    if !Command::new("id")
+        .arg(USER)
+        .output()
+        .expect("id")
+        .status
+        .success()
+    {
         run(Command::new("useradd").args(["--create-home", "--shell", "/bin/sh", USER]));
     }
-    let mut child = Command::new("chpasswd").stdin(Stdio::piped()).spawn().expect("chpasswd");
+    let mut child = Command::new("chpasswd")
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("chpasswd");
     use std::io::Write;
-    child.stdin.as_mut().expect("stdin").write_all(format!("{USER}:{PASSWORD}\n").as_bytes()).expect("write");
+    child
+        .stdin
+        .as_mut()
+        .expect("stdin")
+        .write_all(format!("{USER}:{PASSWORD}\n").as_bytes())
+        .expect("write");
     assert!(child.wait().expect("chpasswd").success());
-    std::fs::write(format!("/etc/sudoers.d/{USER}"), format!("{USER} ALL=(ALL:ALL) ALL\n")).expect("sudoers entry");
+    std::fs::write(
+        format!("/etc/sudoers.d/{USER}"),
+        format!("{USER} ALL=(ALL:ALL) ALL\n"),
+    )
+    .expect("sudoers entry");
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(format!("/etc/sudoers.d/{USER}"), std::fs::Permissions::from_mode(0o440)).expect("chmod sudoers");
+    std::fs::set_permissions(
+        format!("/etc/sudoers.d/{USER}"),
+        std::fs::Permissions::from_mode(0o440),
+    )
+    .expect("chmod sudoers");
     (USER, PASSWORD)
 }
