@@ -10,6 +10,7 @@ pub mod disk;
 pub mod levels;
 mod service;
 mod shell;
+pub mod updates;
 
 use std::time::Duration;
 
@@ -205,6 +206,7 @@ pub static MODULES: &[&dyn Module] = &[
     &disk::Disk,
     &service::Service,
     &backup::Backup,
+    &updates::Updates,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Module> {
