@@ -38,6 +38,7 @@ pub const TASK_KEYWORDS: &[&str] = &[
     "failed_when",
     "vars",
     "args",
+    "remediate",
 ];
 
 /// Ansible keys we know but do not support, with what to do instead.
@@ -425,6 +426,23 @@ fn task(cx: &mut Ctx, node: &Node, registered: &mut BTreeSet<String>) -> Option<
         boolean(cx, node, "ignore_errors"),
         boolean(cx, node, "check_mode"),
     );
+    let remediate = match node.get("remediate") {
+        None => Vec::new(),
+        Some(r) => match r.as_seq() {
+            Some(items) => items
+                .iter()
+                .filter_map(|n| task(cx, n, registered))
+                .collect(),
+            None => {
+                cx.err(
+                    r.pos,
+                    "`remediate` must be a list of tasks",
+                    "e.g. remediate: [{name: clean apt cache, command: apt-get clean}]",
+                );
+                Vec::new()
+            }
+        },
+    };
     let (key, module, params_node) = found?;
     let mut params = modules::normalize(module, &params_node.to_json());
     if let Some(args) = node.get("args") {
@@ -441,7 +459,13 @@ fn task(cx: &mut Ctx, node: &Node, registered: &mut BTreeSet<String>) -> Option<
             ),
         }
     }
-    if let Err(e) = module.validate(&params) {
+    // Templated values get their type only when rendered: those are checked at run time.
+    let templated = params.to_string().contains("{{");
+    let checked = match module.validate(&params) {
+        Err(e) if templated && !e.starts_with("unknown field") => Ok(()),
+        other => other,
+    };
+    if let Err(e) = checked {
         // serde names the offending field between backticks: point at it and suggest a fix.
         let field = e
             .split('`')
@@ -475,6 +499,7 @@ fn task(cx: &mut Ctx, node: &Node, registered: &mut BTreeSet<String>) -> Option<
         changed_when,
         failed_when,
         vars: task_vars,
+        remediate,
         pos: node.pos,
     })
 }
@@ -527,12 +552,31 @@ pub fn check_variables(pb: &Playbook, inv: &Inventory) -> Vec<Diagnostic> {
                     used.extend(names);
                 }
             }
+            let all_text: String = {
+                let mut t = vec![task.name.clone()];
+                let mut strings = Vec::new();
+                collect_strings(&task.params, &mut strings);
+                t.extend(strings.into_iter().map(|(s, _)| s));
+                t.extend(
+                    [&task.when, &task.changed_when, &task.failed_when]
+                        .into_iter()
+                        .flatten()
+                        .cloned(),
+                );
+                t.join("\n")
+            };
             for var in used {
-                if known.contains(&var) || task.vars.contains_key(&var) {
+                if known.contains(&var)
+                    || task.vars.contains_key(&var)
+                    || optional_use(&all_text, &var)
+                {
                     continue;
                 }
+                // A task guarded by `when: x is defined` only runs where x is set.
+                let guards = defined_guards(task.when.as_deref().unwrap_or(""));
                 let missing: Vec<&str> = hosts
                     .iter()
+                    .filter(|h| guards.iter().all(|g| h.vars.contains_key(g)))
                     .filter(|h| !h.vars.contains_key(&var))
                     .map(|h| h.name.as_str())
                     .collect();
@@ -552,6 +596,23 @@ pub fn check_variables(pb: &Playbook, inv: &Inventory) -> Vec<Diagnostic> {
         }
     }
     diags
+}
+
+/// Variables a `when:` requires to be defined (`x is defined and y is defined`).
+fn defined_guards(when: &str) -> Vec<String> {
+    regex::Regex::new(r"\b([A-Za-z_][A-Za-z0-9_]*)\s+is\s+defined\b")
+        .map(|re| re.captures_iter(when).map(|c| c[1].to_string()).collect())
+        .unwrap_or_default()
+}
+
+/// `x is defined`, `x is not defined`, `x is undefined` and `x | default(...)`: a variable the task
+/// copes without, as in Ansible.
+fn optional_use(text: &str, var: &str) -> bool {
+    let re = format!(
+        r"\b{}\s*(is\s+(not\s+)?(defined|undefined)|\|\s*(default|d)\b)",
+        regex::escape(var)
+    );
+    regex::Regex::new(&re).is_ok_and(|r| r.is_match(text))
 }
 
 fn collect_strings(v: &Value, out: &mut Vec<(String, bool)>) {

@@ -62,6 +62,9 @@ pub struct Task {
     pub changed_when: Option<String>,
     pub failed_when: Option<String>,
     pub vars: Map<String, Value>,
+    /// Tasks that run when this check ends warning or critical (inside the maintenance window, never
+    /// in check mode); the check then runs again.
+    pub remediate: Vec<Task>,
     pub pos: Pos,
 }
 

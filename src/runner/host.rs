@@ -328,7 +328,12 @@ pub(super) async fn run_play_on_host(
         if !opts.selects(task) {
             continue;
         }
-        let record = run.task(i, task).await;
+        let mut record = run.task(i, task).await;
+        if !task.remediate.is_empty()
+            && matches!(record.result.state, State::Warning | State::Critical)
+        {
+            record = remediate(&mut run, i, task, record, &mut report).await;
+        }
         let state = record.result.state;
         let ignored = record.ignored;
         (shared.on_task)(&host.name, &record);
@@ -357,6 +362,68 @@ pub(super) async fn run_play_on_host(
     }
     report.ended_at = Utc::now();
     report
+}
+
+/// Runs a check's `remediate:` tasks, then the check again. Every step is recorded; the re-check's
+/// data says whether the problem was fixed automatically.
+async fn remediate(
+    run: &mut HostRun<'_>,
+    index: usize,
+    task: &Task,
+    first: TaskRecord,
+    report: &mut HostReport,
+) -> TaskRecord {
+    let before = first.result.state;
+    let check_mode = task.check_mode.unwrap_or(run.opts.check_mode);
+    let gate_open = run.opts.ignore_windows
+        || crate::inventory::ChangeGate::for_host(run.host, Utc::now()).allows_changes();
+    (run.shared.on_task)(&run.host.name, &first);
+    let first_index = report.tasks.len();
+    report.tasks.push(first);
+    let skipped = |why: String| TaskRecord {
+        index,
+        name: format!("remediate: {}", task.name),
+        module: "remediate".into(),
+        result: TaskResult::new(State::Skipped, why),
+        attempts: 0,
+        ignored: false,
+        started_at: Utc::now(),
+        duration_ms: 0,
+    };
+    if check_mode {
+        return skipped("check mode: remediation not run".into());
+    }
+    if !gate_open {
+        return skipped("deferred: remediation waits for the maintenance window".into());
+    }
+    for fix in &task.remediate {
+        let mut r = run.task(index, fix).await;
+        r.name = format!("remediate: {}", r.name);
+        let failed = r.result.state.is_failure() && !r.ignored;
+        (run.shared.on_task)(&run.host.name, &r);
+        report.tasks.push(r);
+        if failed {
+            break;
+        }
+    }
+    let mut again = run.task(index, task).await;
+    // The re-check decides the host's state; the first result stays visible.
+    report.tasks[first_index].ignored = true;
+    let fixed = again.result.state <= State::Changed;
+    again.name = format!("{} (after remediation)", task.name);
+    let mut data = again.result.data.take();
+    if !data.is_object() {
+        data = json!({ "value": data });
+    }
+    data["remediation"] = json!({ "before": before, "fixed": fixed });
+    again.result.data = data;
+    if fixed {
+        again.result.message = format!(
+            "fixed automatically (was {before}): {}",
+            again.result.message
+        );
+    }
+    again
 }
 
 #[cfg(test)]

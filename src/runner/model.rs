@@ -61,7 +61,8 @@ pub struct TaskRecord {
     #[serde(flatten)]
     pub result: TaskResult,
     pub attempts: u32,
-    /// Failed, but the task has `ignore_errors`: shown, not counted against the host.
+    /// Shown, not counted against the host: a failure under `ignore_errors`, or a check result
+    /// superseded by its re-check after remediation.
     #[serde(default)]
     pub ignored: bool,
     pub started_at: DateTime<Utc>,
