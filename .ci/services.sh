@@ -12,6 +12,7 @@ install_packages() {
     ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
     command -v pgrep >/dev/null 2>&1 || missing+=(procps)
     command -v sudo >/dev/null 2>&1 || missing+=(sudo)
+    command -v restic >/dev/null 2>&1 || missing+=(restic)
     command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "ci: installing ${missing[*]}"

@@ -374,7 +374,8 @@ async fn remediate(
     report: &mut HostReport,
 ) -> TaskRecord {
     let before = first.result.state;
-    let check_mode = task.check_mode.unwrap_or(run.opts.check_mode);
+    // `check_mode: false` lets a check run under --check; its remediation still never does.
+    let check_mode = run.opts.check_mode || task.check_mode == Some(true);
     let gate_open = run.opts.ignore_windows
         || crate::inventory::ChangeGate::for_host(run.host, Utc::now()).allows_changes();
     (run.shared.on_task)(&run.host.name, &first);

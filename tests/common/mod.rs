@@ -353,3 +353,85 @@ pub fn password_user() -> (&'static str, &'static str) {
     .expect("chmod sudoers");
     (USER, PASSWORD)
 }
+
+/// Several sshd hosts of one test, with an inventory, known_hosts and playbooks in a temp dir.
+pub struct Fleet {
+    pub dir: tempfile::TempDir,
+    pub key: ClientKey,
+    pub hosts: Vec<(String, Sshd)>,
+}
+
+impl Fleet {
+    pub fn new(names: &[&str]) -> Fleet {
+        Fleet::with_config(names, "")
+    }
+
+    /// Hosts whose sshd_config starts with `extra` (the first value of a keyword wins in sshd).
+    pub fn with_config(names: &[&str], extra: &str) -> Fleet {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = ClientKey::new(dir.path());
+        let hosts = names
+            .iter()
+            .map(|n| {
+                (
+                    n.to_string(),
+                    Sshd::start(dir.path(), n, "127.0.0.1", &key, extra),
+                )
+            })
+            .collect();
+        Fleet { dir, key, hosts }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn sshd(&self, name: &str) -> &Sshd {
+        &self.hosts.iter().find(|(n, _)| n == name).expect("host").1
+    }
+
+    /// known_hosts holding every host's real key.
+    pub fn trust_all(&self) {
+        let lines: Vec<String> = self
+            .hosts
+            .iter()
+            .map(|(_, s)| s.known_hosts_line())
+            .collect();
+        std::fs::write(self.path().join("known_hosts"), lines.join("\n") + "\n")
+            .expect("known_hosts");
+    }
+
+    pub fn inventory(&self, extra_hosts: &str, vars: &str) {
+        let mut text = format!(
+            "client: testclient\ntimezone: Europe/Berlin\nvars:\n  greeting: hello\n{vars}hosts:\n"
+        );
+        for (n, s) in &self.hosts {
+            text.push_str(&host_entry(n, s, &self.key));
+        }
+        text.push_str(extra_hosts);
+        std::fs::create_dir_all(self.path().join("inv")).expect("inv dir");
+        std::fs::write(self.path().join("inv/testclient.yml"), text).expect("inventory");
+    }
+
+    pub fn playbook(&self, name: &str, text: &str) {
+        std::fs::write(self.path().join(name), text).expect("playbook");
+    }
+
+    pub fn run(&self, playbook: &str, extra: &[&str]) -> std::process::Output {
+        let mut args = vec![
+            "run",
+            playbook,
+            "-i",
+            "inv",
+            "--db",
+            "t.db",
+            "--known-hosts",
+            "known_hosts",
+            "--json",
+            "--connect-timeout",
+            "5",
+        ];
+        args.extend_from_slice(extra);
+        tended(self.path(), &args)
+    }
+}

@@ -1,0 +1,381 @@
+//! Each maintenance module end to end over a real sshd: disk on real mounts, updates on the real
+//! Debian package database (simulation only), backups on files and a real restic repository, a
+//! service through a test double that speaks systemctl's exit codes, and remediation.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+fn tasks(out: &std::process::Output, host_name: &str) -> Vec<serde_json::Value> {
+    host(&json(out), host_name)["tasks"]
+        .as_array()
+        .expect("tasks")
+        .clone()
+}
+
+#[test]
+fn disk_measures_real_mounts_including_one_with_a_space() {
+    let fleet = Fleet::new(&["box"]);
+    fleet.trust_all();
+    fleet.inventory("", "");
+    // A small tmpfs with a space in its mount point, 90% full.
+    let mnt = fleet.path().join("space mount");
+    std::fs::create_dir_all(&mnt).expect("mountpoint");
+    let st = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .expect("mount");
+    assert!(st.success(), "mounting a tmpfs needs root (as .ci/run has)");
+    let fill = Command::new("dd")
+        .arg("if=/dev/zero")
+        .arg(format!("of={}/fill", mnt.display()))
+        .args(["bs=1k", "count=3700"])
+        .output()
+        .expect("dd");
+    assert!(fill.status.success());
+    fleet.playbook(
+        "disk.yml",
+        &format!(
+            "hosts: all\ntasks:\n  - name: all local\n    disk: {{}}\n  - name: the tmpfs\n    disk:\n      mounts: [\"{}\", /]\n      used: {{warn: 80%, crit: 95%}}\n",
+            mnt.display()
+        ),
+    );
+    let out = fleet.run("disk.yml", &[]);
+    let _ = Command::new("umount").arg(&mnt).status();
+    let t = tasks(&out, "box");
+    let mounts = t[0]["data"]["mounts"].as_array().expect("mounts");
+    assert!(mounts.iter().any(|m| m["mount"] == "/"), "{:#}", t[0]);
+    assert!(
+        mounts
+            .iter()
+            .all(|m| m["fstype"] != "tmpfs" && m["fstype"] != "proc"),
+        "pseudo filesystems are skipped: {:#}",
+        t[0]
+    );
+    assert_eq!(t[1]["state"], "warning", "{:#}", t[1]);
+    let spaced = t[1]["data"]["mounts"]
+        .as_array()
+        .expect("mounts")
+        .iter()
+        .find(|m| m["mount"] == mnt.display().to_string())
+        .cloned()
+        .expect("spaced mount measured");
+    assert!(spaced["used_percent"].as_f64().expect("pct") >= 80.0);
+    assert_eq!(spaced["size_bytes"], 4 * 1024 * 1024);
+}
+
+#[test]
+fn updates_reads_the_real_package_database_in_check_mode() {
+    let fleet = Fleet::new(&["deb"]);
+    fleet.trust_all();
+    fleet.inventory("", "");
+    fleet.playbook(
+        "up.yml",
+        "hosts: all\ntasks:\n  - name: patches\n    updates: {apply: security}\n",
+    );
+    let out = fleet.run("up.yml", &["--check"]);
+    let t = tasks(&out, "deb");
+    assert!(
+        matches!(t[0]["state"].as_str(), Some("ok" | "warning" | "critical")),
+        "{:#}",
+        t[0]
+    );
+    assert_eq!(t[0]["data"]["manager"], "apt");
+    let local = Command::new("sh")
+        .arg("-c")
+        .arg("LC_ALL=C apt-get -s -o Debug::NoLocking=true dist-upgrade | grep -c '^Inst '")
+        .output()
+        .expect("apt-get -s");
+    let expected: u64 = String::from_utf8_lossy(&local.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    assert_eq!(
+        t[0]["data"]["pending"], expected,
+        "the same pending list as apt-get -s"
+    );
+    assert_eq!(
+        t[0]["data"]["installed"],
+        serde_json::json!([]),
+        "check mode installs nothing"
+    );
+    if t[0]["data"]["pending_security"].as_u64().unwrap_or(0) > 0 {
+        assert!(
+            t[0]["message"]
+                .as_str()
+                .expect("msg")
+                .contains("check mode: would install"),
+            "{:#}",
+            t[0]
+        );
+    }
+}
+
+#[test]
+fn backup_files_age_size_checksum_and_shrink_against_the_last_run() {
+    let fleet = Fleet::new(&["files"]);
+    fleet.trust_all();
+    fleet.inventory("", "");
+    let dir = fleet.path().join("backups dir");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let big = dir.join("db-1.sql.gz");
+    std::fs::write(&big, vec![7u8; 100_000]).expect("backup");
+    let sum = Command::new("sha256sum")
+        .arg(&big)
+        .output()
+        .expect("sha256sum");
+    std::fs::write(dir.join("db-1.sql.gz.sha256"), &sum.stdout).expect("sha file");
+    fleet.playbook(
+        "bk.yml",
+        &format!("hosts: all\ntasks:\n  - name: db backup\n    backup:\n      path: \"{}/*.sql.gz\"\n      max_age: 1h\n      min_size: 50K\n      shrink_warn: 30%\n      checksum: true\n", dir.display()),
+    );
+    let out = fleet.run("bk.yml", &[]);
+    let t = tasks(&out, "files");
+    assert_eq!(t[0]["state"], "ok", "{:#}", t[0]);
+    assert_eq!(t[0]["data"]["size_bytes"], 100_000);
+    assert_eq!(t[0]["data"]["checksum_ok"], true);
+
+    // A newer backup, 60% smaller than the one recorded last run: a warning, and its checksum is bad.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let small = dir.join("db-2.sql.gz");
+    std::fs::write(&small, vec![1u8; 60_000]).expect("backup 2");
+    std::fs::write(dir.join("db-2.sql.gz.sha256"), "0000  db-2.sql.gz\n").expect("sha");
+    let out = fleet.run("bk.yml", &[]);
+    let t = tasks(&out, "files");
+    let msg = t[0]["message"].as_str().expect("msg");
+    assert_eq!(t[0]["state"], "critical", "{msg}");
+    assert!(
+        msg.contains("40% smaller than the previous backup")
+            && msg.contains("checksum does not match"),
+        "{msg}"
+    );
+
+    // Nothing matching is critical.
+    fleet.playbook(
+        "none.yml",
+        &format!(
+            "hosts: all\ntasks:\n  - backup: {{path: \"{}/*.tar\", max_age: 1d}}\n",
+            dir.display()
+        ),
+    );
+    let t = tasks(&fleet.run("none.yml", &[]), "files");
+    assert_eq!(t[0]["state"], "critical");
+}
+
+#[test]
+fn backup_checks_a_real_restic_repository_and_restores_a_file() {
+    require("restic", "restic");
+    let fleet = Fleet::new(&["restic"]);
+    fleet.trust_all();
+    fleet.inventory("", "");
+    let d = fleet.path();
+    std::fs::create_dir_all(d.join("data")).expect("data");
+    std::fs::write(d.join("data/important.txt"), "the client's ledger\n").expect("file");
+    std::fs::write(d.join("pw"), "repo password\n").expect("pw");
+    let restic = |args: &[&str]| {
+        let out = Command::new("restic")
+            .arg("-r")
+            .arg(d.join("repo"))
+            .arg("--password-file")
+            .arg(d.join("pw"))
+            .args(args)
+            .env("LC_ALL", "C")
+            .output()
+            .expect("restic");
+        assert!(
+            out.status.success(),
+            "restic {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    restic(&["init", "-q"]);
+    restic(&["backup", "-q", d.join("data").to_str().expect("path")]);
+    let sample = d.join("data/important.txt").display().to_string();
+    fleet.playbook(
+        "r.yml",
+        &format!(
+            "hosts: all\ntasks:\n  - name: restic\n    backup:\n      restic: {{repository: \"{repo}\", password_file: \"{pw}\", check: true, test_restore: \"{sample}\"}}\n      max_age: 1h\n  - name: wrong password\n    backup:\n      restic: {{repository: \"{repo}\", password_file: \"{bad}\"}}\n    ignore_errors: true\n  - name: no repository\n    backup:\n      restic: {{repository: \"{none}\", password_file: \"{pw}\"}}\n",
+            repo = d.join("repo").display(),
+            pw = d.join("pw").display(),
+            bad = d.join("data/important.txt").display(),
+            none = d.join("nothing-here").display(),
+        ),
+    );
+    let out = fleet.run("r.yml", &[]);
+    let t = tasks(&out, "restic");
+    assert_eq!(t[0]["state"], "ok", "{:#}", t[0]);
+    let msg = t[0]["message"].as_str().expect("msg");
+    assert!(
+        msg.contains("check of data part") && msg.contains("matches the live file"),
+        "{msg}"
+    );
+    assert_eq!(t[1]["state"], "critical");
+    assert!(
+        t[1]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("wrong repository password"),
+        "{:#}",
+        t[1]
+    );
+    assert_eq!(t[2]["state"], "critical");
+    assert!(
+        t[2]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("no restic repository"),
+        "{:#}",
+        t[2]
+    );
+    // The temp restore directory was cleaned up: nothing of ours is left in /tmp.
+    let left = Command::new("sh").arg("-c").arg("grep -rl \"the client's ledger\" /tmp 2>/dev/null | grep -v \"$0\" | grep -v '/data/important.txt' | head -1").arg(d).output().expect("grep");
+    assert!(
+        String::from_utf8_lossy(&left.stdout).trim().is_empty(),
+        "restored copy left behind: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+}
+
+/// A `systemctl` that speaks the real exit codes, keeping unit states in files.
+fn fake_systemctl(dir: &std::path::Path) -> std::path::PathBuf {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let state = dir.join("units");
+    std::fs::create_dir_all(&state).expect("units");
+    let script = format!(
+        "#!/bin/sh\n# Test double: is-active exits 0 active / 3 inactive / 4 unknown unit; restart activates.\ncmd=$1; unit=$2; f={s}/$unit\n\
+         [ -e \"$f\" ] || {{ echo inactive; exit 4; }}\n\
+         case $cmd in\n  is-active) st=$(cat \"$f\"); echo $st; [ \"$st\" = active ] && exit 0 || exit 3;;\n\
+           is-enabled) [ -e \"$f.enabled\" ] && {{ echo enabled; exit 0; }} || {{ echo disabled; exit 1; }};;\n\
+           restart) [ -e \"$f.broken\" ] && {{ echo 'Job failed' >&2; exit 1; }}; echo active > \"$f\"; exit 0;;\nesac\nexit 1\n",
+        s = state.display()
+    );
+    let path = bin.join("systemctl");
+    std::fs::write(&path, script).expect("script");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    state
+}
+
+#[test]
+fn service_checks_restarts_and_respects_the_maintenance_window() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let units = fake_systemctl(tmp.path());
+    let fleet = Fleet::with_config(
+        &["svc"],
+        &format!("SetEnv PATH={}/bin:/usr/bin:/bin", tmp.path().display()),
+    );
+    fleet.trust_all();
+    fleet.inventory("", "");
+    std::fs::write(units.join("nginx"), "inactive\n").expect("unit");
+    std::fs::write(units.join("cron"), "active\n").expect("unit");
+    fleet.playbook(
+        "svc.yml",
+        "hosts: all\ntasks:\n  - name: cron\n    service: {name: cron, enabled: true}\n  - name: nginx down\n    service: nginx\n    ignore_errors: true\n  - name: no such unit\n    service: nope\n    ignore_errors: true\n  - name: nginx restart\n    service: {name: nginx, restart_if_down: true}\n",
+    );
+    let out = fleet.run("svc.yml", &[]);
+    let t = tasks(&out, "svc");
+    assert_eq!(
+        t[0]["state"], "warning",
+        "active but not enabled: {:#}",
+        t[0]
+    );
+    assert_eq!(t[1]["state"], "critical");
+    assert_eq!(t[2]["state"], "unknown", "{:#}", t[2]);
+    assert_eq!(t[3]["state"], "changed", "{:#}", t[3]);
+    assert!(
+        t[3]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("restarted, now active")
+    );
+    assert_eq!(
+        std::fs::read_to_string(units.join("nginx"))
+            .expect("state")
+            .trim(),
+        "active"
+    );
+
+    // Outside the client's maintenance window the restart is deferred; the check still runs.
+    std::fs::write(units.join("nginx"), "inactive\n").expect("unit");
+    let now = chrono::Utc::now();
+    let day = (now + chrono::Duration::days(3))
+        .format("%a")
+        .to_string()
+        .to_lowercase();
+    fleet.inventory("", "");
+    let inv = std::fs::read_to_string(fleet.path().join("inv/testclient.yml")).expect("inv");
+    std::fs::write(fleet.path().join("inv/testclient.yml"), inv.replacen("vars:", &format!("maintenance_windows:\n  - {{days: [{day}], start: \"01:00\", end: \"02:00\"}}\nvars:"), 1)).expect("inv");
+    fleet.playbook("restart.yml", "hosts: all\ntasks:\n  - name: nginx restart\n    service: {name: nginx, restart_if_down: true}\n");
+    let t = tasks(&fleet.run("restart.yml", &[]), "svc");
+    assert_eq!(t[0]["state"], "critical", "{:#}", t[0]);
+    assert!(
+        t[0]["message"].as_str().expect("msg").contains("deferred"),
+        "{:#}",
+        t[0]
+    );
+    assert_eq!(
+        std::fs::read_to_string(units.join("nginx"))
+            .expect("state")
+            .trim(),
+        "inactive"
+    );
+    // A hand run may override the window.
+    let t = tasks(&fleet.run("restart.yml", &["--ignore-windows"]), "svc");
+    assert_eq!(t[0]["state"], "changed", "{:#}", t[0]);
+}
+
+#[test]
+fn remediation_fixes_a_check_and_both_results_are_recorded() {
+    let fleet = Fleet::new(&["fixme"]);
+    fleet.trust_all();
+    fleet.inventory("", "");
+    let flag = fleet.path().join("stale-lock");
+    std::fs::write(&flag, "x").expect("flag");
+    fleet.playbook(
+        "fix.yml",
+        &format!(
+            "hosts: all\ntasks:\n  - name: no stale lock\n    command:\n      cmd: test ! -e {f}\n      expect: {{on_mismatch: warning}}\n    check_mode: false\n    remediate:\n      - name: remove the lock\n        command: rm -f {f}\n",
+            f = flag.display()
+        ),
+    );
+    let out = fleet.run("fix.yml", &["--check"]);
+    let t = tasks(&out, "fixme");
+    assert_eq!(t.len(), 2, "{t:#?}");
+    assert!(
+        t[1]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("check mode"),
+        "check mode runs no remediation"
+    );
+    assert!(flag.exists());
+
+    let out = fleet.run("fix.yml", &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "fixed: the host is fine now\n{}",
+        text(&out)
+    );
+    let t = tasks(&out, "fixme");
+    let states: Vec<&str> = t
+        .iter()
+        .map(|x| x["state"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(states, ["warning", "changed", "ok"], "{t:#?}");
+    assert_eq!(
+        t[2]["data"]["remediation"],
+        serde_json::json!({"before": "warning", "fixed": true})
+    );
+    assert!(
+        t[2]["message"]
+            .as_str()
+            .expect("msg")
+            .starts_with("fixed automatically")
+    );
+    assert!(!flag.exists());
+}
