@@ -13,6 +13,8 @@ install_packages() {
     command -v pgrep >/dev/null 2>&1 || missing+=(procps)
     command -v sudo >/dev/null 2>&1 || missing+=(sudo)
     command -v restic >/dev/null 2>&1 || missing+=(restic)
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+    command -v python3 >/dev/null 2>&1 || missing+=(python3)
     command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "ci: installing ${missing[*]}"

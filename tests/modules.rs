@@ -379,3 +379,165 @@ fn remediation_fixes_a_check_and_both_results_are_recorded() {
     );
     assert!(!flag.exists());
 }
+
+/// Kills a helper server when the test ends, however it ends.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_port(port: u16) {
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("nothing listens on 127.0.0.1:{port}");
+}
+
+#[test]
+fn cert_reports_days_left_through_the_host() {
+    require("openssl", "openssl");
+    let fleet = Fleet::new(&["tls"]);
+    fleet.trust_all();
+    fleet.inventory("", "");
+    let d = fleet.path();
+    let st = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "10",
+            "-subj",
+            "/CN=shop.test",
+            "-keyout",
+        ])
+        .arg(d.join("k.pem"))
+        .arg("-out")
+        .arg(d.join("c.pem"))
+        .output()
+        .expect("openssl req");
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let port = free_port("127.0.0.1");
+    let _server = Server(
+        Command::new("openssl")
+            .args([
+                "s_server",
+                "-quiet",
+                "-accept",
+                &format!("127.0.0.1:{port}"),
+                "-cert",
+            ])
+            .arg(d.join("c.pem"))
+            .arg("-key")
+            .arg(d.join("k.pem"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_server"),
+    );
+    wait_port(port);
+    let dead = dead_port();
+    fleet.playbook(
+        "cert.yml",
+        &format!(
+            "hosts: all\ntasks:\n  - name: default levels\n    cert: {{address: \"127.0.0.1:{port}\", servername: shop.test}}\n    ignore_errors: true\n  - name: relaxed\n    cert: {{address: \"127.0.0.1:{port}\", warn_days: 30, crit_days: 5}}\n  - name: nothing there\n    cert: \"127.0.0.1:{dead}\"\n"
+        ),
+    );
+    let t = tasks(&fleet.run("cert.yml", &[]), "tls");
+    assert_eq!(
+        t[0]["state"], "critical",
+        "10 days left is below the default 14: {:#}",
+        t[0]
+    );
+    assert!(
+        matches!(t[0]["data"]["days_left"].as_i64(), Some(9 | 10)),
+        "{:#}",
+        t[0]
+    );
+    assert!(
+        t[0]["data"]["subject"]
+            .as_str()
+            .expect("subject")
+            .contains("shop.test")
+    );
+    assert_eq!(t[1]["state"], "warning", "{:#}", t[1]);
+    assert_eq!(t[2]["state"], "critical", "{:#}", t[2]);
+}
+
+#[test]
+fn http_checks_status_body_and_latency_from_the_runner() {
+    let python = require("python3", "python3");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("index.html"), "<h1>shop is open</h1>\n").expect("page");
+    let port = free_port("127.0.0.1");
+    let _server = Server(
+        Command::new(python)
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+                "--directory",
+            ])
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python http.server"),
+    );
+    wait_port(port);
+    let work = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(work.path().join("inv")).expect("inv");
+    std::fs::write(
+        work.path().join("inv/l.yml"),
+        "client: l\nhosts:\n  here:\n    connection: local\n",
+    )
+    .expect("inv");
+    let dead = dead_port();
+    let base = format!("http://127.0.0.1:{port}");
+    std::fs::write(
+        work.path().join("h.yml"),
+        format!(
+            "hosts: all\ntasks:\n  - name: up\n    http: {{url: \"{base}/\", body: \"shop is open\", warn_ms: 5000}}\n  - name: wrong text\n    http: {{url: \"{base}/\", body: closed}}\n    ignore_errors: true\n  - name: missing page\n    http: \"{base}/nope\"\n    ignore_errors: true\n  - name: down\n    http: \"http://127.0.0.1:{dead}/\"\n    ignore_errors: true\n  - name: too slow for zero ms\n    http: {{url: \"{base}/\", warn_ms: 0}}\n"
+        ),
+    )
+    .expect("playbook");
+    let out = tended(
+        work.path(),
+        &["run", "h.yml", "-i", "inv", "--db", "t.db", "--json"],
+    );
+    let t = tasks(&out, "here");
+    assert_eq!(t[0]["state"], "ok", "{:#}", t[0]);
+    assert_eq!(t[0]["data"]["status"], 200);
+    assert_eq!(t[1]["state"], "critical");
+    assert!(
+        t[1]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("does not match /closed/")
+    );
+    assert_eq!(t[2]["state"], "critical");
+    assert!(
+        t[2]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("status 404")
+    );
+    assert_eq!(t[3]["state"], "critical");
+    assert_eq!(t[4]["state"], "warning", "{:#}", t[4]);
+}

@@ -95,25 +95,25 @@ async fn check_files(ctx: &TaskContext<'_>, p: &BackupParams, path: &str) -> Tas
     let age = (now - newest.mtime).max(0) as u64;
     let mut state = State::Ok;
     let mut problems = Vec::new();
-    if let Some(max) = p.max_age.as_deref().and_then(|m| parse_age(m).ok()) {
-        if age > max {
-            state = State::Critical;
-            problems.push(format!(
-                "newest backup is {} old (limit {})",
-                human_age(age),
-                p.max_age.clone().unwrap_or_default()
-            ));
-        }
+    if let Some(max) = p.max_age.as_deref().and_then(|m| parse_age(m).ok())
+        && age > max
+    {
+        state = State::Critical;
+        problems.push(format!(
+            "newest backup is {} old (limit {})",
+            human_age(age),
+            p.max_age.clone().unwrap_or_default()
+        ));
     }
-    if let Some(Ok(Amount::Bytes(min))) = p.min_size.as_deref().map(Amount::parse) {
-        if newest.size < min {
-            state = State::Critical;
-            problems.push(format!(
-                "size {} is below {}",
-                human_bytes(newest.size),
-                human_bytes(min)
-            ));
-        }
+    if let Some(Ok(Amount::Bytes(min))) = p.min_size.as_deref().map(Amount::parse)
+        && newest.size < min
+    {
+        state = State::Critical;
+        problems.push(format!(
+            "size {} is below {}",
+            human_bytes(newest.size),
+            human_bytes(min)
+        ));
     }
     let previous_size = ctx.previous.and_then(|v| v["size_bytes"].as_u64());
     let previous_path = ctx.previous.and_then(|v| v["file"].as_str());
@@ -232,12 +232,12 @@ impl Module for Backup {
                 "`min_size`, `shrink_warn` and `checksum` apply to backup files (`path`)".into(),
             );
         }
-        if let Some(path) = &p.path {
-            if split_pattern(path).0.contains(['*', '?', '[']) {
-                return Err(format!(
-                    "`{path}`: only the file name may hold a glob, not the directory"
-                ));
-            }
+        if let Some(path) = &p.path
+            && split_pattern(path).0.contains(['*', '?', '['])
+        {
+            return Err(format!(
+                "`{path}`: only the file name may hold a glob, not the directory"
+            ));
         }
         Ok(())
     }

@@ -284,10 +284,10 @@ pub(super) async fn borg(
         Ok(o) => o,
         Err(e) => return TaskResult::from_transport_error(&e),
     };
-    if let Some((state, msg)) = borg_failure(out.rc, &out.stderr_text()) {
-        if state > State::Warning {
-            return TaskResult::new(state, format!("{}: {msg}", p.repository)).with_output(&out);
-        }
+    if let Some((state, msg)) = borg_failure(out.rc, &out.stderr_text())
+        && state > State::Warning
+    {
+        return TaskResult::new(state, format!("{}: {msg}", p.repository)).with_output(&out);
     }
     let text = out.stdout_text();
     let (clock, json_text) = text.split_once('\n').unwrap_or((&text, ""));

@@ -5,8 +5,10 @@
 
 pub mod backup;
 pub mod backup_tools;
+mod cert;
 mod command;
 pub mod disk;
+mod http;
 pub mod levels;
 mod service;
 mod shell;
@@ -207,6 +209,8 @@ pub static MODULES: &[&dyn Module] = &[
     &service::Service,
     &backup::Backup,
     &updates::Updates,
+    &cert::Cert,
+    &http::Http,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Module> {
