@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::backup_tools::{self, RepoParams};
 use super::levels::{Amount, human_bytes, parse_age};
 use super::{BoxFuture, Module, ModuleKind, State, TaskContext, TaskResult, parse_params};
+use crate::transport::quote as q;
 
 #[derive(Debug, Deserialize, JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
@@ -30,12 +31,6 @@ pub struct BackupParams {
     /// Files: verify the backup against `<file>.sha256` beside it.
     #[serde(default)]
     pub checksum: bool,
-}
-
-pub(super) fn q(s: &str) -> String {
-    shlex::try_quote(s)
-        .map(|c| c.into_owned())
-        .unwrap_or_else(|_| "''".into())
 }
 
 /// One file found: mtime (epoch seconds), size, path.

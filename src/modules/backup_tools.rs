@@ -6,8 +6,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::backup::{human_age, q};
+use super::backup::human_age;
 use super::{State, TaskContext, TaskResult};
+use crate::transport::quote as q;
 
 #[derive(Debug, Deserialize, JsonSchema, Default, Clone)]
 #[serde(deny_unknown_fields)]

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{BoxFuture, Module, ModuleKind, State, TaskContext, TaskResult, parse_params};
+use crate::transport::quote as q;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -21,12 +22,6 @@ pub struct CertParams {
     pub crit_days: Option<i64>,
     /// Seconds to connect (default 10).
     pub connect_timeout: Option<u64>,
-}
-
-fn q(s: &str) -> String {
-    shlex::try_quote(s)
-        .map(|c| c.into_owned())
-        .unwrap_or_else(|_| "''".into())
 }
 
 /// Reads `notAfter=`, `subject=` and `issuer=` lines of `openssl x509 -noout -enddate -subject -issuer`.

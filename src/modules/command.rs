@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{BoxFuture, Module, ModuleKind, State, TaskContext, TaskResult, parse_params};
+use crate::transport::quote as q;
 
 /// Parameters of `command` and `shell`.
 #[derive(Debug, Deserialize, JsonSchema, Default)]
@@ -106,12 +107,6 @@ pub(super) fn validate_common(p: &CommandParams, is_shell: bool) -> Result<(), S
         }
     }
     Ok(())
-}
-
-fn q(s: &str) -> String {
-    shlex::try_quote(s)
-        .map(|c| c.into_owned())
-        .unwrap_or_else(|_| "''".into())
 }
 
 /// Runs a prepared command line with the shared `creates`/`removes`/`chdir`/`expect` handling.

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::levels::{Amount, Direction, Levels, Measure, human_bytes};
 use super::{BoxFuture, Module, ModuleKind, State, TaskContext, TaskResult, parse_params};
+use crate::transport::quote as q;
 
 /// Pseudo, network and read-only image filesystems, skipped unless named in `include_types`.
 pub const DEFAULT_EXCLUDED: &[&str] = &[
@@ -189,12 +190,6 @@ pub fn select_mounts(entries: &[MountEntry], p: &DiskParams) -> Vec<MountEntry> 
         }
     }
     out
-}
-
-fn q(s: &str) -> String {
-    shlex::try_quote(s)
-        .map(|c| c.into_owned())
-        .unwrap_or_else(|_| "''".into())
 }
 
 /// One script measuring each mount with its own timed `df`, tagging the lines: `K`/`I` rows, or

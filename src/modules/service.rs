@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{BoxFuture, Module, ModuleKind, State, TaskContext, TaskResult, parse_params};
+use crate::transport::quote as q;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -29,12 +30,6 @@ pub enum DownState {
     #[default]
     Critical,
     Warning,
-}
-
-fn q(s: &str) -> String {
-    shlex::try_quote(s)
-        .map(|c| c.into_owned())
-        .unwrap_or_else(|_| "''".into())
 }
 
 /// `systemctl is-active`: 0 active; 3 (and other non-zero codes) not active; 4 no such unit.

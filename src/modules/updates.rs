@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::levels::parse_age;
 use super::{BoxFuture, Module, ModuleKind, State, TaskContext, TaskResult, parse_params};
+use crate::transport::quote as q;
 
 #[derive(Debug, Deserialize, JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
@@ -91,12 +92,6 @@ fn glob_any(patterns: &[String], name: &str) -> bool {
     patterns
         .iter()
         .any(|p| crate::inventory::pattern::glob(p, name))
-}
-
-fn q(s: &str) -> String {
-    shlex::try_quote(s)
-        .map(|c| c.into_owned())
-        .unwrap_or_else(|_| "''".into())
 }
 
 const SIMULATE: &str = "LC_ALL=C apt-get -s -o Debug::NoLocking=true dist-upgrade";
@@ -338,6 +333,8 @@ mod tests {
     }
 
     #[test]
+    // Lines written after apt's documented format (no Ubuntu capture yet): a new package without a
+    // current version, and a -security pocket.
     fn ubuntu_security_pockets_and_new_packages() {
         let text = "Inst linux-image-6.8.0-51-generic (6.8.0-51.52 Ubuntu:24.04/noble-updates, Ubuntu:24.04/noble-security [amd64])\n\
                     Inst tzdata [2024a-3ubuntu1.1] (2024b-0ubuntu0.24.04 Ubuntu:24.04/noble-updates [all])\n";

@@ -127,6 +127,15 @@ pub trait Transport: Send + Sync {
     }
 }
 
+/// Quotes one word for a POSIX shell. A NUL byte cannot occur in an argument or path, so any is dropped
+/// (the quoting itself then cannot fail).
+pub fn quote(s: &str) -> String {
+    let clean = s.replace('\0', "");
+    shlex::try_quote(&clean)
+        .map(|c| c.into_owned())
+        .unwrap_or_else(|_| "''".into())
+}
+
 /// Appends to a capped buffer; returns false once something had to be dropped.
 pub(crate) fn push_capped(buf: &mut Vec<u8>, data: &[u8]) -> bool {
     let room = OUTPUT_CAP.saturating_sub(buf.len());

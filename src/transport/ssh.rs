@@ -354,12 +354,9 @@ async fn load_key(
     Ok(key)
 }
 
-async fn try_key(
-    handle: &mut Handle<Checker>,
-    user: &str,
-    key: Arc<PrivateKey>,
-) -> Result<bool, TransportError> {
-    let hash = if key.algorithm().is_rsa() {
+/// The signature hash for an RSA key (the server's best), None for other key types.
+async fn rsa_hash(handle: &Handle<Checker>, key: &PublicKey) -> Option<HashAlg> {
+    if key.algorithm().is_rsa() {
         handle
             .best_supported_rsa_hash()
             .await
@@ -368,7 +365,15 @@ async fn try_key(
             .flatten()
     } else {
         None
-    };
+    }
+}
+
+async fn try_key(
+    handle: &mut Handle<Checker>,
+    user: &str,
+    key: Arc<PrivateKey>,
+) -> Result<bool, TransportError> {
+    let hash = rsa_hash(handle, key.public_key()).await;
     let res = handle
         .authenticate_publickey(user, PrivateKeyWithHashAlg::new(key, hash))
         .await
@@ -439,16 +444,7 @@ async fn try_agent(handle: &mut Handle<Checker>, user: &str) -> bool {
     };
     for id in ids {
         let key: PublicKey = id.public_key().into_owned();
-        let hash = if key.algorithm().is_rsa() {
-            handle
-                .best_supported_rsa_hash()
-                .await
-                .ok()
-                .flatten()
-                .flatten()
-        } else {
-            None
-        };
+        let hash = rsa_hash(handle, &key).await;
         if let Ok(AuthResult::Success) = handle
             .authenticate_publickey_with(user, key, hash, &mut agent)
             .await
