@@ -15,6 +15,11 @@ install_packages() {
     command -v restic >/dev/null 2>&1 || missing+=(restic)
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     command -v python3 >/dev/null 2>&1 || missing+=(python3)
+    # Real dnf and zypper (with rpm tools to build a local repository) for the updates tests.
+    command -v dnf >/dev/null 2>&1 || missing+=(dnf)
+    command -v zypper >/dev/null 2>&1 || missing+=(zypper)
+    command -v rpmbuild >/dev/null 2>&1 || missing+=(rpm)
+    command -v createrepo_c >/dev/null 2>&1 || missing+=(createrepo-c)
     command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "ci: installing ${missing[*]}"

@@ -541,3 +541,81 @@ fn http_checks_status_body_and_latency_from_the_runner() {
     assert_eq!(t[3]["state"], "critical");
     assert_eq!(t[4]["state"], "warning", "{:#}", t[4]);
 }
+
+#[test]
+fn updates_with_real_dnf_and_zypper_list_and_install_security_updates() {
+    for (program, package) in [
+        ("rpmbuild", "rpm"),
+        ("createrepo_c", "createrepo-c"),
+        ("dnf", "dnf"),
+        ("zypper", "zypper"),
+    ] {
+        require(program, package);
+    }
+    let fleet = Fleet::new(&["rpmhost"]);
+    fleet.trust_all();
+    fleet.inventory("", "");
+    // A local repository with updates and a security advisory, and installroots with the old versions.
+    let w = fleet.path().join("rpm");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/make-rpm-fixtures.sh");
+    let made = Command::new("bash")
+        .arg(&script)
+        .arg(&w)
+        .output()
+        .expect("fixture script");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let dnf_args = format!(
+        "--installroot={w}/root --setopt=reposdir={w}/repos.d --releasever=1 --noplugins",
+        w = w.display()
+    );
+    let zypper_args = format!("--root {}/zroot", w.display());
+    let pb = |apply: &str| {
+        format!(
+            "hosts: all\ntasks:\n  - name: dnf\n    updates: {{manager: dnf, apply: {apply}, extra_args: \"{dnf_args}\"}}\n  - name: zypper\n    updates: {{manager: zypper, apply: {apply}, extra_args: \"{zypper_args}\"}}\n"
+        )
+    };
+    fleet.playbook("check.yml", &pb("security"));
+    let t = tasks(&fleet.run("check.yml", &["--check"]), "rpmhost");
+    for task in &t {
+        assert_eq!(
+            task["state"], "warning",
+            "one security update pending: {task:#}"
+        );
+        assert_eq!(task["data"]["pending_security"], 1);
+        let agent = task["data"]["packages"]
+            .as_array()
+            .expect("packages")
+            .iter()
+            .find(|p| p["name"] == "acme-agent")
+            .cloned()
+            .expect("acme-agent");
+        assert_eq!(
+            (
+                agent["current"].as_str(),
+                agent["candidate"].as_str(),
+                agent["security"].as_bool()
+            ),
+            (Some("1.0-1"), Some("1.1-1"), Some(true))
+        );
+        assert!(
+            task["message"]
+                .as_str()
+                .expect("msg")
+                .contains("check mode: would install 1")
+        );
+    }
+    let t = tasks(&fleet.run("check.yml", &[]), "rpmhost");
+    for task in &t {
+        assert_eq!(task["state"], "changed", "{task:#}");
+        assert_eq!(
+            task["data"]["installed"],
+            serde_json::json!([{"name": "acme-agent", "from": "1.0-1", "to": "1.1-1", "security": true}])
+        );
+        assert_eq!(task["data"]["pending_security"], 0);
+    }
+}

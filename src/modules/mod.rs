@@ -13,6 +13,7 @@ pub mod levels;
 mod service;
 mod shell;
 pub mod updates;
+pub mod updates_rpm;
 
 use std::time::Duration;
 

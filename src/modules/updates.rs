@@ -1,16 +1,15 @@
-//! `updates`: pending package updates (apt; security ones marked), how long security updates have
-//! waited, applying them inside the maintenance window, and whether a reboot is required.
-//!
-//! Only Debian/Ubuntu (apt) is implemented; on dnf, yum or zypper hosts the module says so (UNKNOWN)
-//! rather than guessing: their parsers wait for real captured output to test against.
+//! `updates`: pending package updates (security ones marked) with apt, dnf, yum or zypper, how long
+//! security updates have waited, applying them inside the maintenance window, and whether a reboot
+//! is required. The rpm-family parsers and commands live in `updates_rpm`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::levels::parse_age;
+use super::updates_rpm;
 use super::{BoxFuture, Module, ModuleKind, State, TaskContext, TaskResult, parse_params};
 use crate::transport::quote as q;
 
@@ -29,6 +28,39 @@ pub struct UpdatesParams {
     /// Report any pending update (not only security) as a warning.
     #[serde(default)]
     pub warn_on_any: bool,
+    /// The package manager: `apt`, `dnf`, `yum` or `zypper` (default: detected on the host).
+    pub manager: Option<Manager>,
+    /// Extra options for the package manager (e.g. `--disablerepo=epel`), split into words and quoted.
+    pub extra_args: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Manager {
+    Apt,
+    Dnf,
+    Yum,
+    Zypper,
+}
+
+impl Manager {
+    fn from_command(c: &str) -> Option<Manager> {
+        match c {
+            "apt-get" => Some(Manager::Apt),
+            "dnf" => Some(Manager::Dnf),
+            "yum" => Some(Manager::Yum),
+            "zypper" => Some(Manager::Zypper),
+            _ => None,
+        }
+    }
+    fn command(self) -> &'static str {
+        match self {
+            Manager::Apt => "apt-get",
+            Manager::Dnf => "dnf",
+            Manager::Yum => "yum",
+            Manager::Zypper => "zypper",
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema, Default, Clone, Copy, PartialEq, Serialize)]
@@ -94,9 +126,188 @@ fn glob_any(patterns: &[String], name: &str) -> bool {
         .any(|p| crate::inventory::pattern::glob(p, name))
 }
 
-const SIMULATE: &str = "LC_ALL=C apt-get -s -o Debug::NoLocking=true dist-upgrade";
-const DETECT: &str = "for t in apt-get dnf yum zypper; do command -v $t >/dev/null 2>&1 && { echo $t; break; }; done; \
-                      test -e /run/reboot-required && echo REBOOT; date +%s";
+const DETECT: &str = "for t in apt-get dnf yum zypper; do command -v $t >/dev/null 2>&1 && { echo $t; break; }; done; date +%s";
+
+/// Pending updates, with security marked, as the host's package manager lists them.
+async fn list(ctx: &TaskContext<'_>, m: Manager, args: &str) -> Result<Vec<Pending>, TaskResult> {
+    let run = |cmd: String| async move {
+        ctx.exec(cmd)
+            .await
+            .map_err(|e| TaskResult::from_transport_error(&e))
+    };
+    let mgr = m.command();
+    match m {
+        Manager::Apt => {
+            let o = run(format!(
+                "LC_ALL=C apt-get{args} -s -o Debug::NoLocking=true dist-upgrade"
+            ))
+            .await?;
+            if o.rc != Some(0) {
+                return Err(TaskResult::new(
+                    State::Unknown,
+                    format!("apt-get -s failed (exit {:?})", o.rc),
+                )
+                .with_output(&o));
+            }
+            Ok(parse_apt(&o.stdout_text()))
+        }
+        Manager::Dnf | Manager::Yum => {
+            // check-update: 100 = updates, 0 = none, anything else an error.
+            let o = run(format!("LC_ALL=C {mgr}{args} check-update")).await?;
+            if !matches!(o.rc, Some(0) | Some(100)) {
+                return Err(TaskResult::new(
+                    State::Unknown,
+                    format!("{mgr} check-update failed (exit {:?})", o.rc),
+                )
+                .with_output(&o));
+            }
+            let found = updates_rpm::parse_check_update(&o.stdout_text());
+            // Repositories without security metadata simply list nothing here.
+            let sec = run(format!(
+                "LC_ALL=C {mgr}{args} -q updateinfo list --security"
+            ))
+            .await?;
+            let security = updates_rpm::parse_security_list(&sec.stdout_text());
+            let names: Vec<String> = found.iter().map(|(n, _)| q(n)).collect();
+            let current = if names.is_empty() {
+                HashMap::new()
+            } else {
+                let root = installroot(args);
+                let o = run(format!(
+                    "rpm{root} -q --qf '%{{NAME}} %{{VERSION}}-%{{RELEASE}}\\n' {}",
+                    names.join(" ")
+                ))
+                .await?;
+                updates_rpm::parse_rpm_versions(&o.stdout_text())
+            };
+            Ok(found
+                .into_iter()
+                .map(|(name, candidate)| Pending {
+                    security: security
+                        .iter()
+                        .any(|(n, v)| *n == name && candidate.ends_with(v.as_str())),
+                    current: current.get(&name).cloned(),
+                    name,
+                    candidate,
+                })
+                .collect())
+        }
+        Manager::Zypper => {
+            let o = run(format!(
+                "LC_ALL=C zypper{args} --non-interactive --xmlout list-updates"
+            ))
+            .await?;
+            if o.rc != Some(0) {
+                return Err(TaskResult::new(State::Unknown, zypper_problem(o.rc)).with_output(&o));
+            }
+            let mut pending = updates_rpm::parse_zypper_updates(&o.stdout_text());
+            let p = run(format!(
+                "LC_ALL=C zypper{args} --non-interactive --xmlout list-patches --category security"
+            ))
+            .await?;
+            for patch in updates_rpm::parse_zypper_security_patches(&p.stdout_text()) {
+                let info = run(format!(
+                    "LC_ALL=C zypper{args} --non-interactive info -t patch {}",
+                    q(&patch)
+                ))
+                .await?;
+                for name in updates_rpm::parse_zypper_patch_packages(&info.stdout_text()) {
+                    pending
+                        .iter_mut()
+                        .filter(|u| u.name == name)
+                        .for_each(|u| u.security = true);
+                }
+            }
+            Ok(pending)
+        }
+    }
+}
+
+/// zypper's exit codes that mean something other than success.
+fn zypper_problem(rc: Option<i32>) -> String {
+    match rc {
+        Some(6) => "zypper: no repositories are defined".into(),
+        Some(7) => "zypper: the package manager is locked by another process; retry later".into(),
+        Some(106) => "zypper: a repository was skipped (refresh failed)".into(),
+        Some(107) => "zypper: a package scriptlet failed".into(),
+        other => format!("zypper failed (exit {other:?})"),
+    }
+}
+
+/// `--installroot=DIR` (dnf) or `--root DIR` (zypper) in the extra arguments, for rpm queries.
+fn installroot(args: &str) -> String {
+    let words = shlex::split(args).unwrap_or_default();
+    let mut it = words.iter();
+    while let Some(w) = it.next() {
+        if let Some(dir) = w.strip_prefix("--installroot=") {
+            return format!(" --root {}", q(dir));
+        }
+        if w == "--root" {
+            if let Some(dir) = it.next() {
+                return format!(" --root {}", q(dir));
+            }
+        }
+    }
+    String::new()
+}
+
+/// Installs exactly `names`; returns whether the manager said a reboot is needed (zypper 102).
+async fn install(
+    ctx: &TaskContext<'_>,
+    m: Manager,
+    args: &str,
+    names: &[String],
+) -> Result<bool, TaskResult> {
+    let list = names.iter().map(|n| q(n)).collect::<Vec<_>>().join(" ");
+    let cmd = match m {
+        Manager::Apt => format!(
+            "DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get{args} install -y -q --only-upgrade -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold {list}"
+        ),
+        Manager::Dnf | Manager::Yum => format!("LC_ALL=C {}{args} -y upgrade {list}", m.command()),
+        Manager::Zypper => format!("LC_ALL=C zypper{args} --non-interactive update {list}"),
+    };
+    for attempt in 0..2 {
+        let o = ctx
+            .exec(cmd.clone())
+            .await
+            .map_err(|e| TaskResult::from_transport_error(&e))?;
+        match (m, o.rc) {
+            (_, Some(0)) => return Ok(false),
+            (Manager::Zypper, Some(102)) => return Ok(true),
+            // zypper updated itself and wants to be run again.
+            (Manager::Zypper, Some(103)) if attempt == 0 => continue,
+            (Manager::Zypper, rc) => {
+                return Err(TaskResult::new(State::Failed, zypper_problem(rc)).with_output(&o));
+            }
+            (_, rc) => {
+                return Err(TaskResult::new(
+                    State::Failed,
+                    format!("{} install failed (exit {rc:?})", m.command()),
+                )
+                .with_output(&o));
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Whether the host needs a reboot; None when that cannot be told.
+async fn reboot_required(ctx: &TaskContext<'_>, m: Manager) -> Option<bool> {
+    let cmd = match m {
+        Manager::Apt => "test -e /run/reboot-required",
+        // needs-restarting -r: 1 = reboot needed, 0 = not; anything else (missing: 127) is not an answer.
+        Manager::Dnf | Manager::Yum => "needs-restarting -r >/dev/null 2>&1",
+        Manager::Zypper => "test -e /run/reboot-needed",
+    };
+    let o = ctx.exec(cmd).await.ok()?;
+    match (m, o.rc) {
+        (Manager::Apt | Manager::Zypper, Some(0)) => Some(true),
+        (Manager::Apt | Manager::Zypper, Some(1)) => Some(false),
+        (_, Some(1)) => Some(true),
+        (_, Some(0)) => Some(false),
+        _ => None,
+    }
+}
 
 /// First-seen times of pending security updates, carried over from the previous result.
 fn first_seen(previous: Option<&Value>, pending: &[Pending], now: i64) -> BTreeMap<String, i64> {
@@ -194,37 +405,32 @@ impl Module for Updates {
                 Ok(o) => o.stdout_text(),
                 Err(e) => return TaskResult::from_transport_error(&e),
             };
-            let tool = detect.lines().next().unwrap_or("").trim().to_string();
-            let reboot_required = detect.lines().any(|l| l == "REBOOT");
             let now = detect
                 .lines()
                 .last()
                 .and_then(|l| l.trim().parse::<i64>().ok())
                 .unwrap_or_else(|| chrono::Utc::now().timestamp());
-            if tool != "apt-get" {
-                let what = if tool.is_empty() {
-                    "no known package manager".to_string()
-                } else {
-                    tool
-                };
+            let Some(manager) = p.manager.or_else(|| {
+                detect
+                    .lines()
+                    .next()
+                    .and_then(|l| Manager::from_command(l.trim()))
+            }) else {
                 return TaskResult::new(
                     State::Unknown,
-                    format!("{what}: only apt (Debian, Ubuntu) is supported so far"),
+                    "no apt-get, dnf, yum or zypper on this host",
                 );
-            }
-            let sim = match ctx.exec(SIMULATE).await {
-                Ok(o) if o.rc == Some(0) => o,
-                Ok(o) => {
-                    return TaskResult::new(
-                        State::Unknown,
-                        format!("apt-get -s failed (exit {:?})", o.rc),
-                    )
-                    .with_output(&o);
-                }
-                Err(e) => return TaskResult::from_transport_error(&e),
             };
-            let pending = parse_apt(&sim.stdout_text());
-            let seen = first_seen(ctx.previous, &pending, now);
+            let args: String = shlex::split(p.extra_args.as_deref().unwrap_or(""))
+                .unwrap_or_default()
+                .iter()
+                .map(|w| format!(" {}", q(w)))
+                .collect();
+            let mut pending = match list(ctx, manager, &args).await {
+                Ok(p) => p,
+                Err(r) => return r,
+            };
+            let mut seen = first_seen(ctx.previous, &pending, now);
             let (mut state, mut message) = judge(&pending, &seen, now, &p);
             let wanted: Vec<&Pending> = pending
                 .iter()
@@ -237,6 +443,7 @@ impl Module for Updates {
                 .collect();
             let mut changed: Vec<Value> = Vec::new();
             let mut deferred = false;
+            let mut reboot_said = false;
             if !wanted.is_empty() {
                 if ctx.check_mode {
                     message.push_str(&format!("; check mode: would install {}", wanted.len()));
@@ -247,49 +454,43 @@ impl Module for Updates {
                         wanted.len()
                     ));
                 } else {
-                    let names: Vec<String> = wanted.iter().map(|u| q(&u.name)).collect();
-                    let cmd = format!(
-                        "DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get install -y -q --only-upgrade -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold {}",
-                        names.join(" ")
-                    );
-                    match ctx.exec(cmd).await {
-                        Ok(o) if o.rc == Some(0) => {}
-                        Ok(o) => {
-                            return TaskResult::new(
-                                State::Failed,
-                                format!("apt-get install failed (exit {:?})", o.rc),
-                            )
-                            .with_output(&o);
-                        }
-                        Err(e) => return TaskResult::from_transport_error(&e),
-                    }
-                    let after = match ctx.exec(SIMULATE).await {
-                        Ok(o) => parse_apt(&o.stdout_text()),
-                        Err(e) => return TaskResult::from_transport_error(&e),
+                    let names: Vec<String> = wanted.iter().map(|u| u.name.clone()).collect();
+                    reboot_said = match install(ctx, manager, &args, &names).await {
+                        Ok(r) => r,
+                        Err(r) => return r,
+                    };
+                    let after = match list(ctx, manager, &args).await {
+                        Ok(a) => a,
+                        Err(r) => return r,
                     };
                     for u in &wanted {
                         if !after.iter().any(|a| a.name == u.name) {
                             changed.push(json!({ "name": u.name, "from": u.current, "to": u.candidate, "security": u.security }));
                         }
                     }
-                    let remaining: Vec<Pending> = after;
-                    let seen2 = first_seen(ctx.previous, &remaining, now);
-                    let (s, m) = judge(&remaining, &seen2, now, &p);
+                    seen = first_seen(ctx.previous, &after, now);
+                    let (s, m) = judge(&after, &seen, now, &p);
                     state = if changed.is_empty() {
                         s
                     } else {
                         s.max(State::Changed)
                     };
                     message = format!("installed {} of {}; {m}", changed.len(), wanted.len());
+                    pending = after;
                 }
             }
-            if reboot_required {
+            let reboot_required = if reboot_said {
+                Some(true)
+            } else {
+                reboot_required(ctx, manager).await
+            };
+            if reboot_required == Some(true) {
                 state = state.max(State::Warning);
                 message.push_str("; a reboot is required");
             }
             let mut r = TaskResult::new(state, message);
             r.data = json!({
-                "manager": "apt",
+                "manager": manager,
                 "pending": pending.len(),
                 "pending_security": pending.iter().filter(|u| u.security).count(),
                 "packages": pending,
