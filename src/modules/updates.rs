@@ -242,10 +242,10 @@ fn installroot(args: &str) -> String {
         if let Some(dir) = w.strip_prefix("--installroot=") {
             return format!(" --root {}", q(dir));
         }
-        if w == "--root" {
-            if let Some(dir) = it.next() {
-                return format!(" --root {}", q(dir));
-            }
+        if w == "--root"
+            && let Some(dir) = it.next()
+        {
+            return format!(" --root {}", q(dir));
         }
     }
     String::new()
