@@ -246,7 +246,11 @@ fn fake_systemctl(dir: &std::path::Path) -> std::path::PathBuf {
     let state = dir.join("units");
     std::fs::create_dir_all(&state).expect("units");
     let script = format!(
-        "#!/bin/sh\n# Test double: is-active exits 0 active / 3 inactive / 4 unknown unit; restart activates.\ncmd=$1; unit=$2; f={s}/$unit\n\
+        "#!/bin/sh\n# Test double: is-active exits 0 active / 3 inactive / 4 unknown unit; restart activates;\n# reboot drops every session of this test's sshd and starts it again (the kernel does not reboot).\ncmd=$1; unit=$2; f={s}/$unit\n\
+         if [ \"$cmd\" = reboot ]; then uuidgen 2>/dev/null > {s}/next_boot_id || date +%s%N > {s}/next_boot_id; \
+         setsid sh -c 'sleep 1; for l in $(pgrep -f \"^/usr/sbin/sshd .*-f $FAKE_SSHD_CFG\"); do pkill -KILL -P $l; kill -KILL $l; done; \
+         [ -e {s}/next_boot_id ] && mv {s}/next_boot_id {s}/boot_id; sleep 1; /usr/sbin/sshd -f $FAKE_SSHD_CFG -E /dev/null' </dev/null >/dev/null 2>&1 & exit 0; fi\n\
+         if [ \"$cmd\" = is-system-running ]; then echo running; exit 0; fi\n\
          [ -e \"$f\" ] || {{ echo inactive; exit 4; }}\n\
          case $cmd in\n  is-active) st=$(cat \"$f\"); echo $st; [ \"$st\" = active ] && exit 0 || exit 3;;\n\
            is-enabled) [ -e \"$f.enabled\" ] && {{ echo enabled; exit 0; }} || {{ echo disabled; exit 1; }};;\n\
@@ -618,4 +622,96 @@ fn updates_with_real_dnf_and_zypper_list_and_install_security_updates() {
         );
         assert_eq!(task["data"]["pending_security"], 0);
     }
+}
+
+#[test]
+fn reboot_waits_for_the_host_and_refuses_a_restart_that_was_no_reboot() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    fake_systemctl(tmp.path());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = ClientKey::new(dir.path());
+    let cfg = dir.path().join("host/sshd_config");
+    let extra = format!(
+        "SetEnv PATH={}/bin:/usr/bin:/bin:/usr/sbin:/sbin FAKE_SSHD_CFG={}",
+        tmp.path().display(),
+        cfg.display()
+    );
+    let sshd = Sshd::start(dir.path(), "host", "127.0.0.1", &key, &extra);
+    let fleet = Fleet {
+        dir,
+        key,
+        hosts: vec![("host".into(), sshd)],
+    };
+    fleet.trust_all();
+    fleet.inventory("", "");
+    fleet.playbook("reboot.yml", "hosts: all\ntasks:\n  - name: patch and reboot\n    updates: {reboot: always, reboot_timeout: 20s}\n  - name: still reachable\n    command: echo after\n");
+
+    let t = tasks(&fleet.run("reboot.yml", &["--check"]), "host");
+    assert!(
+        t[0]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("check mode: would reboot"),
+        "{:#}",
+        t[0]
+    );
+
+    let started = std::time::Instant::now();
+    let out = fleet.run("reboot.yml", &[]);
+    let t = tasks(&out, "host");
+    assert_eq!(t[0]["state"], "critical", "{:#}", t[0]);
+    let msg = t[0]["message"].as_str().expect("msg");
+    assert!(
+        msg.contains("boot id did not change within 20s: it did not reboot"),
+        "sshd came back but the kernel did not restart: {msg}"
+    );
+    assert_eq!(t[0]["data"]["reboot"]["performed"], false);
+    assert!(started.elapsed().as_secs() >= 20);
+    // The connection was opened again in place: the next task runs on it.
+    assert_eq!(t[1]["stdout"], "after\n", "{t:#?}");
+
+    // With a `cat` double serving the boot id the reboot changes, the same flow succeeds.
+    let units = tmp.path().join("units");
+    std::fs::write(units.join("boot_id"), "first-boot\n").expect("boot id");
+    let cat = tmp.path().join("bin/cat");
+    std::fs::write(&cat, format!("#!/bin/sh\nif [ \"$1\" = /proc/sys/kernel/random/boot_id ]; then exec /bin/cat {}/boot_id; fi\nexec /bin/cat \"$@\"\n", units.display())).expect("cat double");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&cat, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = fleet.run("reboot.yml", &[]);
+    let _ = Command::new("pkill")
+        .arg("-f")
+        .arg(format!("^/usr/sbin/sshd .*-f {}", cfg.display()))
+        .status();
+    let t = tasks(&out, "host");
+    // `changed` by the reboot, or `warning` while security updates stay pending (apply: none).
+    assert!(
+        matches!(t[0]["state"].as_str(), Some("changed" | "warning")),
+        "{:#}",
+        t[0]
+    );
+    assert!(
+        t[0]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("rebooted and back in"),
+        "{:#}",
+        t[0]
+    );
+    assert!(
+        !t[0]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("a reboot is required")
+    );
+    let r = &t[0]["data"]["reboot"];
+    assert_eq!(
+        (
+            r["performed"].as_bool(),
+            r["boot_id_before"].as_str(),
+            r["system_state"].as_str()
+        ),
+        (Some(true), Some("first-boot"), Some("running"))
+    );
+    assert!(r["seconds"].as_u64().is_some_and(|s| s < 20), "{r:#}");
+    assert_eq!(t[1]["stdout"], "after\n");
 }

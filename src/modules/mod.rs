@@ -10,6 +10,7 @@ mod command;
 pub mod disk;
 mod http;
 pub mod levels;
+mod reboot;
 mod service;
 mod shell;
 pub mod updates;

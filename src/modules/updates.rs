@@ -28,10 +28,26 @@ pub struct UpdatesParams {
     /// Report any pending update (not only security) as a warning.
     #[serde(default)]
     pub warn_on_any: bool,
+    /// Reboot after updating: `never` (default), `if_required` or `always`. Only inside the
+    /// maintenance window and never in check mode; tended waits for the host, checks that it really
+    /// rebooted (a new boot id) and that systemd reports it running, and records how long it took.
+    #[serde(default)]
+    pub reboot: RebootPolicy,
+    /// How long to wait for the host to come back (default `10m`); longer is critical.
+    pub reboot_timeout: Option<String>,
     /// The package manager: `apt`, `dnf`, `yum` or `zypper` (default: detected on the host).
     pub manager: Option<Manager>,
     /// Extra options for the package manager (e.g. `--disablerepo=epel`), split into words and quoted.
     pub extra_args: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema, Default, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RebootPolicy {
+    #[default]
+    Never,
+    IfRequired,
+    Always,
 }
 
 #[derive(Debug, Deserialize, JsonSchema, Clone, Copy, PartialEq, Serialize)]
@@ -387,7 +403,10 @@ impl Module for Updates {
     }
     fn validate(&self, params: &Value) -> Result<(), String> {
         let p: UpdatesParams = parse_params(self, params)?;
-        if let Some(a) = &p.security_max_age {
+        for a in [&p.security_max_age, &p.reboot_timeout]
+            .into_iter()
+            .flatten()
+        {
             parse_age(a)?;
         }
         Ok(())
@@ -484,9 +503,35 @@ impl Module for Updates {
             } else {
                 reboot_required(ctx, manager).await
             };
-            if reboot_required == Some(true) {
+            let wants_reboot = match p.reboot {
+                RebootPolicy::Never => false,
+                RebootPolicy::IfRequired => reboot_required == Some(true),
+                RebootPolicy::Always => true,
+            };
+            let mut reboot = Value::Null;
+            if wants_reboot && !ctx.check_mode && ctx.gate.allows_changes() {
+                let timeout = p
+                    .reboot_timeout
+                    .as_deref()
+                    .and_then(|t| parse_age(t).ok())
+                    .unwrap_or(600);
+                let (s, m, d) =
+                    super::reboot::reboot_and_wait(ctx, std::time::Duration::from_secs(timeout))
+                        .await;
+                state = state.max(s);
+                message.push_str(&format!("; {m}"));
+                reboot = d;
+            } else if reboot_required == Some(true) {
                 state = state.max(State::Warning);
                 message.push_str("; a reboot is required");
+                if wants_reboot && ctx.check_mode {
+                    message.push_str(" (check mode: would reboot)");
+                } else if wants_reboot {
+                    deferred = true;
+                    message.push_str(" (deferred to the maintenance window)");
+                }
+            } else if wants_reboot && ctx.check_mode {
+                message.push_str("; check mode: would reboot");
             }
             let mut r = TaskResult::new(state, message);
             r.data = json!({
@@ -498,6 +543,7 @@ impl Module for Updates {
                 "installed": changed,
                 "deferred": deferred,
                 "reboot_required": reboot_required,
+                "reboot": reboot,
             });
             r
         })

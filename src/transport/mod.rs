@@ -125,6 +125,12 @@ pub trait Transport: Send + Sync {
     fn close<'a>(&'a self) -> BoxFuture<'a, ()> {
         Box::pin(async {})
     }
+    /// Opens the connection again in place (after the host rebooted); later commands use the new one.
+    fn reconnect<'a>(&'a self) -> BoxFuture<'a, Result<(), TransportError>> {
+        Box::pin(async {
+            Err(TransportError::Failed("this connection cannot be opened again (the local machine cannot reboot itself and wait)".into()))
+        })
+    }
 }
 
 /// Quotes one word for a POSIX shell. A NUL byte cannot occur in an argument or path, so any is dropped

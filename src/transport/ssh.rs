@@ -132,10 +132,17 @@ impl client::Handler for Checker {
 
 /// An authenticated connection to one host.
 pub struct SshConnection {
+    /// Behind a lock so `reconnect` (after a reboot) can replace it in place for the next tasks.
+    session: tokio::sync::RwLock<Session>,
+    target: SshTarget,
+    opts: SshOptions,
+    channels: Semaphore,
+}
+
+struct Session {
     handle: Handle<Checker>,
     /// The bastion's connection must outlive the tunnelled one.
     _jump: Option<Handle<Checker>>,
-    channels: Semaphore,
 }
 
 fn unreachable(msg: impl Into<String>) -> TransportError {
@@ -186,57 +193,68 @@ impl SshConnection {
         if let Some(k) = &target.known_hosts {
             opts.known_hosts = k.clone();
         }
-        let endpoint = Endpoint {
-            address: &target.address,
-            port: target.port,
-            user: target.user.clone().unwrap_or_else(current_user),
-            key_file: target.key_file.as_deref(),
-            key_passphrase: target.key_passphrase.as_ref(),
-            password: target.password.as_ref(),
-        };
-        let all = async {
-            let (handle, jump) = match &target.jump {
-                None => (open(&endpoint, &opts, None).await?, None),
-                Some(j) => {
-                    let jump = connect_jump(j, target, &opts).await?;
-                    let ch = jump
-                        .channel_open_direct_tcpip(
-                            target.address.clone(),
-                            u32::from(target.port),
-                            "127.0.0.1",
-                            0,
-                        )
-                        .await
-                        .map_err(|e| {
-                            unreachable(format!(
-                                "jump host {} cannot reach {}:{}: {e}",
-                                j.address, target.address, target.port
-                            ))
-                        })?;
-                    (
-                        open(&endpoint, &opts, Some(ch.into_stream())).await?,
-                        Some(jump),
-                    )
-                }
-            };
-            Ok::<_, TransportError>(SshConnection {
-                handle,
-                _jump: jump,
-                channels: Semaphore::new(opts.max_channels),
-            })
-        };
-        // Connect plus authentication, bounded as a whole (twice the connect timeout for a jump).
-        let limit = opts.connect_timeout * if target.jump.is_some() { 2 } else { 1 }
-            + Duration::from_secs(5);
-        tokio::time::timeout(limit, all).await.map_err(|_| {
-            unreachable(format!(
-                "connecting to {}:{} timed out after {}s",
-                target.address,
-                target.port,
-                limit.as_secs()
-            ))
-        })?
+        let session = establish(target, &opts).await?;
+        let channels = Semaphore::new(opts.max_channels);
+        Ok(SshConnection {
+            session: tokio::sync::RwLock::new(session),
+            target: target.clone(),
+            opts,
+            channels,
+        })
     }
+}
+
+/// One authenticated session, bounded in time as a whole.
+async fn establish(target: &SshTarget, opts: &SshOptions) -> Result<Session, TransportError> {
+    let endpoint = Endpoint {
+        address: &target.address,
+        port: target.port,
+        user: target.user.clone().unwrap_or_else(current_user),
+        key_file: target.key_file.as_deref(),
+        key_passphrase: target.key_passphrase.as_ref(),
+        password: target.password.as_ref(),
+    };
+    let all = async {
+        let (handle, jump) = match &target.jump {
+            None => (open(&endpoint, opts, None).await?, None),
+            Some(j) => {
+                let jump = connect_jump(j, target, opts).await?;
+                let ch = jump
+                    .channel_open_direct_tcpip(
+                        target.address.clone(),
+                        u32::from(target.port),
+                        "127.0.0.1",
+                        0,
+                    )
+                    .await
+                    .map_err(|e| {
+                        unreachable(format!(
+                            "jump host {} cannot reach {}:{}: {e}",
+                            j.address, target.address, target.port
+                        ))
+                    })?;
+                (
+                    open(&endpoint, opts, Some(ch.into_stream())).await?,
+                    Some(jump),
+                )
+            }
+        };
+        Ok::<_, TransportError>(Session {
+            handle,
+            _jump: jump,
+        })
+    };
+    // Connect plus authentication, bounded as a whole (twice the connect timeout for a jump).
+    let limit =
+        opts.connect_timeout * if target.jump.is_some() { 2 } else { 1 } + Duration::from_secs(5);
+    tokio::time::timeout(limit, all).await.map_err(|_| {
+        unreachable(format!(
+            "connecting to {}:{} timed out after {}s",
+            target.address,
+            target.port,
+            limit.as_secs()
+        ))
+    })?
 }
 
 async fn connect_jump(
@@ -462,14 +480,15 @@ impl SshConnection {
             .acquire()
             .await
             .map_err(|_| TransportError::Failed("connection closed".into()))?;
+        let session = self.session.read().await;
         let lost = |e: russh::Error| {
-            if self.handle.is_closed() {
+            if session.handle.is_closed() {
                 unreachable(format!("connection lost: {e}"))
             } else {
                 TransportError::Failed(format!("SSH channel error: {e}"))
             }
         };
-        let mut ch = self.handle.channel_open_session().await.map_err(lost)?;
+        let mut ch = session.handle.channel_open_session().await.map_err(lost)?;
         let (command, stdin) = req.wire(true);
         let started = std::time::Instant::now();
         ch.exec(true, command).await.map_err(lost)?;
@@ -542,9 +561,20 @@ impl Transport for SshConnection {
     fn close<'a>(&'a self) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             let _ = self
+                .session
+                .read()
+                .await
                 .handle
                 .disconnect(russh::Disconnect::ByApplication, "", "en")
                 .await;
+        })
+    }
+
+    fn reconnect<'a>(&'a self) -> BoxFuture<'a, Result<(), TransportError>> {
+        Box::pin(async move {
+            let fresh = establish(&self.target, &self.opts).await?;
+            *self.session.write().await = fresh;
+            Ok(())
         })
     }
 }
