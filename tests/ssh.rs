@@ -377,3 +377,53 @@ fn jump_host_carries_the_connection() {
         "the bastion forwarded to the inner host: {log}"
     );
 }
+
+#[test]
+fn creates_removes_and_become_with_sudo_n() {
+    require("sudo", "sudo");
+    let fleet = Fleet::new(&["box"]);
+    fleet.trust_all();
+    fleet.inventory("", "");
+    let marker = fleet.path().join("made");
+    fleet.playbook(
+        "cr.yml",
+        &format!(
+            "hosts: all\ntasks:\n  - name: make once\n    command: {{cmd: touch {m}, creates: {m}}}\n  - name: remove if there\n    command: {{cmd: echo removing, removes: {m}}}\n  - name: as nobody without a password\n    command: id -un\n    become: true\n    become_user: nobody\n",
+            m = marker.display()
+        ),
+    );
+    let out = fleet.run("cr.yml", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = json(&out);
+    let t = host(&run, "box")["tasks"]
+        .as_array()
+        .expect("tasks")
+        .clone();
+    assert_eq!(t[0]["state"], "changed");
+    assert_eq!(
+        t[1]["state"], "changed",
+        "the file now exists, so `removes` runs"
+    );
+    assert_eq!(
+        t[2]["stdout"], "nobody\n",
+        "sudo -n as root needs no password"
+    );
+    let out = fleet.run("cr.yml", &[]);
+    let run = json(&out);
+    let t = host(&run, "box")["tasks"]
+        .as_array()
+        .expect("tasks")
+        .clone();
+    assert_eq!(t[0]["state"], "skipped");
+    assert!(t[0]["message"].as_str().expect("msg").contains("exists"));
+    std::fs::remove_file(&marker).expect("rm");
+    fleet.playbook(
+        "rm.yml",
+        &format!(
+            "hosts: all\ntasks:\n  - command: {{cmd: echo x, removes: {}}}\n",
+            marker.display()
+        ),
+    );
+    let run = json(&fleet.run("rm.yml", &[]));
+    assert_eq!(host(&run, "box")["tasks"][0]["state"], "skipped");
+}
