@@ -8,6 +8,7 @@ pub mod inventory;
 pub mod modules;
 pub mod playbook;
 pub mod runner;
+pub mod schedule;
 pub mod store;
 pub mod transport;
 pub mod yaml;

@@ -414,3 +414,112 @@ fn schemas_are_json_and_cover_every_module_and_keyword() {
     let inv = json(&tended(repo(), &["schema", "inventory"]));
     assert!(inv["properties"]["maintenance_windows"].is_object());
 }
+
+#[test]
+fn daemon_config_is_checked_with_every_problem_at_once() {
+    let out = tended(repo(), &["check-config", "--config", "tended.yml"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the shipped config is valid: {}",
+        text(&out)
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "inv/c.yml",
+        "client: c\ntimezone: Europe/Berlin\nhosts:\n  h1:\n    connection: local\n",
+    );
+    write(
+        dir.path(),
+        "pb.yml",
+        "hosts: all\ntasks:\n  - command: uptime\n",
+    );
+    write(
+        dir.path(),
+        "bad.yml",
+        "inventory: inv\ndatabase: postgres://tended:s3cret@db.example/tended\nstatus:\n  listen: 0.0.0.0:9187\nschedules:\n  - name: a\n    playbook: pb.yml\n    cron: \"61 * * * *\"\n  - name: b\n    playbook: pb.yml\n    cron: \"0 6 * *\"\n    timezone: Mars/Base\n    overlap: sometimes\n  - name: c\n    playbook: pb.yml\n    cron: \"0 6 * * *\"\n    cronn: x\n",
+    );
+    let out = tended(dir.path(), &["check-config", "--config", "bad.yml"]);
+    assert_eq!(out.status.code(), Some(4));
+    let e = stderr(&out);
+    for needle in [
+        "bad.yml:2:11: error: the database URL holds a password",
+        "database_env",
+        "bad.yml:4:11: error: the status server listens on 0.0.0.0:9187, beyond this machine, without a token",
+        "bad.yml:8:11: error: `61 * * * *` is not a valid cron expression",
+        "bad.yml:11:11: error: `0 6 * *` has 4 fields",
+        "bad.yml:12:15: error: `Mars/Base` is not an IANA time zone",
+        "overlap `sometimes` is not known",
+        "unknown key `cronn` in a schedule",
+        "did you mean `cron`?",
+    ] {
+        assert!(e.contains(needle), "missing `{needle}` in:\n{e}");
+    }
+    assert!(!e.contains("s3cret"), "the password is never printed: {e}");
+
+    write(
+        dir.path(),
+        "ok.yml",
+        "inventory: inv\nschedules:\n  - {name: d, playbook: pb.yml, cron: \"30 2 * * *\"}\n  - {name: m, playbook: missing.yml, cron: \"0 0 * * *\", hosts: nobody}\n",
+    );
+    let out = tended(dir.path(), &["check-config", "--config", "ok.yml"]);
+    assert_eq!(out.status.code(), Some(4));
+    let e = stderr(&out);
+    assert!(
+        e.contains("missing.yml: error: cannot read the playbook"),
+        "{e}"
+    );
+    assert!(
+        e.contains("schedule `m`: `nobody` in pattern `nobody` names no host"),
+        "{e}"
+    );
+}
+
+#[test]
+fn schedules_lists_next_fire_times_in_the_clients_zone_and_utc() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "inv/c.yml",
+        "client: c\ntimezone: Australia/Lord_Howe\nhosts:\n  h1:\n    connection: local\n",
+    );
+    write(
+        dir.path(),
+        "pb.yml",
+        "hosts: all\ntasks:\n  - command: uptime\n",
+    );
+    write(
+        dir.path(),
+        "tended.yml",
+        "inventory: inv\nschedules:\n  - {name: nightly, playbook: pb.yml, cron: \"15 2 * * *\"}\n  - {name: utc, playbook: pb.yml, cron: \"0 */6 * * *\", timezone: UTC}\n",
+    );
+    let out = tended(dir.path(), &["schedules", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v = json(&out);
+    let nightly = &v[0];
+    assert_eq!(
+        (nightly["client"].as_str(), nightly["timezone"].as_str()),
+        (Some("c"), Some("Australia/Lord_Howe"))
+    );
+    let next = nightly["next"].as_array().expect("next");
+    assert_eq!(next.len(), 5);
+    for n in next {
+        let local = n["local"].as_str().expect("local");
+        assert!(
+            local.contains("T02:15:00") || local.contains("T02:30:00"),
+            "{local}"
+        );
+        assert!(n["utc"].as_str().expect("utc").ends_with("+00:00"));
+    }
+    assert_eq!(v[1]["client"], serde_json::Value::Null);
+    let text_out = tended(dir.path(), &["schedules"]);
+    let t = String::from_utf8_lossy(&text_out.stdout);
+    assert!(
+        t.contains("nightly  cron \"15 2 * * *\"")
+            && t.contains("client c (Australia/Lord_Howe)")
+            && t.contains(" UTC"),
+        "{t}"
+    );
+}

@@ -4,6 +4,7 @@
 mod check;
 mod query;
 mod run;
+mod schedules;
 mod schema;
 
 use std::path::PathBuf;
@@ -82,6 +83,10 @@ enum Command {
     Schema(schema::SchemaArgs),
     /// List the maintenance modules.
     Modules,
+    /// Check the daemon's config file and everything it names (playbooks, inventory, patterns).
+    CheckConfig(schedules::ConfigArg),
+    /// Show each schedule's next fire times, in its zone and in UTC.
+    Schedules(schedules::SchedulesArgs),
 }
 
 /// An error that has already been explained to the user, with the exit code to use.
@@ -135,6 +140,8 @@ pub fn main() -> ExitCode {
             Command::Show(a) => query::show(a).await,
             Command::Schema(a) => schema::schema(a),
             Command::Modules => check::modules(),
+            Command::CheckConfig(a) => schedules::check_config(a),
+            Command::Schedules(a) => schedules::schedules(a),
         }
     });
     match result {

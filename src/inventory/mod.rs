@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 
 use crate::yaml::{Diagnostic, Diagnostics, Pos, Source};
 
+pub(crate) use host::expand_path;
 pub use host::{Become, Connection, HostKeyChecking, Jump, Secret, SecretString, SshTarget};
 
 /// A maintenance window, in the client's time zone.

@@ -1,0 +1,89 @@
+//! `tended check-config` and `tended schedules`: the daemon's config checked, and each schedule's next
+//! fire times shown in its zone and in UTC.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::{exit, invalid};
+use crate::schedule::config::DaemonConfig;
+
+#[derive(Args, Debug, Clone)]
+pub struct ConfigArg {
+    /// The daemon's config file.
+    #[arg(short, long, env = "TENDED_CONFIG", default_value = "tended.yml")]
+    config: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct SchedulesArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// How many fire times per schedule.
+    #[arg(long, default_value_t = 5)]
+    count: usize,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn check_config(a: ConfigArg) -> Result<u8> {
+    let cfg = DaemonConfig::load(&a.config).map_err(invalid)?;
+    let inv = cfg.check_references().map_err(invalid)?;
+    println!(
+        "ok: {} ({} schedules, inventory {}: {} clients, {} hosts)",
+        a.config.display(),
+        cfg.schedules.len(),
+        cfg.inventory.display(),
+        inv.clients.len(),
+        inv.hosts.len()
+    );
+    Ok(exit::OK)
+}
+
+pub fn schedules(a: SchedulesArgs) -> Result<u8> {
+    let cfg = DaemonConfig::load(&a.config.config).map_err(invalid)?;
+    let inv = cfg.check_references().map_err(invalid)?;
+    let now = chrono::Utc::now();
+    let mut json = Vec::new();
+    for s in &cfg.schedules {
+        let series = s
+            .series(&inv)
+            .map_err(|e| invalid(format!("error: schedule `{}`: {e}", s.name)))?;
+        if !a.json {
+            println!(
+                "{}  cron \"{}\"  {}  hosts {}",
+                s.name,
+                s.cron.text,
+                s.playbook.display(),
+                s.hosts
+            );
+        }
+        for ser in series {
+            let times = s.cron.upcoming(now, ser.timezone, a.count);
+            if a.json {
+                json.push(serde_json::json!({
+                    "schedule": s.name, "client": ser.client, "timezone": ser.timezone.name(), "pattern": ser.pattern,
+                    "next": times.iter().map(|t| serde_json::json!({"local": t.to_rfc3339(), "utc": t.with_timezone(&chrono::Utc).to_rfc3339()})).collect::<Vec<_>>(),
+                }));
+                continue;
+            }
+            match &ser.client {
+                Some(c) => println!("  client {c} ({})", ser.timezone.name()),
+                None => println!("  {}", ser.timezone.name()),
+            }
+            for t in times {
+                println!(
+                    "    {}   {}",
+                    t.format("%a %Y-%m-%d %H:%M:%S %Z"),
+                    t.with_timezone(&chrono::Utc)
+                        .format("%Y-%m-%d %H:%M:%S UTC")
+                );
+            }
+        }
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,343 @@
+//! The daemon's config file (`tended.yml`): inventory, database, status address and schedules, with
+//! every problem reported at once, file:line:column, as for playbooks. Secrets only by reference.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{CatchUp, CronSpec, Overlap, Schedule};
+use crate::inventory::{Inventory, Secret};
+use crate::yaml::{Diagnostic, Diagnostics, Node, Pos, Source, unknown_keys};
+
+const TOP_KEYS: &[&str] = &[
+    "inventory",
+    "database",
+    "database_env",
+    "database_file",
+    "status",
+    "schedules",
+];
+const STATUS_KEYS: &[&str] = &["listen", "token_env", "token_file"];
+const SCHEDULE_KEYS: &[&str] = &[
+    "name",
+    "playbook",
+    "hosts",
+    "cron",
+    "timezone",
+    "overlap",
+    "catch_up",
+    "grace",
+    "deadman_url",
+];
+
+/// Where the database URL comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Database {
+    /// A URL without a password (a SQLite path, or PostgreSQL with peer/cert auth).
+    Url(String),
+    /// A URL with its password, kept out of the file.
+    Secret(Secret),
+}
+
+impl Database {
+    pub fn url(&self) -> Result<String, String> {
+        match self {
+            Database::Url(u) => Ok(u.clone()),
+            Database::Secret(s) => s.resolve().map(|s| s.expose().to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    pub file: PathBuf,
+    pub inventory: PathBuf,
+    pub database: Database,
+    pub status_listen: SocketAddr,
+    pub status_token: Option<Secret>,
+    pub schedules: Vec<Schedule>,
+}
+
+fn rel(base: &Path, p: &str) -> PathBuf {
+    crate::inventory::expand_path(p, base)
+}
+
+fn text(src: &Source, node: &Node, key: &str, diags: &mut Vec<Diagnostic>) -> Option<String> {
+    let v = node.get(key)?;
+    match v.scalar_text() {
+        Some(s) => Some(s),
+        None => {
+            diags.push(src.diag(
+                v.pos,
+                format!("`{key}` must be a single value, not {}", v.type_name()),
+            ));
+            None
+        }
+    }
+}
+
+fn pos_of(node: &Node, key: &str) -> Pos {
+    node.get(key).map_or(node.pos, |n| n.pos)
+}
+
+impl DaemonConfig {
+    /// Reads and validates the file itself (not yet the playbooks and inventory it names).
+    pub fn load(path: &Path) -> Result<DaemonConfig, Diagnostics> {
+        let src = Source::read(path).map_err(|e| {
+            Diagnostic::file_level(path, format!("cannot read the daemon config: {e}"))
+                .help("pass --config FILE (see tended.yml in the repository)")
+        })?;
+        let node = src.parse()?;
+        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let mut diags = unknown_keys(&src, &node, TOP_KEYS, "the daemon config");
+        let inventory = rel(
+            &base,
+            &text(&src, &node, "inventory", &mut diags).unwrap_or_else(|| "inventory".into()),
+        );
+        let database = match (
+            text(&src, &node, "database", &mut diags),
+            text(&src, &node, "database_env", &mut diags),
+            text(&src, &node, "database_file", &mut diags),
+        ) {
+            (Some(url), None, None) => {
+                let redacted = crate::store::redact_url(&url);
+                if redacted != url {
+                    diags.push(src.diag(pos_of(&node, "database"), "the database URL holds a password").redact(&url).help(
+                        "put the whole URL in an environment variable or a file and write `database_env: VAR` or `database_file: PATH`",
+                    ));
+                }
+                let url = if url.starts_with("postgres") {
+                    url
+                } else {
+                    rel(&base, url.trim_start_matches("sqlite:"))
+                        .display()
+                        .to_string()
+                };
+                Database::Url(url)
+            }
+            (None, Some(var), None) => Database::Secret(Secret::Env(var)),
+            (None, None, Some(file)) => Database::Secret(Secret::File(rel(&base, &file))),
+            (None, None, None) => Database::Url(rel(&base, "tended.db").display().to_string()),
+            _ => {
+                diags.push(src.diag(
+                    node.pos,
+                    "give only one of `database`, `database_env`, `database_file`",
+                ));
+                Database::Url(String::new())
+            }
+        };
+        let mut status_listen: SocketAddr = ([127, 0, 0, 1], 9187).into();
+        let mut status_token = None;
+        if let Some(status) = node.get("status") {
+            diags.extend(unknown_keys(&src, status, STATUS_KEYS, "status"));
+            if let Some(l) = text(&src, status, "listen", &mut diags) {
+                match l.parse() {
+                    Ok(a) => status_listen = a,
+                    Err(_) => diags.push(
+                        src.diag(
+                            pos_of(status, "listen"),
+                            format!("`{l}` is not an address:port"),
+                        )
+                        .help("e.g. listen: 127.0.0.1:9187"),
+                    ),
+                }
+            }
+            status_token = text(&src, status, "token_env", &mut diags)
+                .map(Secret::Env)
+                .or_else(|| {
+                    text(&src, status, "token_file", &mut diags)
+                        .map(|f| Secret::File(rel(&base, &f)))
+                });
+            if !status_listen.ip().is_loopback() && status_token.is_none() {
+                diags.push(src.diag(pos_of(status, "listen"), format!("the status server listens on {status_listen}, beyond this machine, without a token")).help(
+                    "set token_env (or token_file): requests must then send `Authorization: Bearer <token>`; or listen on 127.0.0.1",
+                ));
+            }
+        }
+        let mut schedules = Vec::new();
+        match node.get("schedules").map(|s| (s, s.as_seq())) {
+            Some((_, Some(items))) => {
+                for item in items {
+                    if let Some(s) = schedule(&src, item, &base, &mut diags) {
+                        if schedules.iter().any(|x: &Schedule| x.name == s.name) {
+                            diags.push(
+                                src.diag(item.pos, format!("two schedules are named `{}`", s.name))
+                                    .help(
+                                        "schedule names must be unique: slots are claimed by name",
+                                    ),
+                            );
+                        }
+                        schedules.push(s);
+                    }
+                }
+            }
+            Some((s, None)) => diags.push(src.diag(s.pos, "`schedules` must be a list")),
+            None => diags.push(
+                src.diag(node.pos, "the config has no `schedules`")
+                    .help("add schedules: with at least one playbook, hosts and cron"),
+            ),
+        }
+        if !diags.is_empty() {
+            return Err(Diagnostics(diags));
+        }
+        Ok(DaemonConfig {
+            file: path.to_path_buf(),
+            inventory,
+            database,
+            status_listen,
+            status_token,
+            schedules,
+        })
+    }
+
+    /// Everything the config names must exist and be valid: the inventory, each playbook, each pattern.
+    pub fn check_references(&self) -> Result<Inventory, Diagnostics> {
+        let inv = Inventory::load(&self.inventory)?;
+        let src = Source::read(&self.file)
+            .map_err(|e| Diagnostic::file_level(&self.file, e.to_string()))?;
+        let mut diags = Vec::new();
+        for s in &self.schedules {
+            let at = Pos {
+                line: s.line,
+                col: 5,
+            };
+            match crate::playbook::Playbook::load(&s.playbook) {
+                Ok(pb) => diags.extend(crate::playbook::check_variables(&pb, &inv)),
+                Err(mut d) => diags.append(&mut d.0),
+            }
+            if let Err(e) = s.series(&inv) {
+                diags.push(
+                    src.diag(at, format!("schedule `{}`: {e}", s.name))
+                        .help("fix `hosts:` or the inventory"),
+                );
+            }
+        }
+        if let Err(e) = self.database.url() {
+            diags.push(src.diag(Pos { line: 1, col: 1 }, format!("database: {e}")));
+        }
+        if diags.is_empty() {
+            Ok(inv)
+        } else {
+            Err(Diagnostics(diags))
+        }
+    }
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    crate::modules::levels::parse_age(s).map(Duration::from_secs)
+}
+
+fn schedule(
+    src: &Source,
+    item: &Node,
+    base: &Path,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Schedule> {
+    if item.as_map().is_none() {
+        diags.push(src.diag(item.pos, "a schedule must be a mapping").help(
+            "e.g. - {name: daily, playbook: playbooks/daily-health.yml, cron: \"0 6 * * *\"}",
+        ));
+        return None;
+    }
+    diags.extend(unknown_keys(src, item, SCHEDULE_KEYS, "a schedule"));
+    let before = diags.len();
+    let name = text(src, item, "name", diags);
+    if name.is_none() {
+        diags.push(
+            src.diag(item.pos, "the schedule has no `name`")
+                .help("give each schedule a unique name: slots are recorded under it"),
+        );
+    }
+    let playbook = text(src, item, "playbook", diags);
+    if playbook.is_none() {
+        diags.push(src.diag(item.pos, "the schedule has no `playbook`"));
+    }
+    let cron = match text(src, item, "cron", diags) {
+        Some(c) => match CronSpec::parse(&c) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                diags.push(
+                    src.diag(pos_of(item, "cron"), e)
+                        .help("e.g. \"0 6 * * *\" (daily 06:00) or \"30 1 * * SUN\""),
+                );
+                None
+            }
+        },
+        None => {
+            diags.push(src.diag(item.pos, "the schedule has no `cron`"));
+            None
+        }
+    };
+    let timezone = match text(src, item, "timezone", diags) {
+        Some(z) => match z.parse() {
+            Ok(z) => Some(z),
+            Err(_) => {
+                diags.push(
+                    src.diag(
+                        pos_of(item, "timezone"),
+                        format!("`{z}` is not an IANA time zone"),
+                    )
+                    .help("e.g. Europe/Berlin; leave it out to use each client's zone"),
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    let overlap = match text(src, item, "overlap", diags).as_deref() {
+        None | Some("skip") => Overlap::Skip,
+        Some("queue") => Overlap::Queue,
+        Some(o) => {
+            diags.push(
+                src.diag(
+                    pos_of(item, "overlap"),
+                    format!("overlap `{o}` is not known"),
+                )
+                .help("use `skip` (default) or `queue`"),
+            );
+            Overlap::Skip
+        }
+    };
+    let catch_up = match text(src, item, "catch_up", diags).as_deref() {
+        None | Some("once") => CatchUp::Once,
+        Some("none") => CatchUp::None,
+        Some(o) => {
+            diags.push(
+                src.diag(
+                    pos_of(item, "catch_up"),
+                    format!("catch_up `{o}` is not known"),
+                )
+                .help("use `once` (default) or `none`"),
+            );
+            CatchUp::Once
+        }
+    };
+    let grace = match text(src, item, "grace", diags) {
+        Some(g) => duration(&g).unwrap_or_else(|e| {
+            diags.push(src.diag(pos_of(item, "grace"), e));
+            Duration::from_secs(3600)
+        }),
+        None => Duration::from_secs(3600),
+    };
+    let deadman_url = text(src, item, "deadman_url", diags);
+    if let Some(u) = &deadman_url {
+        if reqwest::Url::parse(u).is_err() {
+            diags.push(src.diag(pos_of(item, "deadman_url"), format!("`{u}` is not a URL")));
+        }
+    }
+    if diags.len() > before {
+        return None;
+    }
+    Some(Schedule {
+        name: name?,
+        playbook: rel(base, &playbook?),
+        hosts: text(src, item, "hosts", diags).unwrap_or_else(|| "all".into()),
+        cron: cron?,
+        timezone,
+        overlap,
+        catch_up,
+        grace,
+        deadman_url,
+        line: item.pos.line,
+    })
+}
