@@ -320,10 +320,10 @@ fn schedule(
         None => Duration::from_secs(3600),
     };
     let deadman_url = text(src, item, "deadman_url", diags);
-    if let Some(u) = &deadman_url {
-        if reqwest::Url::parse(u).is_err() {
-            diags.push(src.diag(pos_of(item, "deadman_url"), format!("`{u}` is not a URL")));
-        }
+    if let Some(u) = &deadman_url
+        && reqwest::Url::parse(u).is_err()
+    {
+        diags.push(src.diag(pos_of(item, "deadman_url"), format!("`{u}` is not a URL")));
     }
     if diags.len() > before {
         return None;
