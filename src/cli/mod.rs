@@ -83,6 +83,8 @@ enum Command {
     Schema(schema::SchemaArgs),
     /// List the maintenance modules.
     Modules,
+    /// Run the schedules of the config until SIGTERM (SIGHUP reloads the config).
+    Daemon(schedules::DaemonArgs),
     /// Check the daemon's config file and everything it names (playbooks, inventory, patterns).
     CheckConfig(schedules::ConfigArg),
     /// Show each schedule's next fire times, in its zone and in UTC.
@@ -141,6 +143,7 @@ pub fn main() -> ExitCode {
             Command::Schema(a) => schema::schema(a),
             Command::Modules => check::modules(),
             Command::CheckConfig(a) => schedules::check_config(a),
+            Command::Daemon(a) => schedules::daemon(a).await,
             Command::Schedules(a) => schedules::schedules(a),
         }
     });

@@ -27,6 +27,26 @@ pub struct SchedulesArgs {
     json: bool,
 }
 
+#[derive(Args, Debug)]
+pub struct DaemonArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Seconds SIGTERM waits for running runs before marking them interrupted.
+    #[arg(long, default_value_t = 300)]
+    drain_timeout: u64,
+}
+
+pub async fn daemon(a: DaemonArgs) -> Result<u8> {
+    let opts = crate::schedule::daemon::DaemonOptions {
+        drain_timeout: std::time::Duration::from_secs(a.drain_timeout),
+        ..Default::default()
+    };
+    match crate::schedule::daemon::run(a.config.config.clone(), opts).await {
+        Ok(()) => Ok(exit::OK),
+        Err(e) => Err(invalid(format!("error: {e:#}"))),
+    }
+}
+
 pub fn check_config(a: ConfigArg) -> Result<u8> {
     let cfg = DaemonConfig::load(&a.config).map_err(invalid)?;
     let inv = cfg.check_references().map_err(invalid)?;

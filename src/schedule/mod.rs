@@ -4,6 +4,7 @@
 //! a whole simulated year.
 
 pub mod config;
+pub mod daemon;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -120,6 +120,25 @@ pub struct RunDetail {
     pub results: Vec<HostReport>,
 }
 
+/// One slot of one schedule series.
+#[derive(Debug, Clone, Copy)]
+pub struct SlotKey<'a> {
+    pub schedule: &'a str,
+    /// The client for per-client-zone schedules, else empty.
+    pub series: &'a str,
+    pub at: DateTime<Utc>,
+}
+
+/// A recorded slot.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SlotRow {
+    pub series: String,
+    pub at: DateTime<Utc>,
+    pub state: String,
+    pub run_id: Option<i64>,
+    pub reason: Option<String>,
+}
+
 /// Filters for `tended history`.
 #[derive(Debug, Clone, Default)]
 pub struct HistoryFilter {
@@ -297,6 +316,92 @@ impl Store {
             );
         }
         Ok(out)
+    }
+
+    /// Claims a schedule slot: true only for the one caller whose insert made the row. `state` says
+    /// what the claim is for (running, skipped, queued, missed).
+    #[tracing::instrument(skip_all)]
+    pub async fn claim_slot(
+        &self,
+        slot: &SlotKey<'_>,
+        state: &str,
+        reason: Option<&str>,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "INSERT INTO slots (schedule, series, slot_at, state, reason, claimed_by, claimed_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (schedule, series, slot_at) DO NOTHING",
+        )
+        .bind(slot.schedule)
+        .bind(slot.series)
+        .bind(ms(slot.at))
+        .bind(state)
+        .bind(reason)
+        .bind(by)
+        .bind(ms(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Records what became of a claimed slot.
+    pub async fn update_slot(
+        &self,
+        slot: &SlotKey<'_>,
+        state: &str,
+        run_id: Option<i64>,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE slots SET state = $1, run_id = COALESCE($2, run_id), reason = COALESCE($3, reason) WHERE schedule = $4 AND series = $5 AND slot_at = $6")
+            .bind(state)
+            .bind(run_id)
+            .bind(reason)
+            .bind(slot.schedule)
+            .bind(slot.series)
+            .bind(ms(slot.at))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The newest slot recorded for a series, whatever became of it.
+    pub async fn last_slot(
+        &self,
+        schedule: &str,
+        series: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row =
+            sqlx::query("SELECT MAX(slot_at) AS m FROM slots WHERE schedule = $1 AND series = $2")
+                .bind(schedule)
+                .bind(series)
+                .fetch_one(&self.pool)
+                .await?;
+        row.try_get::<Option<i64>, _>("m")?.map(time).transpose()
+    }
+
+    /// Slots by state, newest first (for status and tests).
+    pub async fn slots(&self, schedule: &str) -> Result<Vec<SlotRow>, StoreError> {
+        let rows = sqlx::query("SELECT series, slot_at, state, run_id, reason FROM slots WHERE schedule = $1 ORDER BY slot_at DESC, series").bind(schedule).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SlotRow {
+                    series: r.try_get("series")?,
+                    at: time(r.try_get("slot_at")?)?,
+                    state: r.try_get("state")?,
+                    run_id: r.try_get("run_id")?,
+                    reason: r.try_get("reason")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Slots still marked running (a daemon died while they ran): now interrupted.
+    pub async fn interrupt_running_slots(&self) -> Result<u64, StoreError> {
+        let r = sqlx::query("UPDATE slots SET state = 'interrupted' WHERE state = 'running'")
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
     }
 
     /// Marks every run still `running` as interrupted (after a crash); returns how many.

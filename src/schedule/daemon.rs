@@ -1,0 +1,509 @@
+//! The daemon: one loop of short named steps. Each tick reaps finished runs, then for every schedule
+//! series claims its due slots in the database (so a slot runs at most once, even with several
+//! daemons on one PostgreSQL), records missed and skipped slots, and starts runs. Time comes from an
+//! injectable clock, so tests drive it; the loop re-checks at least every minute.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::config::DaemonConfig;
+use super::{CatchUp, Overlap, Schedule, Series};
+use crate::inventory::Inventory;
+use crate::playbook::Playbook;
+use crate::runner::model::RunOrigin;
+use crate::runner::{self, RunOptions};
+use crate::store::{SlotKey, Store, StoreError};
+
+/// Where the daemon gets the time from.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The real clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    /// How long SIGTERM waits for running runs before marking them interrupted.
+    pub drain_timeout: Duration,
+    /// A slot found later than this after its time was missed (the daemon was not running).
+    pub late_tolerance: Duration,
+    /// This daemon's name in slot claims.
+    pub name: String,
+}
+
+impl Default for DaemonOptions {
+    fn default() -> Self {
+        DaemonOptions {
+            drain_timeout: Duration::from_secs(300),
+            late_tolerance: Duration::from_secs(90),
+            name: format!("{}:{}", hostname(), std::process::id()),
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "tended".into())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("{0}")]
+    Config(crate::yaml::Diagnostics),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// The config with everything it names loaded once.
+pub struct Loaded {
+    pub cfg: DaemonConfig,
+    pub inv: Inventory,
+    pub playbooks: HashMap<PathBuf, Playbook>,
+}
+
+impl Loaded {
+    pub fn load(cfg: DaemonConfig) -> Result<Loaded, crate::yaml::Diagnostics> {
+        let inv = cfg.check_references()?;
+        let mut playbooks = HashMap::new();
+        for s in &cfg.schedules {
+            playbooks.insert(s.playbook.clone(), Playbook::load(&s.playbook)?);
+        }
+        Ok(Loaded {
+            cfg,
+            inv,
+            playbooks,
+        })
+    }
+}
+
+struct Queued {
+    schedule: Schedule,
+    series: Series,
+    at: DateTime<Utc>,
+}
+
+pub struct Daemon {
+    loaded: Arc<Loaded>,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    opts: DaemonOptions,
+    started: DateTime<Utc>,
+    running: HashMap<String, tokio::task::JoinHandle<()>>,
+    queued: HashMap<String, Queued>,
+}
+
+fn key(schedule: &str, series: &Series) -> String {
+    format!("{schedule}\u{1f}{}", series.client.as_deref().unwrap_or(""))
+}
+
+impl Daemon {
+    /// Opens the store and recovers from a crash: runs and slots left `running` are interrupted.
+    pub async fn start(
+        loaded: Loaded,
+        store: Store,
+        clock: Arc<dyn Clock>,
+        opts: DaemonOptions,
+    ) -> Result<Daemon, DaemonError> {
+        let now = clock.now();
+        let runs = store
+            .interrupt_running(
+                "the daemon stopped while this run was going (crash, kill -9 or power loss)",
+                now,
+            )
+            .await?;
+        let slots = store.interrupt_running_slots().await?;
+        if runs + slots > 0 {
+            tracing::warn!(
+                runs,
+                slots,
+                "marked work left running by a previous daemon as interrupted"
+            );
+        }
+        Ok(Daemon {
+            loaded: Arc::new(loaded),
+            store,
+            clock,
+            opts,
+            started: now,
+            running: HashMap::new(),
+            queued: HashMap::new(),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Replaces the config (SIGHUP); runs already going finish with the old one.
+    pub fn reload(&mut self, loaded: Loaded) {
+        self.loaded = Arc::new(loaded);
+    }
+
+    /// Whether any run is going.
+    pub fn busy(&self) -> bool {
+        self.running.values().any(|h| !h.is_finished())
+    }
+
+    /// One pass: reap, then look at every series.
+    pub async fn tick(&mut self) -> Result<(), StoreError> {
+        self.reap();
+        let now = self.clock.now();
+        let loaded = self.loaded.clone();
+        for s in &loaded.cfg.schedules {
+            let series = match s.series(&loaded.inv) {
+                Ok(series) => series,
+                Err(e) => {
+                    tracing::error!(schedule = %s.name, error = %e, "schedule selects no hosts");
+                    continue;
+                }
+            };
+            for ser in series {
+                self.tick_series(s, ser, now).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts queued runs whose predecessor has finished.
+    fn reap(&mut self) {
+        self.running.retain(|_, h| !h.is_finished());
+        let ready: Vec<String> = self
+            .queued
+            .keys()
+            .filter(|k| !self.running.contains_key(*k))
+            .cloned()
+            .collect();
+        for k in ready {
+            if let Some(q) = self.queued.remove(&k) {
+                let handle = self.spawn_run(
+                    q.schedule,
+                    q.series,
+                    q.at,
+                    self.store.clone(),
+                    Some("queued behind the previous run".into()),
+                );
+                self.running.insert(k, handle);
+            }
+        }
+    }
+
+    async fn tick_series(
+        &mut self,
+        s: &Schedule,
+        ser: Series,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let series_id = ser.client.clone().unwrap_or_default();
+        // After the last recorded slot; a series never seen before starts at this daemon's start, so a
+        // new schedule does not count the whole past as missed.
+        let since = self
+            .store
+            .last_slot(&s.name, &series_id)
+            .await?
+            .unwrap_or(self.started);
+        let due = s.cron.between(since, now, ser.timezone, 10_000);
+        if due.is_empty() {
+            return Ok(());
+        }
+        let tolerance = chrono::Duration::from_std(self.opts.late_tolerance).unwrap_or_default();
+        let (missed, current): (Vec<_>, Vec<_>) = due
+            .into_iter()
+            .map(|t| t.with_timezone(&Utc))
+            .partition(|t| *t < now - tolerance);
+        let by = self.opts.name.clone();
+        let slot = |at| SlotKey {
+            schedule: &s.name,
+            series: &series_id,
+            at,
+        };
+        for m in &missed {
+            if self
+                .store
+                .claim_slot(
+                    &slot(*m),
+                    "missed",
+                    Some("the daemon was not running at this time"),
+                    &by,
+                    now,
+                )
+                .await?
+            {
+                tracing::warn!(schedule = %s.name, series = %series_id, slot = %m, "slot missed");
+            }
+        }
+        // Several slots due at once (a seconds schedule, a slow tick): the newest runs, the rest are skipped.
+        let mut to_run = current.last().copied();
+        for c in current.iter().rev().skip(1) {
+            self.store
+                .claim_slot(
+                    &slot(*c),
+                    "skipped",
+                    Some("a newer slot of the same schedule was due at the same time"),
+                    &by,
+                    now,
+                )
+                .await?;
+        }
+        let mut reason = None;
+        if to_run.is_none()
+            && s.catch_up == CatchUp::Once
+            && let Some(newest) = missed
+                .last()
+                .copied()
+                .filter(|m| now - *m <= chrono::Duration::from_std(s.grace).unwrap_or_default())
+        {
+            to_run = Some(newest);
+            reason = Some("caught up after the daemon was down".to_string());
+        }
+        let Some(at) = to_run else { return Ok(()) };
+        let k = key(&s.name, &ser);
+        if self.running.get(&k).is_some_and(|h| !h.is_finished()) {
+            match s.overlap {
+                Overlap::Skip => {
+                    self.record(
+                        &slot(at),
+                        "skipped",
+                        "the previous run of this schedule is still going",
+                        &by,
+                        now,
+                        reason.is_some(),
+                    )
+                    .await?;
+                }
+                Overlap::Queue if self.queued.contains_key(&k) => {
+                    self.record(
+                        &slot(at),
+                        "skipped",
+                        "a run of this schedule is already queued",
+                        &by,
+                        now,
+                        reason.is_some(),
+                    )
+                    .await?;
+                }
+                Overlap::Queue => {
+                    if self
+                        .record(
+                            &slot(at),
+                            "queued",
+                            "waits for the previous run of this schedule",
+                            &by,
+                            now,
+                            reason.is_some(),
+                        )
+                        .await?
+                    {
+                        self.queued.insert(
+                            k,
+                            Queued {
+                                schedule: s.clone(),
+                                series: ser,
+                                at,
+                            },
+                        );
+                    }
+                }
+            }
+            return Ok(());
+        }
+        if self
+            .record(
+                &slot(at),
+                "running",
+                reason.as_deref().unwrap_or(""),
+                &by,
+                now,
+                reason.is_some(),
+            )
+            .await?
+        {
+            tracing::info!(schedule = %s.name, series = %series_id, slot = %at, "starting run");
+            let handle = self.spawn_run(s.clone(), ser, at, self.store.clone(), reason);
+            self.running.insert(k, handle);
+        }
+        Ok(())
+    }
+
+    /// Claims a slot in `state`, or (for a missed slot being caught up) moves it there.
+    async fn record(
+        &self,
+        slot: &SlotKey<'_>,
+        state: &str,
+        reason: &str,
+        by: &str,
+        now: DateTime<Utc>,
+        already_claimed: bool,
+    ) -> Result<bool, StoreError> {
+        let reason = (!reason.is_empty()).then_some(reason);
+        if already_claimed {
+            self.store.update_slot(slot, state, None, reason).await?;
+            return Ok(true);
+        }
+        self.store.claim_slot(slot, state, reason, by, now).await
+    }
+
+    fn spawn_run(
+        &self,
+        s: Schedule,
+        ser: Series,
+        at: DateTime<Utc>,
+        store: Store,
+        reason: Option<String>,
+    ) -> tokio::task::JoinHandle<()> {
+        let loaded = self.loaded.clone();
+        tokio::spawn(async move {
+            let series_id = ser.client.clone().unwrap_or_default();
+            let slot = SlotKey {
+                schedule: &s.name,
+                series: &series_id,
+                at,
+            };
+            let Some(pb) = loaded.playbooks.get(&s.playbook) else {
+                let _ = store
+                    .update_slot(&slot, "failed", None, Some("the playbook is not loaded"))
+                    .await;
+                return;
+            };
+            if reason.is_some() {
+                let _ = store
+                    .update_slot(&slot, "running", None, reason.as_deref())
+                    .await;
+            }
+            let opts = RunOptions {
+                limit: Some(ser.pattern.clone()),
+                origin: RunOrigin {
+                    trigger: "schedule".into(),
+                    started_by: s.name.clone(),
+                },
+                ..Default::default()
+            };
+            deadman(&s, "/start").await;
+            let noop_task: runner::TaskCallback = Arc::new(|_, _| {});
+            let noop_host: runner::HostCallback = Arc::new(|_| {});
+            match runner::run(pb, &loaded.inv, &store, &opts, noop_task, noop_host).await {
+                Ok(outcome) => {
+                    let _ = store
+                        .update_slot(&slot, "ran", Some(outcome.run_id), None)
+                        .await;
+                    deadman(
+                        &s,
+                        if outcome.exit_code() == 0 {
+                            ""
+                        } else {
+                            "/fail"
+                        },
+                    )
+                    .await;
+                    tracing::info!(schedule = %s.name, run = outcome.run_id, outcome = %outcome.worst(), "run finished");
+                }
+                Err(e) => {
+                    let _ = store
+                        .update_slot(&slot, "failed", None, Some(&e.to_string()))
+                        .await;
+                    deadman(&s, "/fail").await;
+                    tracing::error!(schedule = %s.name, error = %e, "run could not start");
+                }
+            }
+        })
+    }
+
+    /// Waits for running runs up to the drain timeout, then marks what is left interrupted.
+    pub async fn drain(mut self) -> Result<(), StoreError> {
+        let deadline = tokio::time::Instant::now() + self.opts.drain_timeout;
+        for (_, mut h) in self.running.drain() {
+            if tokio::time::timeout_at(deadline, &mut h).await.is_err() {
+                tracing::warn!("drain timeout reached: stopping a run");
+                h.abort();
+            }
+        }
+        let now = self.clock.now();
+        self.store
+            .interrupt_running(
+                "the daemon was stopped before this run finished (drain timeout)",
+                now,
+            )
+            .await?;
+        self.store.interrupt_running_slots().await?;
+        Ok(())
+    }
+
+    /// How long until the next slot of any series (at most a minute, so clock jumps are noticed).
+    pub fn sleep_for(&self) -> Duration {
+        let now = self.clock.now();
+        let mut best = Duration::from_secs(60);
+        for s in &self.loaded.cfg.schedules {
+            for ser in s.series(&self.loaded.inv).unwrap_or_default() {
+                if let Some(next) = s.cron.next_after(now, ser.timezone)
+                    && let Ok(d) = (next.with_timezone(&Utc) - now).to_std()
+                {
+                    best = best.min(d);
+                }
+            }
+        }
+        best.max(Duration::from_millis(200))
+    }
+}
+
+/// Pings a healthchecks-style dead-man's switch; failures are logged, never fatal.
+async fn deadman(s: &Schedule, suffix: &str) {
+    let Some(url) = &s.deadman_url else { return };
+    let url = format!("{}{suffix}", url.trim_end_matches('/'));
+    let client = reqwest::Client::new();
+    if let Err(e) = client
+        .get(&url)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+    {
+        tracing::warn!(schedule = %s.name, error = %e, "dead-man's switch ping failed");
+    }
+}
+
+/// Runs the daemon until SIGTERM or Ctrl-C; SIGHUP reloads the config (a broken one is refused and
+/// the old one stays).
+pub async fn run(config: PathBuf, opts: DaemonOptions) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use tokio::signal::unix::{SignalKind, signal};
+    let cfg = DaemonConfig::load(&config).map_err(|d| anyhow::anyhow!("{d}"))?;
+    let url = cfg
+        .database
+        .url()
+        .map_err(|e| anyhow::anyhow!("database: {e}"))?;
+    let loaded = Loaded::load(cfg).map_err(|d| anyhow::anyhow!("{d}"))?;
+    let store = Store::open(&url).await.context("opening the database")?;
+    let mut daemon = Daemon::start(loaded, store, Arc::new(SystemClock), opts).await?;
+    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+    tracing::info!(config = %config.display(), "daemon started");
+    loop {
+        if let Err(e) = daemon.tick().await {
+            tracing::error!(error = %e, "tick failed; retrying");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(daemon.sleep_for()) => {}
+            _ = term.recv() => { tracing::info!("SIGTERM: draining"); break; }
+            _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted: draining"); break; }
+            _ = hup.recv() => {
+                match DaemonConfig::load(&config).map_err(|d| d.to_string()).and_then(|c| Loaded::load(c).map_err(|d| d.to_string())) {
+                    Ok(l) => { daemon.reload(l); tracing::info!("config reloaded"); }
+                    Err(e) => tracing::error!(error = %e, "config reload refused; keeping the running config"),
+                }
+            }
+        }
+    }
+    daemon.drain().await?;
+    tracing::info!("daemon stopped");
+    Ok(())
+}

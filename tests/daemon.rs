@@ -1,0 +1,333 @@
+//! The daemon: driven by a fake clock for slots, overlap, missed slots and catch-up, and the real
+//! binary for signals and crash recovery.
+
+mod common;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use common::*;
+use tended::schedule::config::DaemonConfig;
+use tended::schedule::daemon::{Clock, Daemon, DaemonOptions, Loaded};
+use tended::store::Store;
+
+struct FakeClock(Mutex<DateTime<Utc>>);
+
+impl FakeClock {
+    fn set(&self, t: DateTime<Utc>) {
+        *self.0.lock().expect("clock") = t;
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("clock")
+    }
+}
+
+fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, h, m, s)
+        .single()
+        .expect("time")
+}
+
+fn setup(dir: &Path) {
+    std::fs::create_dir_all(dir.join("inv")).expect("inv");
+    std::fs::write(
+        dir.join("inv/c.yml"),
+        "client: c\ntimezone: Europe/Berlin\nhosts:\n  here:\n    connection: local\n",
+    )
+    .expect("inv");
+    std::fs::write(
+        dir.join("slow.yml"),
+        "hosts: all\ntasks:\n  - command: sleep 2\n",
+    )
+    .expect("pb");
+    std::fs::write(
+        dir.join("quick.yml"),
+        "hosts: all\ntasks:\n  - command: \"true\"\n",
+    )
+    .expect("pb");
+    std::fs::write(
+        dir.join("tended.yml"),
+        "inventory: inv\ndatabase: d.db\nschedules:\n  - {name: minutely, playbook: slow.yml, cron: \"* * * * *\", overlap: skip}\n  - {name: queued, playbook: slow.yml, cron: \"* * * * *\", overlap: queue, catch_up: none}\n  - {name: hourly, playbook: quick.yml, cron: \"0 * * * *\", catch_up: once, grace: 30m}\n  - {name: hourly-no-catch-up, playbook: quick.yml, cron: \"0 * * * *\", catch_up: none}\n",
+    )
+    .expect("config");
+}
+
+async fn daemon(dir: &Path, clock: Arc<FakeClock>, name: &str) -> Daemon {
+    let cfg = DaemonConfig::load(&dir.join("tended.yml")).expect("config");
+    let url = cfg.database.url().expect("url");
+    let loaded = Loaded::load(cfg).expect("loaded");
+    let store = Store::open(&url).await.expect("store");
+    let opts = DaemonOptions {
+        name: name.into(),
+        ..Default::default()
+    };
+    Daemon::start(loaded, store, clock, opts)
+        .await
+        .expect("daemon")
+}
+
+async fn idle(d: &Daemon) {
+    for _ in 0..100 {
+        if !d.busy() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("runs did not finish");
+}
+
+fn states(rows: &[tended::store::SlotRow]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (r.at.format("%H:%M").to_string(), r.state.clone()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slots_overlap_missed_and_catch_up_with_a_driven_clock() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    setup(dir.path());
+    let clock = Arc::new(FakeClock(Mutex::new(at(10, 0, 30))));
+    let mut d = daemon(dir.path(), clock.clone(), "a").await;
+    d.tick().await.expect("tick");
+    assert!(
+        d.store().slots("minutely").await.expect("slots").is_empty(),
+        "a fresh daemon has no backlog"
+    );
+
+    clock.set(at(10, 1, 0));
+    d.tick().await.expect("tick");
+    assert!(d.busy(), "the 10:01 slot runs");
+    clock.set(at(10, 2, 0));
+    d.tick().await.expect("tick");
+    let m = d.store().slots("minutely").await.expect("slots");
+    assert_eq!(
+        states(&m),
+        [
+            ("10:01".into(), "running".into()),
+            ("10:02".into(), "skipped".into())
+        ]
+    );
+    assert_eq!(
+        m.iter()
+            .find(|r| r.state == "skipped")
+            .and_then(|r| r.reason.clone())
+            .as_deref(),
+        Some("the previous run of this schedule is still going")
+    );
+    let q = d.store().slots("queued").await.expect("slots");
+    assert_eq!(
+        states(&q),
+        [
+            ("10:01".into(), "running".into()),
+            ("10:02".into(), "queued".into())
+        ]
+    );
+    idle(&d).await;
+    d.tick()
+        .await
+        .expect("tick: the queued run starts once the first ended");
+    idle(&d).await;
+    d.tick().await.expect("tick");
+    let q = d.store().slots("queued").await.expect("slots");
+    assert!(
+        q.iter().all(|r| r.state == "ran" && r.run_id.is_some()),
+        "{q:?}"
+    );
+
+    // Down from 10:02 to 11:10: minutely slots were missed, the 11:00 hourly slot is caught up
+    // (10 minutes late, inside its 30-minute grace) but not by the schedule that says catch_up: none.
+    clock.set(at(11, 10, 0));
+    d.tick().await.expect("tick");
+    let m = d.store().slots("minutely").await.expect("slots");
+    let missed = m.iter().filter(|r| r.state == "missed").count();
+    assert_eq!(
+        missed, 66,
+        "10:03 .. 11:08 (over 90 s late) are recorded as missed, never run as a backlog"
+    );
+    let superseded = m.iter().find(|r| r.at == at(11, 9, 0)).expect("11:09");
+    assert_eq!(
+        superseded.state, "skipped",
+        "11:09 is recent, but 11:10 is due too: only the newest runs"
+    );
+    assert!(
+        m.iter()
+            .any(|r| r.at == at(11, 10, 0) && r.state == "running"),
+        "the current slot runs"
+    );
+    let h = d.store().slots("hourly").await.expect("slots");
+    assert_eq!(h.len(), 1);
+    assert_eq!(
+        (h[0].state.as_str(), h[0].reason.as_deref()),
+        ("running", Some("caught up after the daemon was down"))
+    );
+    let n = d.store().slots("hourly-no-catch-up").await.expect("slots");
+    assert_eq!(states(&n), [("11:00".into(), "missed".into())]);
+    idle(&d).await;
+    d.tick().await.expect("tick");
+    let runs = d
+        .store()
+        .history(&tended::store::HistoryFilter {
+            last: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("history");
+    assert!(runs.iter().all(|r| r.trigger == "schedule"));
+    assert!(runs.iter().any(|r| r.started_by == "hourly"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_daemons_on_one_database_run_each_slot_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    setup(dir.path());
+    let clock = Arc::new(FakeClock(Mutex::new(at(9, 59, 30))));
+    let mut a = daemon(dir.path(), clock.clone(), "a").await;
+    let mut b = daemon(dir.path(), clock.clone(), "b").await;
+    clock.set(at(10, 0, 0));
+    let (ra, rb) = tokio::join!(a.tick(), b.tick());
+    ra.expect("a");
+    rb.expect("b");
+    idle(&a).await;
+    idle(&b).await;
+    for s in ["minutely", "hourly"] {
+        let rows = a.store().slots(s).await.expect("slots");
+        assert_eq!(rows.len(), 1, "{s}: one claim for the 10:00 slot");
+    }
+    let runs = a
+        .store()
+        .history(&tended::store::HistoryFilter {
+            last: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("history");
+    assert_eq!(
+        runs.iter().filter(|r| r.started_by == "hourly").count(),
+        1,
+        "run once, not once per daemon"
+    );
+}
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..150 {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn history(dir: &Path) -> serde_json::Value {
+    json(&tended(
+        dir,
+        &["history", "--db", "d.db", "--json", "--last", "100"],
+    ))
+}
+
+#[test]
+fn the_real_daemon_runs_reloads_stops_and_recovers_from_kill_9() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    setup(d);
+    std::fs::write(
+        d.join("long.yml"),
+        "hosts: all\ntasks:\n  - command: sleep 60\n",
+    )
+    .expect("pb");
+    let config = "inventory: inv\ndatabase: d.db\nschedules:\n  - {name: every2s, playbook: quick.yml, cron: \"*/2 * * * * *\"}\n";
+    std::fs::write(d.join("tended.yml"), config).expect("config");
+    let log = std::fs::File::create(d.join("daemon.log")).expect("log");
+    let spawn = |log: std::fs::File| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tended"))
+            .args(["daemon", "--config", "tended.yml", "--drain-timeout", "5"])
+            .current_dir(d)
+            .env("TENDED_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("daemon")
+    };
+    let mut child = spawn(log);
+    wait_for("two scheduled runs", || {
+        d.join("d.db").exists() && history(d).as_array().is_some_and(|r| r.len() >= 2)
+    });
+    let runs = history(d);
+    assert!(
+        runs.as_array()
+            .expect("runs")
+            .iter()
+            .all(|r| r["trigger"] == "schedule" && r["started_by"] == "every2s")
+    );
+
+    // A broken config on SIGHUP is refused; the daemon keeps running the old one.
+    std::fs::write(
+        d.join("tended.yml"),
+        "schedules: [ {name: x, cron: \"nonsense\"} ]\n",
+    )
+    .expect("broken");
+    let _ = std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status();
+    let before = history(d).as_array().map_or(0, Vec::len);
+    wait_for("more runs after the refused reload", || {
+        history(d).as_array().map_or(0, Vec::len) >= before + 2
+    });
+    assert!(child.try_wait().expect("wait").is_none(), "still running");
+    let log_text = std::fs::read_to_string(d.join("daemon.log")).expect("log");
+    assert!(log_text.contains("config reload refused"), "{log_text}");
+
+    // SIGTERM: drain and exit 0.
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0));
+
+    // kill -9 in the middle of a run; the next start marks it interrupted and goes on.
+    std::fs::write(
+        d.join("tended.yml"),
+        config.replace("quick.yml", "long.yml"),
+    )
+    .expect("config");
+    let mut child = spawn(std::fs::File::create(d.join("daemon2.log")).expect("log"));
+    wait_for("a long run to start", || {
+        history(d)
+            .as_array()
+            .is_some_and(|r| r.iter().any(|x| x["state"] == "running"))
+    });
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let _ = std::process::Command::new("pkill")
+        .args(["-f", "sleep 60"])
+        .status();
+    std::fs::write(d.join("tended.yml"), config).expect("config");
+    let mut child = spawn(std::fs::File::create(d.join("daemon3.log")).expect("log"));
+    wait_for("the crashed run to be marked interrupted", || {
+        history(d).as_array().is_some_and(|r| {
+            r.iter().any(|x| {
+                x["state"] == "interrupted"
+                    && x["reason"].as_str().unwrap_or("").contains("kill -9")
+            })
+        })
+    });
+    let count = history(d).as_array().map_or(0, Vec::len);
+    wait_for("runs after the restart", || {
+        history(d).as_array().map_or(0, Vec::len) > count
+    });
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
+}
