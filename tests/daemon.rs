@@ -226,6 +226,50 @@ fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
+/// A minimal HTTP GET over loopback; returns (status line, body).
+fn get(port: u16, path: &str, token: Option<&str>) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect status server");
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
+}
+
+/// Records the paths requested of a loopback HTTP listener (a dead-man's switch stand-in).
+fn ping_catcher() -> (u16, Arc<Mutex<Vec<String>>>) {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = std::io::BufReader::new(stream.try_clone().expect("clone"));
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            if let Some(path) = line.split_whitespace().nth(1) {
+                seen2.lock().expect("seen").push(path.to_string());
+            }
+            let mut stream = stream;
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK");
+        }
+    });
+    (port, seen)
+}
+
 fn history(dir: &Path) -> serde_json::Value {
     json(&tended(
         dir,
@@ -243,7 +287,12 @@ fn the_real_daemon_runs_reloads_stops_and_recovers_from_kill_9() {
         "hosts: all\ntasks:\n  - command: sleep 60\n",
     )
     .expect("pb");
-    let config = "inventory: inv\ndatabase: d.db\nschedules:\n  - {name: every2s, playbook: quick.yml, cron: \"*/2 * * * * *\"}\n";
+    let status_port = free_port("127.0.0.1");
+    let (ping_port, pings) = ping_catcher();
+    let config = format!(
+        "inventory: inv\ndatabase: d.db\nstatus:\n  listen: 127.0.0.1:{status_port}\n  token_env: TEST_STATUS_TOKEN\nschedules:\n  - {{name: every2s, playbook: quick.yml, cron: \"*/2 * * * * *\", deadman_url: \"http://127.0.0.1:{ping_port}/ping/abc\"}}\n"
+    );
+    let config = config.as_str();
     std::fs::write(d.join("tended.yml"), config).expect("config");
     let log = std::fs::File::create(d.join("daemon.log")).expect("log");
     let spawn = |log: std::fs::File| {
@@ -251,6 +300,7 @@ fn the_real_daemon_runs_reloads_stops_and_recovers_from_kill_9() {
             .args(["daemon", "--config", "tended.yml", "--drain-timeout", "5"])
             .current_dir(d)
             .env("TENDED_LOG", "info")
+            .env("TEST_STATUS_TOKEN", "sesame")
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(log)
@@ -269,6 +319,36 @@ fn the_real_daemon_runs_reloads_stops_and_recovers_from_kill_9() {
             .all(|r| r["trigger"] == "schedule" && r["started_by"] == "every2s")
     );
 
+    // The status server, with its token.
+    assert!(
+        get(status_port, "/healthz", None).0.contains("401"),
+        "a token is configured: requests without it are refused"
+    );
+    let (status, body) = get(status_port, "/healthz", Some("sesame"));
+    assert!(
+        status.contains("200") && body.contains("ok"),
+        "{status} {body}"
+    );
+    let (_, metrics) = get(status_port, "/metrics", Some("sesame"));
+    for needle in [
+        "tended_runs{state=\"finished\",outcome=\"changed\"}",
+        "tended_task_duration_seconds_count{module=\"command\"}",
+        "tended_unreachable_hosts 0",
+        "tended_last_success_timestamp_seconds{schedule=\"every2s\"}",
+        "tended_slots{schedule=\"every2s\",state=\"ran\"}",
+    ] {
+        assert!(metrics.contains(needle), "missing {needle} in\n{metrics}");
+    }
+    let (_, runs_json) = get(status_port, "/runs?last=1", Some("sesame"));
+    let v: serde_json::Value = serde_json::from_str(&runs_json).expect("runs JSON");
+    assert_eq!(v.as_array().map(Vec::len), Some(1));
+    // The dead-man's switch heard the start and the success of each run.
+    let heard = pings.lock().expect("pings").clone();
+    assert!(
+        heard.iter().any(|p| p == "/ping/abc/start") && heard.iter().any(|p| p == "/ping/abc"),
+        "{heard:?}"
+    );
+
     // A broken config on SIGHUP is refused; the daemon keeps running the old one.
     std::fs::write(
         d.join("tended.yml"),
@@ -285,6 +365,26 @@ fn the_real_daemon_runs_reloads_stops_and_recovers_from_kill_9() {
     assert!(child.try_wait().expect("wait").is_none(), "still running");
     let log_text = std::fs::read_to_string(d.join("daemon.log")).expect("log");
     assert!(log_text.contains("config reload refused"), "{log_text}");
+    // `tended reload` says so too, and succeeds once the config is good again.
+    let out = tended_env(
+        d,
+        &["reload", "--config", "tended.yml"],
+        &[("TEST_STATUS_TOKEN", "sesame")],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let reload_err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        reload_err.contains("tended.yml:1:") && reload_err.contains("has 1 fields"),
+        "the broken file's problems, with their lines: {reload_err}"
+    );
+    std::fs::write(d.join("tended.yml"), config).expect("config");
+    let out = tended_env(
+        d,
+        &["reload", "--config", "tended.yml"],
+        &[("TEST_STATUS_TOKEN", "sesame")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("config reloaded"));
 
     // SIGTERM: drain and exit 0.
     let _ = std::process::Command::new("kill")

@@ -36,6 +36,9 @@ struct Cli {
     /// Log level filter (error, warn, info, debug), or a tracing filter.
     #[arg(long, global = true, env = "TENDED_LOG", default_value = "warn")]
     log: String,
+    /// Log format: human (default) or json (one object per line, for journald or a log shipper).
+    #[arg(long, global = true, env = "TENDED_LOG_FORMAT", default_value = "human", value_parser = ["human", "json"])]
+    log_format: String,
 }
 
 /// Where the inventory is.
@@ -85,6 +88,8 @@ enum Command {
     Modules,
     /// Run the schedules of the config until SIGTERM (SIGHUP reloads the config).
     Daemon(schedules::DaemonArgs),
+    /// Ask the running daemon to reload its config (like SIGHUP); a broken config is refused.
+    Reload(schedules::ConfigArg),
     /// Check the daemon's config file and everything it names (playbooks, inventory, patterns).
     CheckConfig(schedules::ConfigArg),
     /// Show each schedule's next fire times, in its zone and in UTC.
@@ -144,6 +149,7 @@ pub fn main() -> ExitCode {
             Command::Modules => check::modules(),
             Command::CheckConfig(a) => schedules::check_config(a),
             Command::Daemon(a) => schedules::daemon(a).await,
+            Command::Reload(a) => schedules::reload(a).await,
             Command::Schedules(a) => schedules::schedules(a),
         }
     });

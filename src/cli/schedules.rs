@@ -47,6 +47,36 @@ pub async fn daemon(a: DaemonArgs) -> Result<u8> {
     }
 }
 
+/// Asks the running daemon (through its status server) to read its config again.
+pub async fn reload(a: ConfigArg) -> Result<u8> {
+    let cfg = DaemonConfig::load(&a.config).map_err(invalid)?;
+    let mut req = reqwest::Client::new()
+        .post(format!("http://{}/reload", cfg.status_listen))
+        .timeout(std::time::Duration::from_secs(60));
+    if let Some(t) = &cfg.status_token {
+        let token = t
+            .resolve()
+            .map_err(|e| invalid(format!("error: status token: {e}")))?;
+        req = req.bearer_auth(token.expose());
+    }
+    let resp = req.send().await.map_err(|e| {
+        invalid(format!(
+            "error: no daemon answers on {} ({e}); is `tended daemon` running with this config?",
+            cfg.status_listen
+        ))
+    })?;
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    if status.is_success() {
+        print!("{body}");
+        Ok(exit::OK)
+    } else {
+        Err(invalid(format!(
+            "error: the daemon refused the new config; it keeps running the old one:\n{body}"
+        )))
+    }
+}
+
 pub fn check_config(a: ConfigArg) -> Result<u8> {
     let cfg = DaemonConfig::load(&a.config).map_err(invalid)?;
     let inv = cfg.check_references().map_err(invalid)?;

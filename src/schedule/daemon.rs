@@ -471,6 +471,24 @@ async fn deadman(s: &Schedule, suffix: &str) {
     }
 }
 
+/// Reads the config again; a broken one is refused and the running one stays.
+fn reload_config(config: &std::path::Path, daemon: &mut Daemon) -> Result<(), String> {
+    match DaemonConfig::load(config)
+        .map_err(|d| d.to_string())
+        .and_then(|c| Loaded::load(c).map_err(|d| d.to_string()))
+    {
+        Ok(l) => {
+            daemon.reload(l);
+            tracing::info!("config reloaded");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "config reload refused; keeping the running config");
+            Err(e)
+        }
+    }
+}
+
 /// Runs the daemon until SIGTERM or Ctrl-C; SIGHUP reloads the config (a broken one is refused and
 /// the old one stays).
 pub async fn run(config: PathBuf, opts: DaemonOptions) -> anyhow::Result<()> {
@@ -483,6 +501,33 @@ pub async fn run(config: PathBuf, opts: DaemonOptions) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("database: {e}"))?;
     let loaded = Loaded::load(cfg).map_err(|d| anyhow::anyhow!("{d}"))?;
     let store = Store::open(&url).await.context("opening the database")?;
+    let token = match &loaded.cfg.status_token {
+        Some(t) => Some(
+            t.resolve()
+                .map_err(|e| anyhow::anyhow!("status token: {e}"))?,
+        ),
+        None => None,
+    };
+    let listen = loaded.cfg.status_listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {listen} for the status server (status: listen: in the config)"
+            )
+        })?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel::<super::status::ReloadRequest>(4);
+    let server = tokio::spawn(super::status::serve(
+        listener,
+        store.clone(),
+        token,
+        reload_tx,
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
+    tracing::info!(%listen, "status server listening");
     let mut daemon = Daemon::start(loaded, store, Arc::new(SystemClock), opts).await?;
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
@@ -495,15 +540,14 @@ pub async fn run(config: PathBuf, opts: DaemonOptions) -> anyhow::Result<()> {
             _ = tokio::time::sleep(daemon.sleep_for()) => {}
             _ = term.recv() => { tracing::info!("SIGTERM: draining"); break; }
             _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted: draining"); break; }
-            _ = hup.recv() => {
-                match DaemonConfig::load(&config).map_err(|d| d.to_string()).and_then(|c| Loaded::load(c).map_err(|d| d.to_string())) {
-                    Ok(l) => { daemon.reload(l); tracing::info!("config reloaded"); }
-                    Err(e) => tracing::error!(error = %e, "config reload refused; keeping the running config"),
-                }
-            }
+            _ = hup.recv() => { let _ = reload_config(&config, &mut daemon); }
+            Some(reply) = reload_rx.recv() => { let _ = reply.send(reload_config(&config, &mut daemon)); }
+
         }
     }
     daemon.drain().await?;
+    let _ = stop_tx.send(());
+    let _ = server.await;
     tracing::info!("daemon stopped");
     Ok(())
 }

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod daemon;
+pub mod status;
 
 use std::str::FromStr;
 use std::time::Duration;

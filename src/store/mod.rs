@@ -14,6 +14,8 @@ use sqlx::{AnyPool, Row};
 use crate::modules::{State, TaskResult};
 use crate::runner::model::{HostReport, RunOrigin, RunState, TaskRecord};
 
+pub mod status;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(
