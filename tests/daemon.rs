@@ -216,6 +216,44 @@ async fn two_daemons_on_one_database_run_each_slot_once() {
     );
 }
 
+/// Needs a PostgreSQL server: .ci/run installs the Debian package `postgresql`, starts it and creates
+/// the role; elsewhere set TENDED_TEST_POSTGRES_URL to a role that may create databases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_daemons_sharing_postgresql_run_each_slot_once() {
+    let admin = std::env::var("TENDED_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://tended:tended@127.0.0.1:5432/postgres".into());
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&admin).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL is not reachable ({e}): install the Debian package `postgresql` and start it (see .ci/run), or set TENDED_TEST_POSTGRES_URL")
+    });
+    let name = format!("tended_daemon_{}_{}", std::process::id(), Utc::now().timestamp_micros());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.expect("create database");
+    let url = format!("{}/{name}", admin.rsplit_once('/').map(|(b, _)| b).expect("url"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    setup(dir.path());
+    // The URL holds a password: by reference, from a file.
+    std::fs::write(dir.path().join("pg.url"), &url).expect("url file");
+    let cfg = std::fs::read_to_string(dir.path().join("tended.yml")).expect("config").replace("database: d.db", "database_file: pg.url");
+    std::fs::write(dir.path().join("tended.yml"), cfg).expect("config");
+    let clock = Arc::new(FakeClock(Mutex::new(at(9, 59, 30))));
+    let mut a = daemon(dir.path(), clock.clone(), "a").await;
+    let mut b = daemon(dir.path(), clock.clone(), "b").await;
+    clock.set(at(10, 0, 0));
+    let (ra, rb) = tokio::join!(a.tick(), b.tick());
+    ra.expect("a");
+    rb.expect("b");
+    idle(&a).await;
+    idle(&b).await;
+    for s in ["minutely", "queued", "hourly", "hourly-no-catch-up"] {
+        let rows = b.store().slots(s).await.expect("slots");
+        assert_eq!(rows.len(), 1, "{s}: one claim for the 10:00 slot");
+        assert_eq!(rows[0].state, "ran");
+    }
+    let runs = a.store().history(&tended::store::HistoryFilter { last: 100, ..Default::default() }).await.expect("history");
+    assert_eq!(runs.len(), 4, "four schedules due at 10:00 ran once each, not once per daemon: {runs:?}");
+    drop((a, b));
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).execute(&pool).await.expect("drop database");
+}
+
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     for _ in 0..150 {
         if f() {
