@@ -220,19 +220,32 @@ async fn two_daemons_on_one_database_run_each_slot_once() {
 /// the role; elsewhere set TENDED_TEST_POSTGRES_URL to a role that may create databases.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_daemons_sharing_postgresql_run_each_slot_once() {
-    let admin = std::env::var("TENDED_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://tended:tended@127.0.0.1:5432/postgres".into());
+    let admin = std::env::var("TENDED_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://tended:tended@127.0.0.1:5432/postgres".into());
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&admin).await.unwrap_or_else(|e| {
         panic!("PostgreSQL is not reachable ({e}): install the Debian package `postgresql` and start it (see .ci/run), or set TENDED_TEST_POSTGRES_URL")
     });
-    let name = format!("tended_daemon_{}_{}", std::process::id(), Utc::now().timestamp_micros());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.expect("create database");
-    let url = format!("{}/{name}", admin.rsplit_once('/').map(|(b, _)| b).expect("url"));
+    let name = format!(
+        "tended_daemon_{}_{}",
+        std::process::id(),
+        Utc::now().timestamp_micros()
+    );
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&pool)
+        .await
+        .expect("create database");
+    let url = format!(
+        "{}/{name}",
+        admin.rsplit_once('/').map(|(b, _)| b).expect("url")
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     setup(dir.path());
     // The URL holds a password: by reference, from a file.
     std::fs::write(dir.path().join("pg.url"), &url).expect("url file");
-    let cfg = std::fs::read_to_string(dir.path().join("tended.yml")).expect("config").replace("database: d.db", "database_file: pg.url");
+    let cfg = std::fs::read_to_string(dir.path().join("tended.yml"))
+        .expect("config")
+        .replace("database: d.db", "database_file: pg.url");
     std::fs::write(dir.path().join("tended.yml"), cfg).expect("config");
     let clock = Arc::new(FakeClock(Mutex::new(at(9, 59, 30))));
     let mut a = daemon(dir.path(), clock.clone(), "a").await;
@@ -248,10 +261,26 @@ async fn two_daemons_sharing_postgresql_run_each_slot_once() {
         assert_eq!(rows.len(), 1, "{s}: one claim for the 10:00 slot");
         assert_eq!(rows[0].state, "ran");
     }
-    let runs = a.store().history(&tended::store::HistoryFilter { last: 100, ..Default::default() }).await.expect("history");
-    assert_eq!(runs.len(), 4, "four schedules due at 10:00 ran once each, not once per daemon: {runs:?}");
+    let runs = a
+        .store()
+        .history(&tended::store::HistoryFilter {
+            last: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("history");
+    assert_eq!(
+        runs.len(),
+        4,
+        "four schedules due at 10:00 ran once each, not once per daemon: {runs:?}"
+    );
     drop((a, b));
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).execute(&pool).await.expect("drop database");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {name} WITH (FORCE)"
+    )))
+    .execute(&pool)
+    .await
+    .expect("drop database");
 }
 
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
@@ -317,9 +346,20 @@ fn history(dir: &Path) -> serde_json::Value {
 
 #[test]
 fn the_real_daemon_runs_reloads_stops_and_recovers_from_kill_9() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let d = dir.path();
+    // Two real sshd hosts; the daemon reaches them with strict host keys.
+    let fleet = Fleet::new(&["web1", "web2"]);
+    fleet.trust_all();
+    let d = fleet.path();
     setup(d);
+    let mut inv = "client: c\ntimezone: Europe/Berlin\nhosts:\n".to_string();
+    for (n, sshd) in &fleet.hosts {
+        inv.push_str(&host_entry(n, sshd, &fleet.key));
+        inv.push_str(&format!(
+            "    known_hosts: {}\n",
+            d.join("known_hosts").display()
+        ));
+    }
+    std::fs::write(d.join("inv/c.yml"), inv).expect("inventory");
     std::fs::write(
         d.join("long.yml"),
         "hosts: all\ntasks:\n  - command: sleep 60\n",
@@ -355,6 +395,32 @@ fn the_real_daemon_runs_reloads_stops_and_recovers_from_kill_9() {
             .expect("runs")
             .iter()
             .all(|r| r["trigger"] == "schedule" && r["started_by"] == "every2s")
+    );
+    let first = runs
+        .as_array()
+        .expect("runs")
+        .iter()
+        .find(|r| r["state"] == "finished")
+        .and_then(|r| r["id"].as_i64())
+        .expect("a finished run");
+    let shown = json(&tended(
+        d,
+        &["show", &first.to_string(), "--db", "d.db", "--json"],
+    ));
+    let hosts: Vec<&str> = shown["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|h| h["host"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(hosts, ["web1", "web2"], "both sshd hosts ran: {shown:#}");
+    assert!(
+        shown["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .all(|h| h["state"] == "changed"),
+        "{shown:#}"
     );
 
     // The status server, with its token.
