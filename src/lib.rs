@@ -7,6 +7,7 @@ pub mod cli;
 pub mod inventory;
 pub mod modules;
 pub mod playbook;
+pub mod report;
 pub mod runner;
 pub mod schedule;
 pub mod store;

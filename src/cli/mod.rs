@@ -3,6 +3,7 @@
 
 mod check;
 mod query;
+pub(crate) mod report;
 mod run;
 mod schedules;
 mod schema;
@@ -82,6 +83,8 @@ enum Command {
     History(query::HistoryArgs),
     /// Show one run with every host and task result.
     Show(query::ShowArgs),
+    /// Write a client's maintenance report (HTML and text) from the recorded results.
+    Report(report::ReportArgs),
     /// Print the JSON Schema of playbooks or inventories, for editors.
     Schema(schema::SchemaArgs),
     /// List the maintenance modules.
@@ -146,6 +149,7 @@ pub fn main() -> ExitCode {
             Command::History(a) => query::history(a).await,
             Command::Show(a) => query::show(a).await,
             Command::Schema(a) => schema::schema(a),
+            Command::Report(a) => report::report(a).await,
             Command::Modules => check::modules(),
             Command::CheckConfig(a) => schedules::check_config(a),
             Command::Daemon(a) => schedules::daemon(a).await,

@@ -55,6 +55,10 @@ pub struct RunArgs {
     /// maintenance windows.
     #[arg(long)]
     ignore_windows: bool,
+    /// After the run, write each client's report for the last 7 days into this directory
+    /// (CLIENT.html and CLIENT.txt).
+    #[arg(long)]
+    report: Option<PathBuf>,
     /// Seconds a task may run when it sets no `timeout` of its own.
     #[arg(long, default_value_t = 3600)]
     task_timeout: u64,
@@ -204,6 +208,26 @@ pub async fn run(a: RunArgs) -> Result<u8> {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {
         print!("{}", summary(&outcome));
+    }
+    if let Some(dir) = &a.report {
+        let mut clients: Vec<&str> = outcome.hosts.iter().map(|h| h.client.as_str()).collect();
+        clients.sort();
+        clients.dedup();
+        let msp =
+            std::env::var("TENDED_MSP_NAME").unwrap_or_else(|_| "your IT service provider".into());
+        for c in clients.into_iter().filter_map(|c| inv.client(c)) {
+            let html = super::report::write_report(
+                &store,
+                c,
+                crate::report::Period::Days(7),
+                &dir.join(&c.id),
+                &msp,
+            )
+            .await?;
+            if !a.json {
+                println!("report for {} written to {}", c.id, html.display());
+            }
+        }
     }
     Ok(outcome.exit_code() as u8)
 }

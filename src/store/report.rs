@@ -1,0 +1,85 @@
+//! What a client report reads from the store: every task result of the client's hosts in a period,
+//! and each run's worst state for that client.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::{Store, StoreError, ms, state, time};
+use crate::modules::State;
+
+/// One task result, as the report needs it.
+#[derive(Debug, Clone)]
+pub struct TaskRow {
+    pub run_id: i64,
+    pub host: String,
+    pub module: String,
+    pub name: String,
+    pub state: State,
+    pub message: String,
+    pub data: serde_json::Value,
+    pub at: DateTime<Utc>,
+    pub ignored: bool,
+}
+
+impl Store {
+    /// Task results of `client`'s hosts started in `[from, to)`, oldest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn client_tasks(
+        &self,
+        client: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<TaskRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT run_id, host, module, task_name, state, message, data, started_at, ignored FROM task_results \
+             WHERE client = $1 AND started_at >= $2 AND started_at < $3 ORDER BY started_at, id",
+        )
+        .bind(client)
+        .bind(ms(from))
+        .bind(ms(to))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let data: String = r.try_get("data")?;
+                Ok(TaskRow {
+                    run_id: r.try_get("run_id")?,
+                    host: r.try_get("host")?,
+                    module: r.try_get("module")?,
+                    name: r.try_get("task_name")?,
+                    state: state(&r.try_get::<String, _>("state")?)?,
+                    message: r.try_get("message")?,
+                    data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+                    at: time(r.try_get("started_at")?)?,
+                    ignored: r.try_get::<i64, _>("ignored")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    /// Per run in `[from, to)`: the worst state of `client`'s hosts, and each host's state.
+    #[tracing::instrument(skip_all)]
+    pub async fn client_host_results(
+        &self,
+        client: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(i64, String, State, DateTime<Utc>)>, StoreError> {
+        let rows = sqlx::query("SELECT run_id, host, state, started_at FROM host_results WHERE client = $1 AND started_at >= $2 AND started_at < $3 ORDER BY started_at")
+            .bind(client)
+            .bind(ms(from))
+            .bind(ms(to))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("run_id")?,
+                    r.try_get("host")?,
+                    state(&r.try_get::<String, _>("state")?)?,
+                    time(r.try_get("started_at")?)?,
+                ))
+            })
+            .collect()
+    }
+}
