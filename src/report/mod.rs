@@ -329,7 +329,9 @@ pub fn assemble(
         }
     }
     // Disks: latest use and a forecast from the history.
-    let mut series: BTreeMap<(String, String), Vec<(f64, f64, f64, f64)>> = BTreeMap::new();
+    // (host, mount) -> (time, used bytes, size bytes, used percent) points.
+    type Points = Vec<(f64, f64, f64, f64)>;
+    let mut series: BTreeMap<(String, String), Points> = BTreeMap::new();
     for t in history.iter().filter(|t| t.module == "disk") {
         for m in t.data["mounts"].as_array().into_iter().flatten() {
             if let (Some(used), Some(size), Some(pct)) = (
@@ -532,7 +534,7 @@ pub fn assemble(
 
 fn period_words(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     let days = (to - from).num_days();
-    if days >= 28 && days <= 31 {
+    if (28..=31).contains(&days) {
         "last month".into()
     } else {
         format!("the last {days} days")

@@ -260,9 +260,9 @@ pub fn html(r: &Report, msp: &str) -> String {
         h.push_str("</table>");
     }
     h.push_str("</td></tr>");
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<tr><td style=\"padding:16px 28px 24px 28px;font-size:13px;color:#5f6368\">Next maintenance window: {}.<br>Questions? Reply to this mail or contact {}.</td></tr></table></td></tr></table></body></html>\n",
+        "<tr><td style=\"padding:16px 28px 24px 28px;font-size:13px;color:#5f6368\">Next maintenance window: {}.<br>Questions? Reply to this mail or contact {}.</td></tr></table></td></tr></table></body></html>",
         esc(r.next_window.as_deref().unwrap_or("none planned")),
         esc(msp)
     );
