@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::inventory::Client;
 use crate::modules::State;
-use crate::store::report::TaskRow;
+use crate::store::report::{HostRow, TaskRow};
 use crate::store::{Store, StoreError};
 
 /// The period a report covers.
@@ -220,14 +220,14 @@ pub fn assemble(
     now: DateTime<Utc>,
     tasks: &[TaskRow],
     history: &[TaskRow],
-    hosts: &[(i64, String, State, DateTime<Utc>)],
+    hosts: &[HostRow],
 ) -> Report {
     let mut f = Figures::default();
     // Runs: a run is fine for this client when none of its hosts failed, was critical or unreachable.
     let mut per_run: BTreeMap<i64, State> = BTreeMap::new();
-    for (run, _, st, _) in hosts {
-        let e = per_run.entry(*run).or_insert(State::Ok);
-        *e = (*e).max(*st);
+    for h in hosts {
+        let e = per_run.entry(h.run_id).or_insert(State::Ok);
+        *e = (*e).max(h.state);
     }
     f.runs = per_run.len();
     f.runs_ok = per_run.values().filter(|s| **s <= State::Warning).count();
@@ -456,7 +456,7 @@ pub fn assemble(
         "needs attention"
     };
     // Devices.
-    let mut names: BTreeSet<&str> = hosts.iter().map(|h| h.1.as_str()).collect();
+    let mut names: BTreeSet<&str> = hosts.iter().map(|h| h.host.as_str()).collect();
     names.extend(tasks.iter().map(|t| t.host.as_str()));
     let devices = names
         .into_iter()

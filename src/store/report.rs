@@ -21,6 +21,15 @@ pub struct TaskRow {
     pub ignored: bool,
 }
 
+/// One host's result in one run.
+#[derive(Debug, Clone)]
+pub struct HostRow {
+    pub run_id: i64,
+    pub host: String,
+    pub state: State,
+    pub at: DateTime<Utc>,
+}
+
 impl Store {
     /// Task results of `client`'s hosts started in `[from, to)`, oldest first.
     #[tracing::instrument(skip_all)]
@@ -64,7 +73,7 @@ impl Store {
         client: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<(i64, String, State, DateTime<Utc>)>, StoreError> {
+    ) -> Result<Vec<HostRow>, StoreError> {
         let rows = sqlx::query("SELECT run_id, host, state, started_at FROM host_results WHERE client = $1 AND started_at >= $2 AND started_at < $3 ORDER BY started_at")
             .bind(client)
             .bind(ms(from))
@@ -73,12 +82,12 @@ impl Store {
             .await?;
         rows.iter()
             .map(|r| {
-                Ok((
-                    r.try_get("run_id")?,
-                    r.try_get("host")?,
-                    state(&r.try_get::<String, _>("state")?)?,
-                    time(r.try_get("started_at")?)?,
-                ))
+                Ok(HostRow {
+                    run_id: r.try_get("run_id")?,
+                    host: r.try_get("host")?,
+                    state: state(&r.try_get::<String, _>("state")?)?,
+                    at: time(r.try_get("started_at")?)?,
+                })
             })
             .collect()
     }
