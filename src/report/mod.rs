@@ -464,15 +464,15 @@ pub fn assemble(
             let of = |m: &str| latest.get(&(h.to_string(), m.to_string())).copied();
             let last = hosts
                 .iter()
-                .filter(|x| x.1 == h)
-                .map(|x| x.3)
+                .filter(|x| x.host == h)
+                .map(|x| x.at)
                 .max()
                 .unwrap_or(from);
             let state = hosts
                 .iter()
-                .filter(|x| x.1 == h)
-                .max_by_key(|x| x.3)
-                .map_or(State::Skipped, |x| x.2);
+                .filter(|x| x.host == h)
+                .max_by_key(|x| x.at)
+                .map_or(State::Skipped, |x| x.state);
             let issues = latest
                 .iter()
                 .filter(|((host, _), t)| host == h && t.state > State::Changed && !t.ignored)
