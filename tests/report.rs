@@ -201,7 +201,7 @@ async fn figures_sentences_forecast_and_mail_safe_html() {
     let all = r.summary.join(" ");
     assert!(
         all.contains(
-            "We installed 2 update(s), 1 of them security fixes, and restarted 1 device(s)"
+            "We installed 2 updates, 1 of them security fixes, and restarted 1 device to complete them"
         ),
         "{all}"
     );

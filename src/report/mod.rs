@@ -402,10 +402,13 @@ pub fn assemble(
             name: "Patching",
             light: patch_light,
             note: match patch_light {
-                Light::Red => format!("security updates overdue on {overdue} device(s)"),
+                Light::Red => format!(
+                    "security updates overdue on {}",
+                    count(overdue as u64, "device", "devices")
+                ),
                 Light::Amber => format!(
-                    "{} security update(s) waiting for the next maintenance window",
-                    f.pending_security
+                    "{} waiting for the next maintenance window",
+                    count(f.pending_security, "security update", "security updates")
                 ),
                 Light::Green => "up to date".into(),
                 Light::Grey => "not monitored".into(),
@@ -426,7 +429,11 @@ pub fn assemble(
             note: if disks.is_empty() {
                 "plenty of room".into()
             } else {
-                format!("{} disk(s) need attention", disks.len())
+                if disks.len() == 1 {
+                    "1 disk needs attention".to_string()
+                } else {
+                    format!("{} disks need attention", disks.len())
+                }
             },
         },
         Area {
@@ -532,6 +539,12 @@ pub fn assemble(
     }
 }
 
+/// `1 device`, `3 devices`.
+pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn period_words(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     let days = (to - from).num_days();
     if (28..=31).contains(&days) {
@@ -551,37 +564,84 @@ fn sentences(
 ) -> Vec<String> {
     let mut s = Vec::new();
     s.push(match f.runs {
-        0 => format!("No maintenance ran on your {devices} device(s) in {period}."),
+        0 => format!(
+            "No maintenance ran on your {} in {period}.",
+            count(devices as u64, "device", "devices")
+        ),
         n => format!(
-            "In {period} we checked your {devices} device(s) {n} time(s); {} of these checks found everything in order{}.",
-            f.runs_ok,
-            if f.runs_with_problems > 0 { format!(" and {} found something we followed up", f.runs_with_problems) } else { String::new() }
+            "In {period} we checked your {} {}; {} found everything in order{}.",
+            count(devices as u64, "device", "devices"),
+            if n == 1 {
+                "once".to_string()
+            } else {
+                format!("{n} times")
+            },
+            if f.runs_ok == n {
+                "every check".to_string()
+            } else {
+                count(f.runs_ok as u64, "check", "checks")
+            },
+            if f.runs_with_problems > 0 {
+                format!(
+                    " and {} found something we followed up",
+                    count(f.runs_with_problems as u64, "check", "checks")
+                )
+            } else {
+                String::new()
+            }
         ),
     });
     s.push(if f.updates_installed > 0 {
         format!(
-            "We installed {} update(s), {} of them security fixes{}.",
-            f.updates_installed,
+            "We installed {}, {} of them security fixes{}.",
+            count(f.updates_installed as u64, "update", "updates"),
             f.security_installed,
-            if f.reboots > 0 { format!(", and restarted {} device(s) to complete them", f.reboots) } else { String::new() }
+            if f.reboots > 0 {
+                format!(
+                    ", and restarted {} to complete them",
+                    count(f.reboots as u64, "device", "devices")
+                )
+            } else {
+                String::new()
+            }
         )
     } else if f.pending_security > 0 {
-        format!("{} security update(s) are waiting and will be installed in the next maintenance window.", f.pending_security)
+        format!(
+            "{} waiting and will be installed in the next maintenance window.",
+            if f.pending_security == 1 {
+                "1 security update is".to_string()
+            } else {
+                format!("{} security updates are", f.pending_security)
+            }
+        )
     } else {
         "Your software is up to date; no updates were needed.".into()
     });
     s.push(match (backups, f.last_good_backup_age_hours) {
         (Light::Grey, _) => "Backups are not part of this service yet.".into(),
         (Light::Green, Some(h)) => format!(
-            "Backups were verified {} time(s); the most recent good backup is {h:.0} hours old.",
-            f.backups_verified
+            "Backups were verified {}; the most recent good backup is {h:.0} hours old.",
+            if f.backups_verified == 1 {
+                "once".to_string()
+            } else {
+                format!("{} times", f.backups_verified)
+            }
         ),
         _ => "We could not confirm a recent, complete backup: we are looking into it.".into(),
     });
     if f.fixed_automatically > 0 {
         s.push(format!(
-            "{} problem(s) were found and fixed automatically before they could affect you.",
-            f.fixed_automatically
+            "{} found and fixed automatically before {} could affect you.",
+            if f.fixed_automatically == 1 {
+                "1 problem was".to_string()
+            } else {
+                format!("{} problems were", f.fixed_automatically)
+            },
+            if f.fixed_automatically == 1 {
+                "it"
+            } else {
+                "they"
+            }
         ));
     }
     let decisions: Vec<String> = disks

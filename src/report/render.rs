@@ -132,8 +132,10 @@ pub fn html(r: &Report, msp: &str) -> String {
         (
             "Updates pending",
             format!(
-                "{} ({} security; overdue on {} device(s))",
-                f.pending_updates, f.pending_security, f.overdue_security_hosts
+                "{} ({} security; overdue on {})",
+                f.pending_updates,
+                f.pending_security,
+                super::count(f.overdue_security_hosts as u64, "device", "devices")
             ),
         ),
         ("Restarts", f.reboots.to_string()),
