@@ -41,8 +41,12 @@ fn quick_start_runs_the_shipped_playbook_on_localhost() {
             "reports",
         ],
     );
-    let report = std::fs::read_to_string(dir.path().join("reports/localhost.html")).expect("the report is written");
-    assert!(report.contains("This machine") && report.contains("localhost"), "{report}");
+    let report = std::fs::read_to_string(dir.path().join("reports/localhost.html"))
+        .expect("the report is written");
+    assert!(
+        report.contains("This machine") && report.contains("localhost"),
+        "{report}"
+    );
     assert!(dir.path().join("reports/localhost.txt").exists());
     assert!(
         matches!(out.status.code(), Some(0) | Some(1) | Some(2)),

@@ -188,7 +188,7 @@ async fn list(ctx: &TaskContext<'_>, m: Manager, args: &str) -> Result<Vec<Pendi
             let current = if names.is_empty() {
                 HashMap::new()
             } else {
-                let root = installroot(args);
+                let root = updates_rpm::installroot(args);
                 let o = run(format!(
                     "rpm{root} -q --qf '%{{NAME}} %{{VERSION}}-%{{RELEASE}}\\n' {}",
                     names.join(" ")
@@ -214,7 +214,10 @@ async fn list(ctx: &TaskContext<'_>, m: Manager, args: &str) -> Result<Vec<Pendi
             ))
             .await?;
             if o.rc != Some(0) {
-                return Err(TaskResult::new(State::Unknown, zypper_problem(o.rc)).with_output(&o));
+                return Err(
+                    TaskResult::new(State::Unknown, updates_rpm::zypper_problem(o.rc))
+                        .with_output(&o),
+                );
             }
             let mut pending = updates_rpm::parse_zypper_updates(&o.stdout_text());
             let p = run(format!(
@@ -237,34 +240,6 @@ async fn list(ctx: &TaskContext<'_>, m: Manager, args: &str) -> Result<Vec<Pendi
             Ok(pending)
         }
     }
-}
-
-/// zypper's exit codes that mean something other than success.
-fn zypper_problem(rc: Option<i32>) -> String {
-    match rc {
-        Some(6) => "zypper: no repositories are defined".into(),
-        Some(7) => "zypper: the package manager is locked by another process; retry later".into(),
-        Some(106) => "zypper: a repository was skipped (refresh failed)".into(),
-        Some(107) => "zypper: a package scriptlet failed".into(),
-        other => format!("zypper failed (exit {other:?})"),
-    }
-}
-
-/// `--installroot=DIR` (dnf) or `--root DIR` (zypper) in the extra arguments, for rpm queries.
-fn installroot(args: &str) -> String {
-    let words = shlex::split(args).unwrap_or_default();
-    let mut it = words.iter();
-    while let Some(w) = it.next() {
-        if let Some(dir) = w.strip_prefix("--installroot=") {
-            return format!(" --root {}", q(dir));
-        }
-        if w == "--root"
-            && let Some(dir) = it.next()
-        {
-            return format!(" --root {}", q(dir));
-        }
-    }
-    String::new()
 }
 
 /// Installs exactly `names`; returns whether the manager said a reboot is needed (zypper 102).
@@ -293,7 +268,9 @@ async fn install(
             // zypper updated itself and wants to be run again.
             (Manager::Zypper, Some(103)) if attempt == 0 => continue,
             (Manager::Zypper, rc) => {
-                return Err(TaskResult::new(State::Failed, zypper_problem(rc)).with_output(&o));
+                return Err(
+                    TaskResult::new(State::Failed, updates_rpm::zypper_problem(rc)).with_output(&o),
+                );
             }
             (_, rc) => {
                 return Err(TaskResult::new(

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::updates::Pending;
+use crate::transport::quote as q;
 
 /// `dnf/yum check-update` (exit 100 when updates exist): `name.arch  version  repo` lines. A long name
 /// wraps onto two lines on a terminal; the list stops at "Obsoleting Packages".
@@ -140,6 +141,34 @@ pub fn parse_zypper_patch_packages(text: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// zypper's exit codes that mean something other than success.
+pub(super) fn zypper_problem(rc: Option<i32>) -> String {
+    match rc {
+        Some(6) => "zypper: no repositories are defined".into(),
+        Some(7) => "zypper: the package manager is locked by another process; retry later".into(),
+        Some(106) => "zypper: a repository was skipped (refresh failed)".into(),
+        Some(107) => "zypper: a package scriptlet failed".into(),
+        other => format!("zypper failed (exit {other:?})"),
+    }
+}
+
+/// `--installroot=DIR` (dnf) or `--root DIR` (zypper) in the extra arguments, for rpm queries.
+pub(super) fn installroot(args: &str) -> String {
+    let words = shlex::split(args).unwrap_or_default();
+    let mut it = words.iter();
+    while let Some(w) = it.next() {
+        if let Some(dir) = w.strip_prefix("--installroot=") {
+            return format!(" --root {}", q(dir));
+        }
+        if w == "--root"
+            && let Some(dir) = it.next()
+        {
+            return format!(" --root {}", q(dir));
+        }
+    }
+    String::new()
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 mod load;
 pub mod template;
+mod vars;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -94,4 +95,4 @@ impl Playbook {
     ];
 }
 
-pub use load::check_variables;
+pub use vars::check_variables;
