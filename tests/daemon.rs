@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use common::*;
+use tended::modules::State;
 use tended::schedule::config::DaemonConfig;
 use tended::schedule::daemon::{Clock, Daemon, DaemonOptions, Loaded};
 use tended::store::Store;
@@ -534,4 +535,61 @@ fn the_real_daemon_runs_reloads_stops_and_recovers_from_kill_9() {
         .args(["-TERM", &child.id().to_string()])
         .status();
     assert_eq!(child.wait().expect("wait").code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_changes_outside_the_window_are_deferred_and_checks_still_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("inv")).expect("inv");
+    // A window three days from now: the run happens outside it.
+    let day = (Utc::now() + chrono::Duration::days(3))
+        .format("%a")
+        .to_string()
+        .to_lowercase();
+    std::fs::write(
+        d.join("inv/c.yml"),
+        format!("client: c\ntimezone: UTC\nmaintenance_windows:\n  - {{days: [{day}], start: \"01:00\", end: \"02:00\"}}\nhosts:\n  here:\n    connection: local\n"),
+    )
+    .expect("inv");
+    let flag = d.join("needs-cleaning");
+    std::fs::write(&flag, "x").expect("flag");
+    std::fs::write(
+        d.join("fix.yml"),
+        format!("hosts: all\ntasks:\n  - name: no leftover\n    command:\n      cmd: test ! -e {f}\n      expect: {{on_mismatch: warning}}\n    remediate:\n      - name: clean\n        command: rm -f {f}\n", f = flag.display()),
+    )
+    .expect("pb");
+    std::fs::write(d.join("tended.yml"), "inventory: inv\ndatabase: d.db\nschedules:\n  - {name: fix, playbook: fix.yml, cron: \"* * * * *\"}\n").expect("config");
+    let clock = Arc::new(FakeClock(Mutex::new(Utc::now())));
+    let mut dm = daemon(d, clock.clone(), "w").await;
+    clock.set(Utc::now() + chrono::Duration::minutes(1));
+    dm.tick().await.expect("tick");
+    idle(&dm).await;
+    let runs = dm
+        .store()
+        .history(&tended::store::HistoryFilter {
+            last: 5,
+            ..Default::default()
+        })
+        .await
+        .expect("history");
+    assert_eq!(runs.len(), 1, "the slot ran");
+    let shown = dm
+        .store()
+        .show(runs[0].id)
+        .await
+        .expect("show")
+        .expect("run");
+    let tasks = &shown.results[0].tasks;
+    assert_eq!(
+        tasks[0].result.state,
+        State::Warning,
+        "the check ran outside the window"
+    );
+    assert!(
+        tasks[1].result.message.contains("deferred"),
+        "the change waits for the window: {:?}",
+        tasks[1].result
+    );
+    assert!(flag.exists(), "nothing was changed");
 }
