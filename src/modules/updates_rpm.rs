@@ -69,9 +69,13 @@ pub fn parse_rpm_versions(text: &str) -> HashMap<String, String> {
         .collect()
 }
 
+/// An XML attribute of zypper's machine-written output.
+static ATTR: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r#"([a-z-]+)="([^"]*)""#).expect("fixed regex"));
+
 /// The attributes of each `<update ...>` element of zypper's `--xmlout` listings.
 fn xml_updates(xml: &str) -> Vec<HashMap<String, String>> {
-    let attr = regex::Regex::new(r#"([a-z-]+)="([^"]*)""#).expect("fixed regex");
+    let attr = &*ATTR;
     xml.split("<update ")
         .skip(1)
         .map(|chunk| {

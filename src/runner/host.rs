@@ -287,13 +287,14 @@ pub(super) async fn run_play_on_host(
         Some(Ok(p)) => Some(p),
         None => None,
     };
-    let previous = match &shared.store {
-        Some(store) => store.last_task_data(&host.name).await.unwrap_or_else(|e| {
+    let previous = shared
+        .store
+        .last_task_data(&host.name)
+        .await
+        .unwrap_or_else(|e| {
             tracing::warn!(host = %host.name, error = %e, "cannot read previous results");
             Default::default()
-        }),
-        None => Default::default(),
-    };
+        });
     let mut run = HostRun {
         host,
         play,

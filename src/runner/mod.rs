@@ -83,7 +83,7 @@ pub(crate) struct Shared {
     pub playbook_file: String,
     pub templates: Templates,
     pub on_task: TaskCallback,
-    pub store: Option<Store>,
+    pub store: Store,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -213,7 +213,7 @@ pub async fn run(
         playbook_file: pb.file().display().to_string(),
         templates: Templates::new(),
         on_task,
-        store: Some(store.clone()),
+        store: store.clone(),
     });
     let (tx, rx) = mpsc::channel(1024);
     let writer = tokio::spawn(writer(store.clone(), run_id, rx));
