@@ -593,3 +593,59 @@ async fn scheduled_changes_outside_the_window_are_deferred_and_checks_still_run(
     );
     assert!(flag.exists(), "nothing was changed");
 }
+
+#[test]
+fn sigterm_drains_then_marks_a_run_still_going_as_interrupted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    setup(d);
+    let marker = format!("tended-drain-{}", std::process::id());
+    std::fs::write(
+        d.join("long.yml"),
+        format!("hosts: all\ntasks:\n  - shell: sleep 120; echo {marker}\n"),
+    )
+    .expect("pb");
+    std::fs::write(d.join("tended.yml"), format!("inventory: inv\ndatabase: d.db\nstatus:\n  listen: 127.0.0.1:{}\nschedules:\n  - {{name: long, playbook: long.yml, cron: \"*/2 * * * * *\"}}\n", free_port("127.0.0.1"))).expect("config");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tended"))
+        .args(["daemon", "--config", "tended.yml", "--drain-timeout", "2"])
+        .current_dir(d)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("daemon");
+    wait_for("a run to start", || {
+        d.join("d.db").exists()
+            && history(d)
+                .as_array()
+                .is_some_and(|r| r.iter().any(|x| x["state"] == "running"))
+    });
+    let stopping = std::time::Instant::now();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
+    assert!(
+        stopping.elapsed() < Duration::from_secs(20),
+        "the drain timeout bounds the stop"
+    );
+    let _ = std::process::Command::new("pkill")
+        .args(["-f", &marker])
+        .status();
+    let runs = history(d);
+    assert!(
+        runs.as_array()
+            .expect("runs")
+            .iter()
+            .any(|r| r["state"] == "interrupted"
+                && r["reason"].as_str().unwrap_or("").contains("drain timeout")),
+        "{runs:#}"
+    );
+    assert!(
+        runs.as_array()
+            .expect("runs")
+            .iter()
+            .all(|r| r["state"] != "running"),
+        "nothing is left running: {runs:#}"
+    );
+}
