@@ -14,6 +14,7 @@ install_packages() {
     command -v sudo >/dev/null 2>&1 || missing+=(sudo)
     command -v restic >/dev/null 2>&1 || missing+=(restic)
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+    command -v ip >/dev/null 2>&1 || missing+=(iproute2)
     command -v python3 >/dev/null 2>&1 || missing+=(python3)
     # Real dnf and zypper (with rpm tools to build a local repository) for the updates tests.
     command -v dnf >/dev/null 2>&1 || missing+=(dnf)

@@ -427,3 +427,119 @@ fn creates_removes_and_become_with_sudo_n() {
     let run = json(&fleet.run("rm.yml", &[]));
     assert_eq!(host(&run, "box")["tasks"][0]["state"], "skipped");
 }
+
+/// Runs `ip` with these arguments, failing with the package to install when it cannot.
+fn ip(args: &[&str]) {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("`ip` is missing ({e}): install the Debian package `iproute2`"));
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {} (network namespaces need root, as .ci/run has)",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Removes the test's namespace (and with it the veth pair) however the test ends.
+struct Netns(String, String);
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.0])
+            .status();
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.1])
+            .status();
+    }
+}
+
+#[test]
+fn a_host_cut_off_mid_run_is_lost_by_keepalive_and_the_others_finish() {
+    require("ip", "iproute2");
+    let pid = std::process::id();
+    let octet = 20 + pid % 200;
+    let (ns, host_if, ns_if) = (
+        format!("tended-cut-{pid}"),
+        format!("tdh{pid}"),
+        format!("tdn{pid}"),
+    );
+    let (host_ip, ns_ip) = (format!("10.231.{octet}.1"), format!("10.231.{octet}.2"));
+    ip(&["netns", "add", &ns]);
+    let _guard = Netns(ns.clone(), host_if.clone());
+    ip(&[
+        "link", "add", &host_if, "type", "veth", "peer", "name", &ns_if,
+    ]);
+    ip(&["link", "set", &ns_if, "netns", &ns]);
+    ip(&["addr", "add", &format!("{host_ip}/30"), "dev", &host_if]);
+    ip(&["link", "set", &host_if, "up"]);
+    ip(&[
+        "netns",
+        "exec",
+        &ns,
+        "ip",
+        "addr",
+        "add",
+        &format!("{ns_ip}/30"),
+        "dev",
+        &ns_if,
+    ]);
+    ip(&["netns", "exec", &ns, "ip", "link", "set", &ns_if, "up"]);
+    ip(&["netns", "exec", &ns, "ip", "link", "set", "lo", "up"]);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = ClientKey::new(dir.path());
+    let cut = Sshd::start_in(dir.path(), "cut", &ns_ip, &key, "", Some(&ns));
+    let steady = Sshd::start(dir.path(), "steady", "127.0.0.1", &key, "");
+    let fleet = Fleet {
+        dir,
+        key,
+        hosts: vec![("cut".into(), cut), ("steady".into(), steady)],
+    };
+    fleet.trust_all();
+    fleet.inventory("", "");
+    fleet.playbook("long.yml", "hosts: all\ntasks:\n  - name: first\n    command: uptime\n  - name: long\n    command: sleep 8\n  - name: after\n    command: echo done\n");
+    let d = fleet.path().to_path_buf();
+    let started = std::time::Instant::now();
+    let run = std::thread::spawn(move || {
+        tended(
+            &d,
+            &[
+                "run",
+                "long.yml",
+                "-i",
+                "inv",
+                "--db",
+                "t.db",
+                "--known-hosts",
+                "known_hosts",
+                "--json",
+                "--keepalive",
+                "1",
+            ],
+        )
+    });
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    // Pull the cable on the host's side: packets vanish, nothing answers, no reset arrives.
+    ip(&["netns", "exec", &ns, "ip", "link", "set", &ns_if, "down"]);
+    let out = run.join().expect("run");
+    assert!(
+        started.elapsed().as_secs() < 40,
+        "keepalive, not the hour-long task timeout, ends the wait"
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let v = json(&out);
+    let lost = host(&v, "cut");
+    assert_eq!(lost["state"], "unreachable", "{lost:#}");
+    assert!(
+        lost["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("connection lost"),
+        "{lost:#}"
+    );
+    let ok = host(&v, "steady");
+    assert_eq!(ok["tasks"].as_array().expect("tasks").len(), 3);
+    assert_eq!(ok["state"], "changed");
+}

@@ -51,6 +51,9 @@ pub struct RunArgs {
     /// Seconds to connect and authenticate.
     #[arg(long, default_value_t = 10)]
     connect_timeout: u64,
+    /// Seconds between SSH keepalives; a host silent for three of them is recorded as lost.
+    #[arg(long, default_value_t = 15)]
+    keepalive: u64,
     /// Let state-changing tasks (patching, reboots, restarts, remediation) run outside the clients'
     /// maintenance windows.
     #[arg(long)]
@@ -152,6 +155,7 @@ pub async fn run(a: RunArgs) -> Result<u8> {
     }
     opts.ssh.host_key_checking = HostKeyChecking::parse(&a.host_key_checking).unwrap_or_default();
     opts.ssh.connect_timeout = Duration::from_secs(a.connect_timeout.max(1));
+    opts.ssh.keepalive = Duration::from_secs(a.keepalive.max(1));
     opts.task_timeout = Duration::from_secs(a.task_timeout.max(1));
 
     let mut unique: Vec<&str> = selected.iter().map(|h| h.name.as_str()).collect();

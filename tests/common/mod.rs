@@ -96,6 +96,18 @@ impl Sshd {
         client: &ClientKey,
         extra_config: &str,
     ) -> Sshd {
+        Sshd::start_in(root, name, addr, client, extra_config, None)
+    }
+
+    /// Starts sshd inside network namespace `netns` (when given), listening on `addr` there.
+    pub fn start_in(
+        root: &Path,
+        name: &str,
+        addr: &str,
+        client: &ClientKey,
+        extra_config: &str,
+        netns: Option<&str>,
+    ) -> Sshd {
         let sshd = require("sshd", "openssh-server");
         let dir = root.join(name);
         std::fs::create_dir_all(&dir).expect("sshd dir");
@@ -104,7 +116,12 @@ impl Sshd {
         let host_key = dir.join("host_key");
         keygen(&host_key);
         std::fs::write(dir.join("authorized_keys"), &client.public).expect("authorized_keys");
-        let port = free_port(addr);
+        // Inside a fresh network namespace every port is free; outside, ask the kernel for one.
+        let port = if netns.is_some() {
+            2222
+        } else {
+            free_port(addr)
+        };
         let log = dir.join("sshd.log");
         // sshd takes the first value of each keyword: the test's own settings go first.
         let config = format!(
@@ -118,7 +135,15 @@ impl Sshd {
         let cfg = dir.join("sshd_config");
         std::fs::write(&cfg, config).expect("sshd_config");
         let logfile = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(&sshd)
+        let mut command = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(&sshd);
+                c
+            }
+            None => Command::new(&sshd),
+        };
+        let child = command
             .arg("-D")
             .arg("-f")
             .arg(&cfg)
