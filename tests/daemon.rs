@@ -284,6 +284,32 @@ async fn two_daemons_sharing_postgresql_run_each_slot_once() {
     .expect("drop database");
 }
 
+/// A daemon process that is killed if the test ends before it stopped (a failed assertion), so no
+/// daemon is left running.
+struct Guard(std::process::Child);
+
+impl std::ops::Deref for Guard {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Guard {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     for _ in 0..150 {
         if f() {
@@ -386,7 +412,7 @@ fn the_real_daemon_runs_reloads_stops_and_recovers_from_kill_9() {
             .spawn()
             .expect("daemon")
     };
-    let mut child = spawn(log);
+    let mut child = Guard(spawn(log));
     wait_for("two scheduled runs", || {
         d.join("d.db").exists() && history(d).as_array().is_some_and(|r| r.len() >= 2)
     });
@@ -504,7 +530,9 @@ fn the_real_daemon_runs_reloads_stops_and_recovers_from_kill_9() {
         config.replace("quick.yml", "long.yml"),
     )
     .expect("config");
-    let mut child = spawn(std::fs::File::create(d.join("daemon2.log")).expect("log"));
+    let mut child = Guard(spawn(
+        std::fs::File::create(d.join("daemon2.log")).expect("log"),
+    ));
     wait_for("a long run to start", || {
         history(d)
             .as_array()
@@ -518,7 +546,9 @@ fn the_real_daemon_runs_reloads_stops_and_recovers_from_kill_9() {
         .args(["-f", "sleep 60"])
         .status();
     std::fs::write(d.join("tended.yml"), config).expect("config");
-    let mut child = spawn(std::fs::File::create(d.join("daemon3.log")).expect("log"));
+    let mut child = Guard(spawn(
+        std::fs::File::create(d.join("daemon3.log")).expect("log"),
+    ));
     wait_for("the crashed run to be marked interrupted", || {
         history(d).as_array().is_some_and(|r| {
             r.iter().any(|x| {
@@ -606,14 +636,16 @@ fn sigterm_drains_then_marks_a_run_still_going_as_interrupted() {
     )
     .expect("pb");
     std::fs::write(d.join("tended.yml"), format!("inventory: inv\ndatabase: d.db\nstatus:\n  listen: 127.0.0.1:{}\nschedules:\n  - {{name: long, playbook: long.yml, cron: \"*/2 * * * * *\"}}\n", free_port("127.0.0.1"))).expect("config");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tended"))
-        .args(["daemon", "--config", "tended.yml", "--drain-timeout", "2"])
-        .current_dir(d)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("daemon");
+    let mut child = Guard(
+        std::process::Command::new(env!("CARGO_BIN_EXE_tended"))
+            .args(["daemon", "--config", "tended.yml", "--drain-timeout", "2"])
+            .current_dir(d)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("daemon"),
+    );
     wait_for("a run to start", || {
         d.join("d.db").exists()
             && history(d)
