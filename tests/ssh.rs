@@ -213,12 +213,14 @@ fn host_that_drops_mid_run_is_unreachable_and_others_finish() {
             ],
         )
     });
-    std::thread::sleep(std::time::Duration::from_secs(3));
     let idx = fleet
         .hosts
         .iter()
         .position(|(n, _)| n == "dropper")
         .expect("dropper");
+    // Drop it once the run is inside its long task on that host.
+    fleet.hosts[idx].1.wait_for_login();
+    std::thread::sleep(std::time::Duration::from_secs(2));
     fleet.hosts[idx].1.kill_all();
     let out = handle.join().expect("run thread");
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
@@ -520,7 +522,8 @@ fn a_host_cut_off_mid_run_is_lost_by_keepalive_and_the_others_finish() {
             ],
         )
     });
-    std::thread::sleep(std::time::Duration::from_secs(3));
+    fleet.sshd("cut").wait_for_login();
+    std::thread::sleep(std::time::Duration::from_secs(2));
     // Pull the cable on the host's side: packets vanish, nothing answers, no reset arrives.
     ip(&["netns", "exec", &ns, "ip", "link", "set", &ns_if, "down"]);
     let out = run.join().expect("run");

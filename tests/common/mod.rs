@@ -219,6 +219,22 @@ impl Sshd {
         }
     }
 
+    /// Waits (up to 30 s) until a client has authenticated to this sshd.
+    pub fn wait_for_login(&self) {
+        for _ in 0..300 {
+            if self.log_text().contains("Accepted publickey") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "nobody logged in to {}:{}: {}",
+            self.addr,
+            self.port,
+            self.log_text()
+        );
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
