@@ -84,22 +84,11 @@ fn preflight(hosts: &[&crate::inventory::Host]) -> Vec<String> {
             .iter()
             .chain(t.jump.as_ref().and_then(|j| j.key_file.as_ref()));
         for key in key_files {
-            use std::os::unix::fs::PermissionsExt;
-            match std::fs::metadata(key) {
-                Err(e) => problems.push(format!(
-                    "host `{}`: key file {}: {e}; fix key_file (ansible_ssh_private_key_file) in {}",
-                    h.name,
-                    key.display(),
-                    h.file.display()
-                )),
-                Ok(m) if m.permissions().mode() & 0o077 != 0 => problems.push(format!(
-                    "host `{}`: key file {} is readable by others (mode {:o}); run `chmod 600 {}`",
-                    h.name,
-                    key.display(),
-                    m.permissions().mode() & 0o777,
-                    key.display()
-                )),
-                Ok(_) => {}
+            let inventory = h.file.display().to_string();
+            if let Some(p) =
+                crate::transport::ssh::key_file_problem(key, std::fs::metadata(key), &inventory)
+            {
+                problems.push(format!("host `{}`: {p}", h.name));
             }
         }
         for (s, what) in [

@@ -330,6 +330,29 @@ async fn open(
     Ok(handle)
 }
 
+/// Why a private key file cannot be used, or None: it is missing, or others can read it (OpenSSH
+/// refuses such keys too). `inventory` names where key_file is set, for the fix.
+pub fn key_file_problem(
+    path: &Path,
+    meta: std::io::Result<std::fs::Metadata>,
+    inventory: &str,
+) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    match meta {
+        Err(e) => Some(format!(
+            "key file {}: {e}; fix key_file (ansible_ssh_private_key_file) in {inventory}",
+            path.display()
+        )),
+        Ok(m) if m.permissions().mode() & 0o077 != 0 => Some(format!(
+            "key file {} is readable by others (mode {:o}); run `chmod 600 {}`",
+            path.display(),
+            m.permissions().mode() & 0o777,
+            path.display()
+        )),
+        Ok(_) => None,
+    }
+}
+
 /// Loads a private key once per file, refusing files others can read (as OpenSSH does).
 async fn load_key(
     path: &Path,
@@ -338,20 +361,9 @@ async fn load_key(
     if let Some(k) = KEY_CACHE.lock().ok().and_then(|c| c.get(path).cloned()) {
         return Ok(k);
     }
-    let meta = tokio::fs::metadata(path).await.map_err(|e| {
-        unreachable(format!(
-            "key file {}: {e}; fix key_file (ansible_ssh_private_key_file) in the inventory",
-            path.display()
-        ))
-    })?;
-    use std::os::unix::fs::PermissionsExt;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(unreachable(format!(
-            "key file {} is readable by others (mode {mode:o}); run `chmod 600 {}`",
-            path.display(),
-            path.display()
-        )));
+    if let Some(problem) = key_file_problem(path, tokio::fs::metadata(path).await, "the inventory")
+    {
+        return Err(unreachable(problem));
     }
     let pass = passphrase
         .map(Secret::resolve)
