@@ -22,6 +22,10 @@ install_packages() {
     command -v rpmbuild >/dev/null 2>&1 || missing+=(rpm)
     command -v createrepo_c >/dev/null 2>&1 || missing+=(createrepo-c)
     command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+    # A real SMTP server for the mail tests (tests/smtp_server.py runs on Debian's python3).
+    /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
+    # Headless Chromium renders the report into a screenshot (tests/report.rs).
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "ci: installing ${missing[*]}"
         # Keep package scripts from starting services (a system sshd would listen on 0.0.0.0:22).

@@ -11,22 +11,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use common::*;
 use tended::modules::State;
 use tended::schedule::config::DaemonConfig;
-use tended::schedule::daemon::{Clock, Daemon, DaemonOptions, Loaded};
+use tended::schedule::daemon::{Daemon, DaemonOptions, Loaded};
 use tended::store::Store;
-
-struct FakeClock(Mutex<DateTime<Utc>>);
-
-impl FakeClock {
-    fn set(&self, t: DateTime<Utc>) {
-        *self.0.lock().expect("clock") = t;
-    }
-}
-
-impl Clock for FakeClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().expect("clock")
-    }
-}
 
 fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, h, m, s)
@@ -294,40 +280,6 @@ async fn two_daemons_sharing_postgresql_run_each_slot_once() {
 
 /// A daemon process that is killed if the test ends before it stopped (a failed assertion), so no
 /// daemon is left running.
-struct Guard(std::process::Child);
-
-impl std::ops::Deref for Guard {
-    type Target = std::process::Child;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Guard {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    for _ in 0..150 {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out waiting for {what}");
-}
-
 /// A minimal HTTP GET over loopback; returns (status line, body).
 fn get(port: u16, path: &str, token: Option<&str>) -> (String, String) {
     use std::io::{Read, Write};

@@ -4,8 +4,9 @@
 mod common;
 
 use chrono::{Duration, Utc};
-use common::{tended, text};
+use common::{require, tended, text};
 use serde_json::json;
+use std::path::Path;
 use tended::inventory::Inventory;
 use tended::modules::{State, TaskResult};
 use tended::report::{self, Period};
@@ -244,5 +245,63 @@ async fn figures_sentences_forecast_and_mail_safe_html() {
     assert!(
         text.contains("Disks to watch") && text.contains("web1 /srv"),
         "{text}"
+    );
+    screenshot(&html);
+}
+
+/// Renders the report in headless Chromium into target/tmp/report-screenshot.png, for a person to
+/// look at, and checks a picture came out: a PNG of the window's size with far more in it than a
+/// blank page rendered the same way.
+fn screenshot(html: &str) {
+    let chromium = require("chromium", "chromium");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shoot = |name: &str, page: &str| -> Vec<u8> {
+        let file = dir.path().join(format!("{name}.html"));
+        std::fs::write(&file, page).expect("html");
+        let png = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.png"));
+        let _ = std::fs::remove_file(&png);
+        let out = std::process::Command::new(&chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--no-first-run",
+                "--window-size=760,1600",
+            ])
+            .arg(format!(
+                "--user-data-dir={}",
+                dir.path().join("profile").display()
+            ))
+            .arg(format!("--screenshot={}", png.display()))
+            .arg(format!("file://{}", file.display()))
+            .output()
+            .expect("run chromium");
+        let bytes = std::fs::read(&png).unwrap_or_else(|e| {
+            panic!(
+                "chromium wrote no screenshot ({e}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
+        let size = |at: usize| {
+            u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+        };
+        assert_eq!((size(16), size(20)), (760, 1600), "the window's size");
+        bytes
+    };
+    let blank = shoot("blank-page", "<html><body></body></html>");
+    let report = shoot("report-screenshot", html);
+    assert!(
+        report.len() > blank.len() * 5,
+        "the report picture has content: {} bytes against {} for a blank page",
+        report.len(),
+        blank.len()
+    );
+    eprintln!(
+        "report screenshot: {}",
+        Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("report-screenshot.png")
+            .display()
     );
 }

@@ -2,6 +2,7 @@
 //! library; errors become one clear message and a documented exit code.
 
 mod check;
+mod outbox;
 mod query;
 pub(crate) mod report;
 mod run;
@@ -85,6 +86,8 @@ enum Command {
     Show(query::ShowArgs),
     /// Write a client's maintenance report (HTML and text) from the recorded results.
     Report(report::ReportArgs),
+    /// Show the mail and webhooks waiting to be sent (and why), and what failed.
+    Outbox(outbox::OutboxArgs),
     /// Print the JSON Schema of playbooks or inventories, for editors.
     Schema(schema::SchemaArgs),
     /// List the maintenance modules.
@@ -151,6 +154,7 @@ pub fn main() -> ExitCode {
             Command::Schema(a) => schema::schema(a),
             Command::Report(a) => report::report(a).await,
             Command::Modules => check::modules(),
+            Command::Outbox(a) => outbox::outbox(a).await,
             Command::CheckConfig(a) => schedules::check_config(a),
             Command::Daemon(a) => schedules::daemon(a).await,
             Command::Reload(a) => schedules::reload(a).await,

@@ -8,7 +8,9 @@ use clap::Args;
 
 use super::{DbArg, InventoryArg, exit, invalid, load_inventory, open_store};
 use crate::inventory::Client;
+use crate::report::config::Msp;
 use crate::report::{self, Period};
+use crate::schedule::config::DaemonConfig;
 use crate::store::Store;
 
 #[derive(Args, Debug)]
@@ -22,13 +24,16 @@ pub struct ReportArgs {
     /// Write the HTML report here (and the plain text beside it, .txt); without it, text goes to stdout.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// The MSP's name as the report shows it.
-    #[arg(
-        long,
-        env = "TENDED_MSP_NAME",
-        default_value = "your IT service provider"
-    )]
-    msp: String,
+    /// The MSP's name as the report shows it (default: `msp:` of the config, if one is given).
+    #[arg(long, env = "TENDED_MSP_NAME")]
+    msp: Option<String>,
+    /// Mail the report to the client's contacts now, through the config's SMTP server. It goes
+    /// through the outbox: if the server is down, the daemon sends it when the server is back.
+    #[arg(long, requires = "config")]
+    send: bool,
+    /// The daemon's config: its mail server, MSP name, inventory and database are used.
+    #[arg(short, long, env = "TENDED_CONFIG")]
+    config: Option<PathBuf>,
     #[command(flatten)]
     inventory: InventoryArg,
     #[command(flatten)]
@@ -59,7 +64,19 @@ pub async fn write_report(
 
 pub async fn report(a: ReportArgs) -> Result<u8> {
     let period = Period::parse(&a.period).map_err(|e| invalid(format!("error: --period {e}")))?;
-    let inv = load_inventory(&a.inventory)?;
+    let cfg = match &a.config {
+        Some(c) => Some(DaemonConfig::load(c).map_err(invalid)?),
+        None => None,
+    };
+    let msp = match (&a.msp, &cfg) {
+        (Some(m), _) => m.clone(),
+        (None, Some(c)) => c.notify.msp.display(),
+        (None, None) => Msp::default().display(),
+    };
+    let inv = match &cfg {
+        Some(c) => crate::inventory::Inventory::load(&c.inventory).map_err(invalid)?,
+        None => load_inventory(&a.inventory)?,
+    };
     let Some(client) = inv.client(&a.client) else {
         let ids: Vec<&str> = inv.clients.iter().map(|c| c.id.as_str()).collect();
         return Err(invalid(format!(
@@ -68,10 +85,26 @@ pub async fn report(a: ReportArgs) -> Result<u8> {
             ids.join(", ")
         )));
     };
-    let store = open_store(&a.db).await?;
+    let store = match &cfg {
+        Some(c) => {
+            let url = c
+                .database
+                .url()
+                .map_err(|e| invalid(format!("error: database: {e}")))?;
+            Store::open(&url)
+                .await
+                .map_err(|e| invalid(format!("error: {e}")))?
+        }
+        None => open_store(&a.db).await?,
+    };
+    if a.send
+        && let Some(cfg) = &cfg
+    {
+        return send(&store, cfg, client, period).await;
+    }
     match &a.out {
         Some(out) => {
-            let html = write_report(&store, client, period, out, &a.msp).await?;
+            let html = write_report(&store, client, period, out, &msp).await?;
             println!(
                 "report written to {} (and {})",
                 html.display(),
@@ -82,8 +115,62 @@ pub async fn report(a: ReportArgs) -> Result<u8> {
             let r = report::build(&store, client, period, chrono::Utc::now())
                 .await
                 .map_err(|e| invalid(format!("error: {e}")))?;
-            print!("{}", report::render::text(&r, &a.msp));
+            print!("{}", report::render::text(&r, &msp));
         }
     }
     Ok(exit::OK)
+}
+
+/// Queues the report in the outbox and makes one delivery pass: sent now, or left for the daemon.
+async fn send(store: &Store, cfg: &DaemonConfig, client: &Client, period: Period) -> Result<u8> {
+    let now = chrono::Utc::now();
+    let r = report::build(store, client, period, now)
+        .await
+        .map_err(|e| invalid(format!("error: {e}")))?;
+    let cause = format!("report:manual:{}:{}", client.id, now.timestamp_millis());
+    let msgs = report::outbox::report_messages(&cfg.notify, client, &r, &[], &cause, now)
+        .map_err(|e| invalid(format!("error: {e}")))?;
+    store
+        .enqueue(&msgs, &[], now)
+        .await
+        .context("queueing the report in the outbox")?;
+    let done = report::outbox::deliver_due(store, &cfg.notify)
+        .await
+        .context("sending from the outbox")?;
+    let ids: Vec<&str> = msgs.iter().map(|m| m.message_id.as_str()).take(1).collect();
+    let to: Vec<&str> = msgs.iter().map(|m| m.recipient.as_str()).collect();
+    println!(
+        "report for {} to {} ({})",
+        client.id,
+        to.join(", "),
+        ids.join("")
+    );
+    let rows = store.outbox(false).await.context("reading the outbox")?;
+    let mine: Vec<_> = rows
+        .iter()
+        .filter(|row| msgs.iter().any(|m| m.message_id == row.message_id))
+        .collect();
+    for row in &mine {
+        println!(
+            "  {}: {} ({})",
+            row.recipient,
+            row.state.as_str(),
+            row.last_error.as_deref().unwrap_or("")
+        );
+    }
+    if mine.is_empty() {
+        println!("sent ({} messages)", done.sent);
+        return Ok(exit::OK);
+    }
+    if mine
+        .iter()
+        .any(|r| r.state == crate::store::outbox::OutboxState::Failed)
+    {
+        eprintln!(
+            "error: the mail server refused the report (see above); fix the address and run `tended outbox --retry ID`"
+        );
+        return Ok(exit::FAILED);
+    }
+    println!("queued: the daemon retries until the server takes it (see `tended outbox`)");
+    Ok(exit::WARNING)
 }

@@ -88,6 +88,24 @@ pub fn check_config(a: ConfigArg) -> Result<u8> {
         inv.clients.len(),
         inv.hosts.len()
     );
+    let n = &cfg.notify;
+    if let Some(m) = &n.mail {
+        println!(
+            "mail: via {}:{} from {}; alerts: {}; {}; {}",
+            m.host,
+            m.port,
+            m.from,
+            n.alerts
+                .as_ref()
+                .map_or("none".to_string(), |a| format!("to {}", a.to.join(", "))),
+            crate::report::count(
+                n.reports.len() as u64,
+                "scheduled report",
+                "scheduled reports"
+            ),
+            crate::report::count(n.webhooks.len() as u64, "webhook", "webhooks"),
+        );
+    }
     Ok(exit::OK)
 }
 

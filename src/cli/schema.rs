@@ -198,7 +198,7 @@ pub fn inventory_schema() -> Value {
         "properties": {
             "client": {"type": "string", "pattern": "^[^\\s:,&!*?\\[\\]]+$", "description": "Short name used in host patterns"},
             "name": {"type": "string", "description": "Full name shown in reports"},
-            "contacts": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "object", "required": ["email"], "additionalProperties": false, "properties": {"name": {"type": "string"}, "email": {"type": "string"}}}]}},
+            "contacts": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "object", "required": ["email"], "additionalProperties": false, "properties": {"name": {"type": "string"}, "email": {"type": "string"}, "alerts": {"type": "boolean"}}}]}},
             "timezone": {"type": "string", "description": "IANA zone, e.g. Europe/Berlin"},
             "maintenance_windows": {"type": "array", "items": {"type": "object", "required": ["days", "start", "end"], "additionalProperties": false, "properties": {
                 "days": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},

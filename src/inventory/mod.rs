@@ -84,6 +84,8 @@ impl ChangeGate {
 pub struct Contact {
     pub name: Option<String>,
     pub email: String,
+    /// Also receives the alerts about this client's machines (not only the reports).
+    pub alerts: bool,
 }
 
 /// One client of the MSP: one inventory file.

@@ -238,18 +238,36 @@ pub(crate) fn vars_map(
 fn contacts(src: &Source, node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<Contact> {
     let mut out = Vec::new();
     for item in node.as_seq().unwrap_or_default() {
-        let (name, email) = match &item.kind {
-            Kind::Str(s) => (None, s.clone()),
+        let (name, email, alerts) = match &item.kind {
+            Kind::Str(s) => (None, s.clone(), false),
             Kind::Map(_) => {
-                diags.extend(unknown_keys(src, item, &["name", "email"], "a contact"));
+                diags.extend(unknown_keys(
+                    src,
+                    item,
+                    &["name", "email", "alerts"],
+                    "a contact",
+                ));
+                let alerts = match item.get("alerts").map(|a| (a, a.scalar_text())) {
+                    None => false,
+                    Some((_, Some(t))) if t == "true" => true,
+                    Some((_, Some(t))) if t == "false" => false,
+                    Some((a, _)) => {
+                        diags.push(
+                            src.diag(a.pos, "`alerts` must be true or false")
+                                .help("alerts: true also sends this contact the alerts about the client's machines"),
+                        );
+                        false
+                    }
+                };
                 (
                     item.get("name").and_then(Node::scalar_text),
                     item.get("email")
                         .and_then(Node::scalar_text)
                         .unwrap_or_default(),
+                    alerts,
                 )
             }
-            _ => (None, String::new()),
+            _ => (None, String::new(), false),
         };
         if !email.contains('@') {
             diags.push(
@@ -258,7 +276,11 @@ fn contacts(src: &Source, node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<Conta
             );
             continue;
         }
-        out.push(Contact { name, email });
+        out.push(Contact {
+            name,
+            email,
+            alerts,
+        });
     }
     if node.as_seq().is_none() && !node.is_null() {
         diags.push(src.diag(node.pos, "`contacts` must be a list"));

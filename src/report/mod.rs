@@ -1,7 +1,12 @@
 //! The client report: what was done, found and fixed on a client's machines in a period, built from
 //! the store in words a non-technical reader understands, with the figures behind them.
 
+pub mod alerts;
+pub mod config;
+pub mod mail;
+pub mod outbox;
 pub mod render;
+pub mod webhook;
 mod words;
 
 pub use words::count;

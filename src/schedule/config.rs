@@ -16,6 +16,12 @@ const TOP_KEYS: &[&str] = &[
     "database_file",
     "status",
     "schedules",
+    "msp",
+    "mail",
+    "alerts",
+    "webhooks",
+    "reports",
+    "delivery",
 ];
 const STATUS_KEYS: &[&str] = &["listen", "token_env", "token_file"];
 const SCHEDULE_KEYS: &[&str] = &[
@@ -56,13 +62,20 @@ pub struct DaemonConfig {
     pub status_listen: SocketAddr,
     pub status_token: Option<Secret>,
     pub schedules: Vec<Schedule>,
+    /// Mail, alerts, webhooks and scheduled reports.
+    pub notify: crate::report::config::Notify,
 }
 
-fn rel(base: &Path, p: &str) -> PathBuf {
+pub(crate) fn rel(base: &Path, p: &str) -> PathBuf {
     crate::inventory::expand_path(p, base)
 }
 
-fn text(src: &Source, node: &Node, key: &str, diags: &mut Vec<Diagnostic>) -> Option<String> {
+pub(crate) fn text(
+    src: &Source,
+    node: &Node,
+    key: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<String> {
     let v = node.get(key)?;
     match v.scalar_text() {
         Some(s) => Some(s),
@@ -76,7 +89,7 @@ fn text(src: &Source, node: &Node, key: &str, diags: &mut Vec<Diagnostic>) -> Op
     }
 }
 
-fn pos_of(node: &Node, key: &str) -> Pos {
+pub(crate) fn pos_of(node: &Node, key: &str) -> Pos {
     node.get(key).map_or(node.pos, |n| n.pos)
 }
 
@@ -154,6 +167,7 @@ impl DaemonConfig {
                 ));
             }
         }
+        let notify = crate::report::config::load(&src, &node, &base, &mut diags);
         let mut schedules = Vec::new();
         match node.get("schedules").map(|s| (s, s.as_seq())) {
             Some((_, Some(items))) => {
@@ -187,6 +201,7 @@ impl DaemonConfig {
             status_listen,
             status_token,
             schedules,
+            notify,
         })
     }
 
@@ -210,6 +225,22 @@ impl DaemonConfig {
                     src.diag(at, format!("schedule `{}`: {e}", s.name))
                         .help("fix `hosts:` or the inventory"),
                 );
+            }
+        }
+        for r in &self.notify.reports {
+            for c in &r.clients {
+                if inv.client(c).is_none() {
+                    diags.push(
+                        src.diag(
+                            Pos { line: 1, col: 1 },
+                            format!(
+                                "report `{}` names client `{c}`, which is not in the inventory",
+                                r.name
+                            ),
+                        )
+                        .help("use a client's short name (`client:` in its inventory file)"),
+                    );
+                }
             }
         }
         if let Err(e) = self.database.url() {

@@ -14,6 +14,7 @@ use super::config::DaemonConfig;
 use super::{CatchUp, Overlap, Schedule, Series};
 use crate::inventory::Inventory;
 use crate::playbook::Playbook;
+use crate::report::config::Notify;
 use crate::runner::model::RunOrigin;
 use crate::runner::{self, RunOptions};
 use crate::store::{SlotKey, Store, StoreError};
@@ -102,6 +103,24 @@ pub struct Daemon {
     started: DateTime<Utc>,
     running: HashMap<String, tokio::task::JoinHandle<()>>,
     queued: HashMap<String, Queued>,
+    /// Wakes the outbox worker when something was queued.
+    wake: Arc<tokio::sync::Notify>,
+    /// The sending config the outbox worker uses; replaced on reload.
+    notify_tx: tokio::sync::watch::Sender<Arc<Notify>>,
+}
+
+/// The running outbox worker.
+pub struct DeliveryWorker {
+    stop: tokio::sync::watch::Sender<bool>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl DeliveryWorker {
+    /// Stops after the message in hand; what waits stays in the outbox for the next start.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.handle.await;
+    }
 }
 
 fn key(schedule: &str, series: &Series) -> String {
@@ -131,6 +150,7 @@ impl Daemon {
                 "marked work left running by a previous daemon as interrupted"
             );
         }
+        let (notify_tx, _) = tokio::sync::watch::channel(Arc::new(loaded.cfg.notify.clone()));
         Ok(Daemon {
             loaded: Arc::new(loaded),
             store,
@@ -139,6 +159,8 @@ impl Daemon {
             started: now,
             running: HashMap::new(),
             queued: HashMap::new(),
+            wake: Arc::new(tokio::sync::Notify::new()),
+            notify_tx,
         })
     }
 
@@ -148,7 +170,21 @@ impl Daemon {
 
     /// Replaces the config (SIGHUP); runs already going finish with the old one.
     pub fn reload(&mut self, loaded: Loaded) {
+        self.notify_tx
+            .send_replace(Arc::new(loaded.cfg.notify.clone()));
         self.loaded = Arc::new(loaded);
+    }
+
+    /// Starts sending what the outbox holds (and whatever is queued later).
+    pub fn spawn_delivery(&self) -> DeliveryWorker {
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let handle = tokio::spawn(crate::report::outbox::worker(
+            self.store.clone(),
+            self.notify_tx.subscribe(),
+            self.wake.clone(),
+            stop_rx,
+        ));
+        DeliveryWorker { stop, handle }
     }
 
     /// Whether any run is going.
@@ -172,6 +208,10 @@ impl Daemon {
             for ser in series {
                 self.tick_series(s, ser, now).await?;
             }
+        }
+        if super::reports::tick(&self.store, &loaded, self.started, &self.opts.name, now).await? > 0
+        {
+            self.wake.notify_one();
         }
         Ok(())
     }
@@ -228,6 +268,7 @@ impl Daemon {
             series: &series_id,
             at,
         };
+        let mut newly_missed = Vec::new();
         for m in &missed {
             if self
                 .store
@@ -241,7 +282,23 @@ impl Daemon {
                 .await?
             {
                 tracing::warn!(schedule = %s.name, series = %series_id, slot = %m, "slot missed");
+                newly_missed.push(*m);
             }
+        }
+        let loaded = self.loaded.clone();
+        if crate::report::outbox::queue_missed(
+            &self.store,
+            &loaded.cfg.notify,
+            &loaded.inv,
+            &s.name,
+            &series_id,
+            &newly_missed,
+            now,
+        )
+        .await?
+            > 0
+        {
+            self.wake.notify_one();
         }
         // Several slots due at once (a seconds schedule, a slow tick): the newest runs, the rest are skipped.
         let mut to_run = current.last().copied();
@@ -363,6 +420,7 @@ impl Daemon {
         reason: Option<String>,
     ) -> tokio::task::JoinHandle<()> {
         let loaded = self.loaded.clone();
+        let wake = self.wake.clone();
         tokio::spawn(async move {
             let series_id = ser.client.clone().unwrap_or_default();
             let slot = SlotKey {
@@ -407,6 +465,22 @@ impl Daemon {
                     )
                     .await;
                     tracing::info!(schedule = %s.name, run = outcome.run_id, outcome = %outcome.worst(), "run finished");
+                    let notify = &loaded.cfg.notify;
+                    match crate::report::outbox::after_run(
+                        &store,
+                        notify,
+                        &loaded.inv,
+                        &s.name,
+                        &outcome,
+                    )
+                    .await
+                    {
+                        Ok(n) if n > 0 => wake.notify_one(),
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::error!(schedule = %s.name, error = %e, "cannot queue the run's alerts")
+                        }
+                    }
                 }
                 Err(e) => {
                     let _ = store
@@ -529,6 +603,7 @@ pub async fn run(config: PathBuf, opts: DaemonOptions) -> anyhow::Result<()> {
     ));
     tracing::info!(%listen, "status server listening");
     let mut daemon = Daemon::start(loaded, store, Arc::new(SystemClock), opts).await?;
+    let delivery = daemon.spawn_delivery();
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     tracing::info!(config = %config.display(), "daemon started");
@@ -546,6 +621,7 @@ pub async fn run(config: PathBuf, opts: DaemonOptions) -> anyhow::Result<()> {
         }
     }
     daemon.drain().await?;
+    delivery.stop().await;
     let _ = stop_tx.send(());
     let _ = server.await;
     tracing::info!("daemon stopped");

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod daemon;
+mod reports;
 pub mod status;
 
 use std::str::FromStr;

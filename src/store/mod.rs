@@ -14,6 +14,7 @@ use sqlx::{AnyPool, Row};
 use crate::modules::{State, TaskResult};
 use crate::runner::model::{HostReport, RunOrigin, RunState, TaskRecord};
 
+pub mod outbox;
 pub mod report;
 pub mod status;
 

@@ -19,6 +19,8 @@ pub struct StatusCounts {
     pub last_success: Vec<(String, DateTime<Utc>)>,
     /// (schedule, slot state, count)
     pub slots: Vec<(String, String, i64)>,
+    /// Outbox messages waiting and failed.
+    pub outbox: (i64, i64),
 }
 
 impl Store {
@@ -58,6 +60,7 @@ impl Store {
             c.slots
                 .push((r.try_get("schedule")?, r.try_get("state")?, r.try_get("n")?));
         }
+        c.outbox = self.outbox_counts().await?;
         Ok(c)
     }
 }
@@ -103,5 +106,6 @@ pub fn prometheus(c: &StatusCounts) -> String {
             label(st)
         ));
     }
+    o.push_str(&format!("# HELP tended_outbox_messages Mail and webhook messages in the outbox that are not sent yet.\n# TYPE tended_outbox_messages gauge\ntended_outbox_messages{{state=\"pending\"}} {}\ntended_outbox_messages{{state=\"failed\"}} {}\n", c.outbox.0, c.outbox.1));
     o
 }

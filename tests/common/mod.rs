@@ -476,3 +476,260 @@ impl Fleet {
         tended(self.path(), &args)
     }
 }
+
+/// Kills its child process when dropped, so a failed assertion leaves nothing running.
+pub struct Guard(pub std::process::Child);
+
+impl std::ops::Deref for Guard {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Guard {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Polls `f` every 100 ms for up to `secs` seconds.
+pub fn wait_for_secs(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    for _ in 0..secs * 10 {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Polls `f` for up to 15 seconds.
+pub fn wait_for(what: &str, f: impl FnMut() -> bool) {
+    wait_for_secs(what, 15, f)
+}
+
+/// A real SMTP server on loopback (tests/smtp_server.py on aiosmtpd, Debian `python3-aiosmtpd`),
+/// which writes every accepted message and its envelope into a directory.
+pub struct SmtpServer {
+    pub port: u16,
+    pub dir: PathBuf,
+    args: Vec<String>,
+    child: Option<Guard>,
+}
+
+/// A message the test SMTP server accepted.
+pub struct Received {
+    pub envelope: serde_json::Value,
+    pub raw: Vec<u8>,
+}
+
+impl SmtpServer {
+    /// `extra`: --cert/--key (STARTTLS), --auth USER:PASS, --reject ADDR.
+    pub fn start(dir: &Path, extra: &[&str]) -> SmtpServer {
+        let python = Path::new("/usr/bin/python3");
+        let has_aiosmtpd = Command::new(python)
+            .args(["-c", "import aiosmtpd"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            has_aiosmtpd,
+            "the test SMTP server needs aiosmtpd for /usr/bin/python3: install the Debian package `python3-aiosmtpd` (.ci/run does this)"
+        );
+        let dir = dir.join("smtp");
+        std::fs::create_dir_all(&dir).expect("smtp dir");
+        let mut s = SmtpServer {
+            port: free_port("127.0.0.1"),
+            dir,
+            args: extra.iter().map(|s| s.to_string()).collect(),
+            child: None,
+        };
+        s.resume();
+        s
+    }
+
+    /// Starts the server again on the same port (after `stop`).
+    pub fn resume(&mut self) {
+        use std::io::BufRead;
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_server.py");
+        let mut child = Command::new("/usr/bin/python3")
+            .arg(script)
+            .args(["--port", &self.port.to_string()])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(&self.args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the test SMTP server");
+        let out = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(out).read_line(&mut line);
+        assert_eq!(line.trim(), "ready", "the test SMTP server did not start");
+        self.child = Some(Guard(child));
+    }
+
+    /// Kills the server: connections are refused until `resume`.
+    pub fn stop(&mut self) {
+        self.child = None;
+    }
+
+    /// Every message accepted so far, in order.
+    pub fn received(&self) -> Vec<Received> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .expect("smtp dir")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|p| Received {
+                envelope: serde_json::from_slice(
+                    &std::fs::read(p.with_extension("json")).expect("envelope"),
+                )
+                .expect("envelope JSON"),
+                raw: std::fs::read(&p).expect("message"),
+            })
+            .collect()
+    }
+}
+
+/// A CA and a server certificate for 127.0.0.1 signed by it (openssl), for TLS test servers:
+/// returns (ca.pem, server.pem, server.key).
+pub fn test_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let openssl = require("openssl", "openssl");
+    let run = |args: &[&str]| {
+        let out = Command::new(&openssl)
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=tended test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("ext");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    )
+}
+
+/// A loopback HTTP receiver that answers 200 and keeps each request's body (a webhook stand-in).
+/// Requests a catcher received: (path, body).
+pub type Caught = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+pub fn webhook_catcher() -> (u16, Caught) {
+    use std::io::{BufRead, Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = std::io::BufReader::new(stream.try_clone().expect("clone"));
+            let mut first = String::new();
+            let _ = reader.read_line(&mut first);
+            let mut len = 0usize;
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':')
+                    && k.eq_ignore_ascii_case("content-length")
+                {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = reader.read_exact(&mut body);
+            let path = first.split_whitespace().nth(1).unwrap_or("").to_string();
+            seen2
+                .lock()
+                .expect("seen")
+                .push((path, String::from_utf8_lossy(&body).into_owned()));
+            let mut stream = stream;
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    (port, seen)
+}
+
+/// A clock the test sets, for driving the daemon through time.
+pub struct FakeClock(pub std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
+
+impl FakeClock {
+    pub fn set(&self, t: chrono::DateTime<chrono::Utc>) {
+        *self.0.lock().expect("clock") = t;
+    }
+}
+
+impl tended::schedule::daemon::Clock for FakeClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        *self.0.lock().expect("clock")
+    }
+}

@@ -1,0 +1,532 @@
+//! Alerts on change: after each run, every (host, check) is compared with its last known state; a
+//! new problem, a worse one or a recovery is mailed (and posted to webhooks) once per run and client,
+//! a problem that stays is reminded after the configured interval, and nothing while nothing changes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::SystemTime;
+
+use chrono::{DateTime, Utc};
+
+use super::config::{AlertConfig, Notify};
+use super::mail::{self, Mail};
+use super::render::esc;
+use super::webhook::{self, Item, Notice};
+use crate::inventory::Inventory;
+use crate::modules::State;
+use crate::runner::model::{HostReport, TaskRecord};
+use crate::store::outbox::{AlertState, NewMessage};
+use crate::store::{Store, StoreError};
+
+/// The check name used for reachability itself.
+pub const REACHABLE: &str = "host reachable";
+
+/// What happened to one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Change {
+    Problem,
+    Worse,
+    Reminder,
+    Recovered,
+}
+
+impl Change {
+    fn as_str(self) -> &'static str {
+        match self {
+            Change::Problem => "problem",
+            Change::Worse => "worse",
+            Change::Reminder => "reminder",
+            Change::Recovered => "recovered",
+        }
+    }
+}
+
+/// One alert line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    pub client: String,
+    pub host: String,
+    pub check: String,
+    pub change: Change,
+    pub state: State,
+    pub previous: Option<State>,
+    pub detail: String,
+    pub tried: Option<String>,
+}
+
+/// One check's result in this run, as alerts see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed {
+    pub client: String,
+    pub host: String,
+    pub check: String,
+    pub state: State,
+    pub detail: String,
+    pub tried: Option<String>,
+}
+
+/// What a host's records say about each check: the final result of each task (after remediation,
+/// not the superseded first try), with what remediation tried; skipped and deferred tasks say nothing.
+pub fn observe(h: &HostReport) -> Vec<Observed> {
+    let mut out = vec![Observed {
+        client: h.client.clone(),
+        host: h.host.clone(),
+        check: REACHABLE.into(),
+        state: if h.state == State::Unreachable {
+            State::Unreachable
+        } else {
+            State::Ok
+        },
+        detail: h
+            .reason
+            .clone()
+            .unwrap_or_else(|| "reached over SSH".into()),
+        tried: None,
+    }];
+    let steps = |index: usize| -> Option<String> {
+        let s: Vec<String> = h
+            .tasks
+            .iter()
+            .filter(|t| t.index == index && t.name.starts_with("remediate: "))
+            .map(|t: &TaskRecord| {
+                if t.module == "remediate" {
+                    t.result.message.clone()
+                } else {
+                    format!("{} ({})", t.name, t.result.state)
+                }
+            })
+            .collect();
+        (!s.is_empty()).then(|| s.join("; "))
+    };
+    for t in &h.tasks {
+        if t.ignored || t.name.starts_with("remediate: ") || t.result.state == State::Skipped {
+            continue;
+        }
+        let check = t
+            .name
+            .strip_suffix(" (after remediation)")
+            .unwrap_or(&t.name);
+        out.retain(|o| o.check != check);
+        out.push(Observed {
+            client: h.client.clone(),
+            host: h.host.clone(),
+            check: check.to_string(),
+            state: if t.result.state == State::Changed {
+                State::Ok
+            } else {
+                t.result.state
+            },
+            detail: t.result.message.clone(),
+            tried: steps(t.index),
+        });
+    }
+    out
+}
+
+/// Compares observations with the last known states: the alerts to send and the states to record.
+pub fn compare(
+    prev: &HashMap<(String, String), AlertState>,
+    seen: &[Observed],
+    cfg: &AlertConfig,
+    now: DateTime<Utc>,
+) -> (Vec<Alert>, Vec<AlertState>) {
+    let bad = |s: State| s >= cfg.min_state;
+    let mut alerts = Vec::new();
+    let mut states = Vec::new();
+    for o in seen {
+        let before = prev.get(&(o.host.clone(), o.check.clone()));
+        let was = before.map(|b| b.state);
+        let was_bad = was.is_some_and(bad);
+        let change = match (was_bad, bad(o.state)) {
+            (false, true) => Some(Change::Problem),
+            (true, true) if was.is_some_and(|w| o.state > w) => Some(Change::Worse),
+            (true, true) => {
+                let last = before.and_then(|b| b.notified_at);
+                let due = match (cfg.reminder, last) {
+                    (Some(every), Some(last)) => {
+                        now - last >= chrono::Duration::from_std(every).unwrap_or_default()
+                    }
+                    _ => false,
+                };
+                due.then_some(Change::Reminder)
+            }
+            (true, false) => Some(Change::Recovered),
+            (false, false) => None,
+        };
+        if let Some(change) = change {
+            alerts.push(Alert {
+                client: o.client.clone(),
+                host: o.host.clone(),
+                check: o.check.clone(),
+                change,
+                state: o.state,
+                previous: was,
+                detail: o.detail.clone(),
+                tried: o.tried.clone(),
+            });
+        }
+        // Only what changed is written: a fleet where nothing changes writes nothing.
+        let notified_at = match change {
+            Some(Change::Recovered) => None,
+            Some(_) => Some(now),
+            None => before.and_then(|b| b.notified_at),
+        };
+        let state_changed = was != Some(o.state);
+        if state_changed || change.is_some() {
+            let since = match before {
+                Some(b) if !state_changed => b.since,
+                _ => now,
+            };
+            states.push(AlertState {
+                host: o.host.clone(),
+                check: o.check.clone(),
+                client: o.client.clone(),
+                state: o.state,
+                since,
+                notified_at,
+                detail: o.detail.clone(),
+            });
+        }
+    }
+    (alerts, states)
+}
+
+fn title(client_name: &str, alerts: &[Alert]) -> String {
+    let n = |c: Change| alerts.iter().filter(|a| a.change == c).count();
+    let mut parts = Vec::new();
+    let new = n(Change::Problem) + n(Change::Worse);
+    if new > 0 {
+        parts.push(super::count(new as u64, "new problem", "new problems"));
+    }
+    if n(Change::Reminder) > 0 {
+        parts.push(format!(
+            "{} still open",
+            super::count(n(Change::Reminder) as u64, "problem", "problems")
+        ));
+    }
+    if n(Change::Recovered) > 0 {
+        parts.push(format!("{} recovered", n(Change::Recovered)));
+    }
+    format!("[tended] {client_name}: {}", parts.join(", "))
+}
+
+fn heading(c: Change) -> &'static str {
+    match c {
+        Change::Problem => "New problems",
+        Change::Worse => "Got worse",
+        Change::Reminder => "Still open (reminder)",
+        Change::Recovered => "Recovered",
+    }
+}
+
+fn line(a: &Alert) -> String {
+    let mut s = format!("{} · {}: {}", a.host, a.check, a.state);
+    if let Some(p) = a.previous.filter(|p| *p != a.state) {
+        s.push_str(&format!(" (was {p})"));
+    }
+    s.push_str(&format!(" — {}", a.detail));
+    if let Some(t) = &a.tried {
+        s.push_str(&format!("\n    already tried: {t}"));
+    }
+    s
+}
+
+/// The alert mail's text and HTML.
+pub fn bodies(client_name: &str, alerts: &[Alert], context: &str) -> (String, String) {
+    let mut by: BTreeMap<Change, Vec<&Alert>> = BTreeMap::new();
+    for a in alerts {
+        by.entry(a.change).or_default().push(a);
+    }
+    let mut text = format!("{client_name}\n\n");
+    let mut html = format!(
+        "<html><body style=\"font-family:Arial,sans-serif;color:#222\"><h2 style=\"margin:0 0 12px\">{}</h2>",
+        esc(client_name)
+    );
+    for (c, list) in &by {
+        text.push_str(&format!("{}\n", heading(*c)));
+        html.push_str(&format!("<h3 style=\"margin:12px 0 4px\">{}</h3><table cellpadding=\"4\" style=\"border-collapse:collapse\">", heading(*c)));
+        for a in list {
+            text.push_str(&format!("- {}\n", line(a)));
+            let colour = if a.change == Change::Recovered {
+                "#2e7d32"
+            } else if a.state == State::Warning {
+                "#f9a825"
+            } else {
+                "#c62828"
+            };
+            html.push_str(&format!(
+                "<tr><td style=\"border-left:4px solid {colour}\"><b>{}</b> · {}</td><td>{}</td><td>{}{}</td></tr>",
+                esc(&a.host),
+                esc(&a.check),
+                a.state,
+                esc(&a.detail),
+                a.tried
+                    .as_ref()
+                    .map(|t| format!("<br><i>already tried: {}</i>", esc(t)))
+                    .unwrap_or_default()
+            ));
+        }
+        text.push('\n');
+        html.push_str("</table>");
+    }
+    text.push_str(context);
+    text.push('\n');
+    html.push_str(&format!(
+        "<p style=\"color:#666;font-size:12px\">{}</p></body></html>",
+        esc(context)
+    ));
+    (text, html)
+}
+
+/// Recipients of a client's alerts: the MSP's addresses, plus the client's contacts marked
+/// `alerts: true` when the config allows.
+fn recipients(cfg: &AlertConfig, inv: &Inventory, client: &str) -> Vec<String> {
+    let mut to = cfg.to.clone();
+    if cfg.client_contacts
+        && let Some(c) = inv.client(client)
+    {
+        to.extend(
+            c.contacts
+                .iter()
+                .filter(|c| c.alerts)
+                .map(|c| c.email.clone()),
+        );
+    }
+    to.sort();
+    to.dedup();
+    to
+}
+
+/// The messages for one batch of alerts (one client): a mail per recipient row, a post per webhook.
+pub fn messages(
+    notify: &Notify,
+    inv: &Inventory,
+    client: &str,
+    alerts: &[Alert],
+    cause: &str,
+    context: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<NewMessage>, String> {
+    let client_name = match inv.client(client) {
+        Some(c) => c.name.clone(),
+        None if client.is_empty() => "all clients".to_string(),
+        None => client.to_string(),
+    };
+    let subject = title(&client_name, alerts);
+    let mut out = Vec::new();
+    if let (Some(cfg), Some(mc)) = (&notify.alerts, &notify.mail) {
+        let to = recipients(cfg, inv, client);
+        if !to.is_empty() {
+            let (text, html) = bodies(&client_name, alerts, context);
+            let id = mail::message_id(cause, &mc.from);
+            let raw = mail::build(
+                mc,
+                &Mail {
+                    to: to.clone(),
+                    subject: subject.clone(),
+                    text,
+                    html: Some(html),
+                },
+                &id,
+                SystemTime::from(now),
+            )?;
+            for r in to {
+                out.push(NewMessage {
+                    dedup_key: format!("{cause}:mail:{r}"),
+                    channel: "mail".into(),
+                    kind: "alert".into(),
+                    client: client.into(),
+                    recipient: r,
+                    subject: subject.clone(),
+                    body: raw.clone(),
+                    message_id: id.clone(),
+                });
+            }
+        }
+    }
+    let worst = alerts
+        .iter()
+        .filter(|a| a.change != Change::Recovered)
+        .map(|a| a.state)
+        .max();
+    let notice = Notice {
+        event: "alert".into(),
+        client: client.into(),
+        title: subject.clone(),
+        severity: worst.map_or("recovered".into(), |s| s.as_str().into()),
+        items: alerts
+            .iter()
+            .map(|a| Item {
+                host: a.host.clone(),
+                check: a.check.clone(),
+                change: a.change.as_str().into(),
+                state: a.state.as_str().into(),
+                previous: a.previous.map(|p| p.as_str().into()),
+                detail: a.detail.clone(),
+                tried: a.tried.clone(),
+            })
+            .collect(),
+        lines: vec![context.to_string()],
+        run_id: None,
+        at: now,
+    };
+    for h in notify.webhooks.iter().filter(|h| h.alerts) {
+        out.push(NewMessage {
+            dedup_key: format!("{cause}:webhook:{}", h.name),
+            channel: format!("webhook:{}", h.name),
+            kind: "alert".into(),
+            client: client.into(),
+            recipient: h.name.clone(),
+            subject: subject.clone(),
+            body: webhook::payload(h.format, &notice).to_string(),
+            message_id: String::new(),
+        });
+    }
+    Ok(out)
+}
+
+/// After a run: compare, record the new states and queue the alerts, all in one transaction.
+pub async fn after_run(
+    store: &Store,
+    notify: &Notify,
+    inv: &Inventory,
+    run_id: i64,
+    hosts: &[HostReport],
+    context: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let wants_alerts = notify.alerts.is_some() || notify.webhooks.iter().any(|h| h.alerts);
+    if !wants_alerts || hosts.is_empty() {
+        return Ok(0);
+    }
+    let default_cfg = AlertConfig {
+        to: Vec::new(),
+        min_state: State::Warning,
+        reminder: Some(std::time::Duration::from_secs(86_400)),
+        client_contacts: false,
+    };
+    let cfg = notify.alerts.as_ref().unwrap_or(&default_cfg);
+    let names: Vec<&str> = hosts.iter().map(|h| h.host.as_str()).collect();
+    let prev = store.alert_states(&names).await?;
+    let seen: Vec<Observed> = hosts.iter().flat_map(observe).collect();
+    let (alerts, states) = compare(&prev, &seen, cfg, now);
+    let mut by_client: BTreeMap<&str, Vec<Alert>> = BTreeMap::new();
+    for a in &alerts {
+        by_client.entry(&a.client).or_default().push(a.clone());
+    }
+    let mut msgs = Vec::new();
+    for (client, list) in by_client {
+        match messages(
+            notify,
+            inv,
+            client,
+            &list,
+            &format!("alert:run{run_id}:{client}"),
+            context,
+            now,
+        ) {
+            Ok(m) => msgs.extend(m),
+            Err(e) => tracing::error!(client, error = %e, "cannot build the alert mail"),
+        }
+    }
+    store.enqueue(&msgs, &states, now).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(check: &str, state: State) -> Observed {
+        Observed {
+            client: "acme".into(),
+            host: "web1".into(),
+            check: check.into(),
+            state,
+            detail: format!("{check} is {state}"),
+            tried: None,
+        }
+    }
+
+    fn cfg() -> AlertConfig {
+        AlertConfig {
+            to: vec!["noc@msp.example".into()],
+            min_state: State::Warning,
+            reminder: Some(std::time::Duration::from_secs(3600)),
+            client_contacts: true,
+        }
+    }
+
+    fn record(prev: &mut HashMap<(String, String), AlertState>, states: Vec<AlertState>) {
+        for s in states {
+            prev.insert((s.host.clone(), s.check.clone()), s);
+        }
+    }
+
+    #[test]
+    fn once_when_it_starts_a_reminder_later_and_once_when_it_recovers() {
+        let t0 = DateTime::UNIX_EPOCH;
+        let min = |m: i64| t0 + chrono::Duration::minutes(m);
+        let mut prev = HashMap::new();
+        let (a, s) = compare(&prev, &[obs("disk", State::Ok)], &cfg(), t0);
+        assert!(a.is_empty(), "first ok is no alert");
+        record(&mut prev, s);
+
+        let (a, s) = compare(&prev, &[obs("disk", State::Critical)], &cfg(), min(5));
+        assert_eq!(a.len(), 1);
+        assert_eq!(
+            (a[0].change, a[0].previous),
+            (Change::Problem, Some(State::Ok))
+        );
+        record(&mut prev, s);
+
+        for m in [10, 20, 40] {
+            let (a, s) = compare(&prev, &[obs("disk", State::Critical)], &cfg(), min(m));
+            assert!(
+                a.is_empty(),
+                "no alert per run while nothing changes ({m} min)"
+            );
+            assert!(s.is_empty(), "and nothing to write");
+            record(&mut prev, s);
+        }
+        let (a, s) = compare(&prev, &[obs("disk", State::Critical)], &cfg(), min(66));
+        assert_eq!(a.len(), 1, "a reminder after the interval");
+        assert_eq!(a[0].change, Change::Reminder);
+        record(&mut prev, s);
+        let (a, _) = compare(&prev, &[obs("disk", State::Critical)], &cfg(), min(70));
+        assert!(a.is_empty(), "the reminder restarted the interval");
+
+        let (a, s) = compare(&prev, &[obs("disk", State::Ok)], &cfg(), min(80));
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].change, Change::Recovered);
+        record(&mut prev, s);
+        let (a, _) = compare(&prev, &[obs("disk", State::Ok)], &cfg(), min(90));
+        assert!(a.is_empty());
+    }
+
+    #[test]
+    fn worse_alerts_better_does_not_and_min_state_filters() {
+        let t0 = DateTime::UNIX_EPOCH;
+        let mut prev = HashMap::new();
+        let (_, s) = compare(&prev, &[obs("disk", State::Warning)], &cfg(), t0);
+        record(&mut prev, s);
+        let (a, s) = compare(&prev, &[obs("disk", State::Critical)], &cfg(), t0);
+        assert_eq!(a[0].change, Change::Worse);
+        record(&mut prev, s);
+        let (a, s) = compare(&prev, &[obs("disk", State::Warning)], &cfg(), t0);
+        assert!(a.is_empty(), "better but still a problem: no mail");
+        assert_eq!(s.len(), 1, "but the state is recorded");
+
+        let crit_only = AlertConfig {
+            min_state: State::Critical,
+            ..cfg()
+        };
+        let (a, _) = compare(&HashMap::new(), &[obs("x", State::Warning)], &crit_only, t0);
+        assert!(a.is_empty());
+        let (a, _) = compare(
+            &HashMap::new(),
+            &[obs("x", State::Unreachable)],
+            &crit_only,
+            t0,
+        );
+        assert_eq!(a.len(), 1, "unreachable is always at least critical");
+    }
+}

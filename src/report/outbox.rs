@@ -1,0 +1,341 @@
+//! Delivery from the outbox: claim what is due, send it, and record the answer: sent, retry later
+//! with backoff, or failed with the server's words. Also queues reports and missed-slot alerts.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+
+use super::config::{Notify, ReportSchedule};
+use super::mail::{self, Mail, SendError};
+use super::{Period, Report, render};
+use crate::inventory::Client;
+use crate::store::outbox::{NewMessage, OutboxRow};
+use crate::store::{Store, StoreError};
+
+/// What one delivery pass did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Delivered {
+    pub sent: usize,
+    pub retry: usize,
+    pub failed: usize,
+}
+
+async fn send_one(notify: &Notify, row: &OutboxRow) -> Result<(), SendError> {
+    if row.channel == "mail" {
+        let Some(cfg) = &notify.mail else {
+            return Err(SendError::Transient(
+                "the config has no `mail:` section any more; add it back to send this".into(),
+            ));
+        };
+        mail::send(cfg, &row.recipient, &row.body).await
+    } else if let Some(name) = row.channel.strip_prefix("webhook:") {
+        match notify.webhooks.iter().find(|h| h.name == name) {
+            Some(h) => super::webhook::post(h, &row.body).await,
+            None => Err(SendError::Permanent(format!(
+                "webhook `{name}` is no longer in the config"
+            ))),
+        }
+    } else {
+        Err(SendError::Permanent(format!(
+            "unknown channel `{}`",
+            row.channel
+        )))
+    }
+}
+
+/// One pass over what is due now; returns once each due message had one attempt.
+pub async fn deliver_due(store: &Store, notify: &Notify) -> Result<Delivered, StoreError> {
+    let mut done = Delivered::default();
+    let lease = notify
+        .mail
+        .as_ref()
+        .map_or(Duration::from_secs(60), |m| m.timeout * 4)
+        + Duration::from_secs(60);
+    // Only what was due when the pass began: a message retried during the pass waits for the next.
+    let start = Utc::now();
+    loop {
+        let rows = store.claim_due(start, lease, 20).await?;
+        if rows.is_empty() {
+            return Ok(done);
+        }
+        for row in rows {
+            let result = send_one(notify, &row).await;
+            let now = Utc::now();
+            match result {
+                Ok(()) => {
+                    store.mark_sent(row.id, now).await?;
+                    tracing::info!(id = row.id, channel = %row.channel, to = %row.recipient, subject = %row.subject, "sent");
+                    done.sent += 1;
+                }
+                Err(SendError::Permanent(e)) => {
+                    store.mark_failed(row.id, &e).await?;
+                    tracing::error!(id = row.id, to = %row.recipient, error = %e, "refused: not retried");
+                    done.failed += 1;
+                }
+                Err(SendError::Transient(e)) => {
+                    let waited = (now - row.created_at).to_std().unwrap_or_default();
+                    if waited >= notify.delivery.give_up_after {
+                        let e = format!(
+                            "gave up after {} attempts over {}h: {e}",
+                            row.attempts + 1,
+                            waited.as_secs() / 3600
+                        );
+                        store.mark_failed(row.id, &e).await?;
+                        tracing::error!(id = row.id, to = %row.recipient, error = %e, "not sent");
+                        done.failed += 1;
+                    } else {
+                        let wait = notify.delivery.backoff(row.attempts);
+                        let next = now + chrono::Duration::from_std(wait).unwrap_or_default();
+                        store.mark_retry(row.id, &e, next).await?;
+                        tracing::warn!(id = row.id, to = %row.recipient, error = %e, retry_in_s = wait.as_secs(), "not sent yet; will retry");
+                        done.retry += 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The daemon's delivery loop: a pass when woken (something was queued) or every few seconds, with
+/// the newest config; stops when `stop` fires, after the message in hand.
+pub async fn worker(
+    store: Store,
+    notify: tokio::sync::watch::Receiver<Arc<Notify>>,
+    wake: Arc<tokio::sync::Notify>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let current = notify.borrow().clone();
+        if let Err(e) = deliver_due(&store, &current).await {
+            tracing::error!(error = %e, "outbox pass failed; retrying");
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+    }
+}
+
+/// The report mail for one client: one outbox row per recipient, all the same message.
+pub fn report_messages(
+    notify: &Notify,
+    client: &Client,
+    report: &Report,
+    extra_to: &[String],
+    cause: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<NewMessage>, String> {
+    let Some(mc) = &notify.mail else {
+        return Err(
+            "the config has no `mail:` section: add the SMTP server to send reports".into(),
+        );
+    };
+    let mut to: Vec<String> = client.contacts.iter().map(|c| c.email.clone()).collect();
+    to.extend(extra_to.iter().cloned());
+    to.sort();
+    to.dedup();
+    if to.is_empty() {
+        return Err(format!(
+            "client `{}` has no contacts: add contacts: to {} (or copy_to: to the report)",
+            client.id,
+            client.file.display()
+        ));
+    }
+    let msp = notify.msp.display();
+    let id = mail::message_id(cause, &mc.from);
+    let day = |t: DateTime<Utc>| t.with_timezone(&client.timezone).format("%-d %b %Y");
+    let subject = format!(
+        "Maintenance report for {}, {} to {}: {}/100",
+        client.name,
+        day(report.from),
+        day(report.to - chrono::Duration::seconds(1)),
+        report.score
+    );
+    let raw = mail::build(
+        mc,
+        &Mail {
+            to: to.clone(),
+            subject: subject.clone(),
+            text: render::text(report, &msp),
+            html: Some(render::html(report, &msp)),
+        },
+        &id,
+        SystemTime::from(now),
+    )?;
+    Ok(to
+        .into_iter()
+        .map(|r| NewMessage {
+            dedup_key: format!("{cause}:mail:{r}"),
+            channel: "mail".into(),
+            kind: "report".into(),
+            client: client.id.clone(),
+            recipient: r,
+            subject: subject.clone(),
+            body: raw.clone(),
+            message_id: id.clone(),
+        })
+        .collect())
+}
+
+/// Builds and queues a scheduled report for one client and slot. Queueing the same slot twice (a
+/// second daemon, a restart) adds nothing.
+pub async fn queue_report(
+    store: &Store,
+    notify: &Notify,
+    client: &Client,
+    rs: &ReportSchedule,
+    slot: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<usize, String> {
+    let period: Period = rs.period;
+    let report = super::build(store, client, period, slot)
+        .await
+        .map_err(|e| e.to_string())?;
+    let cause = format!("report:{}:{}:{}", rs.name, client.id, slot.timestamp());
+    let msgs = report_messages(notify, client, &report, &rs.copy_to, &cause, now)?;
+    store
+        .enqueue(&msgs, &[], now)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Queues the alert that slots were missed (one per series and pass, however many slots).
+pub async fn queue_missed(
+    store: &Store,
+    notify: &Notify,
+    inv: &crate::inventory::Inventory,
+    schedule: &str,
+    client: &str,
+    missed: &[DateTime<Utc>],
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let (Some(first), Some(last)) = (missed.first(), missed.last()) else {
+        return Ok(0);
+    };
+    let wants = notify.alerts.is_some() || notify.webhooks.iter().any(|h| h.alerts);
+    if !wants {
+        return Ok(0);
+    }
+    let detail = if missed.len() == 1 {
+        format!("the slot at {first} was missed: the daemon was not running")
+    } else {
+        format!(
+            "{} slots from {first} to {last} were missed: the daemon was not running",
+            missed.len()
+        )
+    };
+    let alert = super::alerts::Alert {
+        client: client.to_string(),
+        host: "(scheduler)".into(),
+        check: format!("schedule {schedule}"),
+        change: super::alerts::Change::Problem,
+        state: crate::modules::State::Critical,
+        previous: None,
+        detail,
+        tried: None,
+    };
+    let cause = format!("missed:{schedule}:{client}:{}", last.timestamp());
+    let context =
+        format!("Schedule {schedule}. Missed slots are recorded; see `tended schedules`.");
+    match super::alerts::messages(notify, inv, client, &[alert], &cause, &context, now) {
+        Ok(m) => store.enqueue(&m, &[], now).await,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the missed-slot alert");
+            Ok(0)
+        }
+    }
+}
+
+/// After a daemon run: the alerts (on change) and the run summary for webhooks that want runs.
+pub async fn after_run(
+    store: &Store,
+    notify: &Notify,
+    inv: &crate::inventory::Inventory,
+    schedule: &str,
+    outcome: &crate::runner::RunOutcome,
+) -> Result<usize, StoreError> {
+    let now = Utc::now();
+    let local = |c: &str| {
+        inv.client(c).map_or(now.to_rfc3339(), |c| {
+            now.with_timezone(&c.timezone)
+                .format("%Y-%m-%d %H:%M %Z")
+                .to_string()
+        })
+    };
+    let client = outcome
+        .hosts
+        .first()
+        .map(|h| h.client.clone())
+        .unwrap_or_default();
+    let context = format!(
+        "Run {} of schedule {schedule}, finished {}. Details: tended show {}",
+        outcome.run_id,
+        local(&client),
+        outcome.run_id
+    );
+    let mut n = super::alerts::after_run(
+        store,
+        notify,
+        inv,
+        outcome.run_id,
+        &outcome.hosts,
+        &context,
+        now,
+    )
+    .await?;
+    let hooks: Vec<_> = notify.webhooks.iter().filter(|h| h.runs).collect();
+    if !hooks.is_empty() {
+        let count =
+            |s: crate::modules::State| outcome.hosts.iter().filter(|h| h.state == s).count();
+        use crate::modules::State as S;
+        let worst = outcome.worst();
+        let title = format!(
+            "[tended] {schedule}: run {} {} on {}",
+            outcome.run_id,
+            worst,
+            super::count(outcome.hosts.len() as u64, "host", "hosts")
+        );
+        let secs = (now - outcome.state.started_at()).num_seconds();
+        let notice = super::webhook::Notice {
+            event: "run".into(),
+            client: client.clone(),
+            title: title.clone(),
+            severity: worst.as_str().into(),
+            items: Vec::new(),
+            lines: vec![
+                format!(
+                    "ok {}, changed {}, warning {}, critical {}, failed {}, unreachable {}",
+                    count(S::Ok),
+                    count(S::Changed),
+                    count(S::Warning),
+                    count(S::Critical) + count(S::Unknown),
+                    count(S::Failed),
+                    count(S::Unreachable)
+                ),
+                format!("took {secs} s; details: tended show {}", outcome.run_id),
+            ],
+            run_id: Some(outcome.run_id),
+            at: now,
+        };
+        let msgs: Vec<NewMessage> = hooks
+            .iter()
+            .map(|h| NewMessage {
+                dedup_key: format!("run:{}:webhook:{}", outcome.run_id, h.name),
+                channel: format!("webhook:{}", h.name),
+                kind: "run".into(),
+                client: client.clone(),
+                recipient: h.name.clone(),
+                subject: title.clone(),
+                body: super::webhook::payload(h.format, &notice).to_string(),
+                message_id: String::new(),
+            })
+            .collect();
+        n += store.enqueue(&msgs, &[], now).await?;
+    }
+    Ok(n)
+}
