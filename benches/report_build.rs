@@ -18,7 +18,13 @@ const HOSTS: usize = 100;
 const DAYS: i64 = 30;
 const ROUNDS: usize = 7;
 
-fn task(name: &str, module: &str, state: State, data: serde_json::Value) -> TaskRecord {
+fn task(
+    name: &str,
+    module: &str,
+    state: State,
+    data: serde_json::Value,
+    at: chrono::DateTime<Utc>,
+) -> TaskRecord {
     TaskRecord {
         index: 0,
         name: name.into(),
@@ -34,7 +40,7 @@ fn task(name: &str, module: &str, state: State, data: serde_json::Value) -> Task
         },
         attempts: 1,
         ignored: false,
-        started_at: Utc::now(),
+        started_at: at,
         duration_ms: 40,
     }
 }
@@ -81,12 +87,14 @@ async fn main() -> anyhow::Result<()> {
                         "disk",
                         if pct > 85.0 { State::Warning } else { State::Ok },
                         json!({"mounts": [{"mount": "/", "used_bytes": used, "size_bytes": size, "used_percent": pct.min(99.0)}]}),
+                        at,
                     ),
                     task(
                         "Backups are fresh",
                         "backup",
                         State::Ok,
                         json!({"age_seconds": 3600 * (h % 20)}),
+                        at,
                     ),
                     task(
                         "Security updates",
@@ -97,12 +105,14 @@ async fn main() -> anyhow::Result<()> {
                         } else {
                             json!({"pending": 2, "pending_security": 1})
                         },
+                        at,
                     ),
                     task(
                         "Web server running",
                         "service",
                         State::Ok,
                         json!({"unit": "nginx", "active": true}),
+                        at,
                     ),
                 ];
                 HostReport {
