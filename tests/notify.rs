@@ -436,3 +436,52 @@ async fn scheduled_reports_fire_in_each_clients_zone_once_even_with_two_daemons(
     assert_eq!(slots.len(), 2);
     assert!(slots.iter().all(|s| s.state == "ran"), "{slots:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missed_slots_are_one_alert_not_one_per_slot() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    inventory(d);
+    std::fs::write(
+        d.join("quick.yml"),
+        "hosts: all\ntasks:\n  - command: \"true\"\n",
+    )
+    .expect("pb");
+    std::fs::write(
+        d.join("tended.yml"),
+        "inventory: inv\ndatabase: d.db\nmail: {server: \"127.0.0.1:9\", tls: none, from: noc@msp.example}\nalerts: {to: [noc@msp.example], client_contacts: false}\nschedules:\n  - {name: hourly, playbook: quick.yml, hosts: acme, cron: \"0 * * * *\", catch_up: none}\n",
+    )
+    .expect("config");
+    let t0 = Utc
+        .with_ymd_and_hms(2026, 11, 23, 9, 30, 0)
+        .single()
+        .expect("t");
+    let clock = Arc::new(FakeClock(Mutex::new(t0)));
+    let cfg = DaemonConfig::load(&d.join("tended.yml")).expect("config");
+    let store = Store::open(&cfg.database.url().expect("url"))
+        .await
+        .expect("store");
+    let loaded = Loaded::load(cfg).expect("loaded");
+    let mut daemon = Daemon::start(loaded, store, clock.clone(), DaemonOptions::default())
+        .await
+        .expect("daemon");
+    daemon.tick().await.expect("tick");
+    // Three hours pass unseen (a suspended machine): 10:00 and 11:00 are missed, 12:00 is due now.
+    clock.set(t0 + chrono::Duration::minutes(150) + chrono::Duration::seconds(20));
+    daemon.tick().await.expect("tick");
+    let rows = daemon.store().outbox(true).await.expect("outbox");
+    assert_eq!(rows.len(), 1, "one alert for the missed slots: {rows:?}");
+    assert_eq!(rows[0].recipient, "noc@msp.example");
+    assert_eq!(rows[0].subject, "[tended] Acme Dental: 1 new problem");
+    assert!(
+        rows[0].body.contains("schedule hourly") && rows[0].body.contains("2 slots from"),
+        "{}",
+        rows[0].body
+    );
+    daemon.tick().await.expect("tick");
+    assert_eq!(
+        daemon.store().outbox(true).await.expect("outbox").len(),
+        1,
+        "not again"
+    );
+}

@@ -194,6 +194,97 @@ async fn story(url: &str) {
             .expect("show missing")
             .is_none()
     );
+    outbox_story(&store, &store2).await;
+}
+
+/// The outbox on this backend: dedup, one claimer per message, retry, failure, alert states.
+async fn outbox_story(a: &Store, b: &Store) {
+    use tended::store::outbox::{AlertState, NewMessage, OutboxState};
+    // The store keeps milliseconds.
+    let now = chrono::DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).expect("now");
+    let msg = |key: &str, to: &str| NewMessage {
+        dedup_key: key.into(),
+        channel: "mail".into(),
+        kind: "alert".into(),
+        client: "acme".into(),
+        recipient: to.into(),
+        subject: "s".into(),
+        body: "raw".into(),
+        message_id: "<1@x>".into(),
+    };
+    let state = AlertState {
+        host: "web1".into(),
+        check: "disk".into(),
+        client: "acme".into(),
+        state: State::Critical,
+        since: now,
+        notified_at: Some(now),
+        detail: "93%".into(),
+    };
+    let added = a
+        .enqueue(
+            &[msg("k:1", "x@a.example"), msg("k:2", "y@a.example")],
+            std::slice::from_ref(&state),
+            now,
+        )
+        .await
+        .expect("enqueue");
+    assert_eq!(added, 2);
+    let again = b
+        .enqueue(&[msg("k:1", "x@a.example")], &[], now)
+        .await
+        .expect("enqueue");
+    assert_eq!(again, 0, "the same cause queues nothing twice");
+    let lease = std::time::Duration::from_secs(60);
+    let (ca, cb) = tokio::join!(a.claim_due(now, lease, 10), b.claim_due(now, lease, 10));
+    let (ca, cb) = (ca.expect("claim"), cb.expect("claim"));
+    assert_eq!(
+        ca.len() + cb.len(),
+        2,
+        "each message claimed by one sender only"
+    );
+    assert!(
+        b.claim_due(now, lease, 10).await.expect("claim").is_empty(),
+        "leased"
+    );
+    let ids: Vec<i64> = ca.iter().chain(cb.iter()).map(|r| r.id).collect();
+    a.mark_sent(ids[0], now).await.expect("sent");
+    a.mark_retry(ids[1], "connection refused", now + Duration::seconds(30))
+        .await
+        .expect("retry");
+    assert!(a.claim_due(now, lease, 10).await.expect("claim").is_empty());
+    let later = a
+        .claim_due(now + Duration::seconds(31), lease, 10)
+        .await
+        .expect("claim");
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0].last_error.as_deref(), Some("connection refused"));
+    a.mark_failed(ids[1], "550 no such user")
+        .await
+        .expect("failed");
+    let rows = a.outbox(true).await.expect("outbox");
+    let states: Vec<OutboxState> = rows.iter().map(|r| r.state).collect();
+    assert!(states.contains(&OutboxState::Sent) && states.contains(&OutboxState::Failed));
+    assert_eq!(a.outbox_counts().await.expect("counts"), (0, 1));
+    assert!(a.retry_failed(ids[1], now).await.expect("retry failed"));
+    assert_eq!(a.outbox_counts().await.expect("counts"), (1, 0));
+
+    let states = b.alert_states(&["web1", "web2"]).await.expect("states");
+    assert_eq!(states.get(&("web1".into(), "disk".into())), Some(&state));
+    let better = AlertState {
+        state: State::Ok,
+        notified_at: None,
+        ..state
+    };
+    a.enqueue(&[], std::slice::from_ref(&better), now)
+        .await
+        .expect("upsert");
+    let states = b.alert_states(&["web1"]).await.expect("states");
+    assert_eq!(states.len(), 1);
+    assert_eq!(
+        states[&("web1".to_string(), "disk".to_string())].state,
+        State::Ok
+    );
 }
 
 #[tokio::test]

@@ -502,6 +502,89 @@ mod tests {
         assert!(a.is_empty());
     }
 
+    fn rec(index: usize, name: &str, module: &str, state: State, ignored: bool) -> TaskRecord {
+        TaskRecord {
+            index,
+            name: name.into(),
+            module: module.into(),
+            result: crate::modules::TaskResult::new(state, format!("{name} said {state}")),
+            attempts: 1,
+            ignored,
+            started_at: DateTime::UNIX_EPOCH,
+            duration_ms: 1,
+        }
+    }
+
+    #[test]
+    fn observations_take_the_recheck_and_name_what_remediation_tried() {
+        let h = HostReport {
+            host: "web1".into(),
+            client: "acme".into(),
+            state: State::Critical,
+            reason: None,
+            started_at: DateTime::UNIX_EPOCH,
+            ended_at: DateTime::UNIX_EPOCH,
+            tasks: vec![
+                rec(0, "Disk space", "disk", State::Critical, true),
+                rec(
+                    0,
+                    "remediate: clean apt cache",
+                    "command",
+                    State::Changed,
+                    false,
+                ),
+                rec(
+                    0,
+                    "Disk space (after remediation)",
+                    "disk",
+                    State::Critical,
+                    false,
+                ),
+                rec(1, "Updates", "updates", State::Skipped, false),
+                rec(2, "Web server", "service", State::Changed, false),
+            ],
+        };
+        let o = observe(&h);
+        let checks: Vec<(&str, State)> = o.iter().map(|o| (o.check.as_str(), o.state)).collect();
+        assert_eq!(
+            checks,
+            [
+                (REACHABLE, State::Ok),
+                ("Disk space", State::Critical),
+                ("Web server", State::Ok)
+            ],
+            "the superseded first try and skipped tasks say nothing; changed counts as ok"
+        );
+        assert_eq!(
+            o[1].tried.as_deref(),
+            Some("remediate: clean apt cache (changed)")
+        );
+        assert_eq!(o[1].detail, "Disk space (after remediation) said critical");
+        let (text, html) = bodies(
+            "Acme",
+            &[Alert {
+                client: "acme".into(),
+                host: "web1".into(),
+                check: "Disk space".into(),
+                change: Change::Problem,
+                state: State::Critical,
+                previous: Some(State::Ok),
+                detail: "/var 93% used (critical at 90%)".into(),
+                tried: o[1].tried.clone(),
+            }],
+            "Run 7",
+        );
+        assert!(
+            text.contains("web1 · Disk space: critical (was ok) — /var 93% used (critical at 90%)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("already tried: remediate: clean apt cache (changed)"),
+            "{text}"
+        );
+        assert!(html.contains("already tried") && !html.contains("<script"));
+    }
+
     #[test]
     fn worse_alerts_better_does_not_and_min_state_filters() {
         let t0 = DateTime::UNIX_EPOCH;
