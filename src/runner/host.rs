@@ -287,14 +287,7 @@ pub(super) async fn run_play_on_host(
         Some(Ok(p)) => Some(p),
         None => None,
     };
-    let previous = shared
-        .store
-        .last_task_data(&host.name)
-        .await
-        .unwrap_or_else(|e| {
-            tracing::warn!(host = %host.name, error = %e, "cannot read previous results");
-            Default::default()
-        });
+    let previous = shared.previous.get(&host.name).cloned().unwrap_or_default();
     let mut run = HostRun {
         host,
         play,

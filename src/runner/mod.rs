@@ -83,7 +83,8 @@ pub(crate) struct Shared {
     pub playbook_file: String,
     pub templates: Templates,
     pub on_task: TaskCallback,
-    pub store: Store,
+    /// Each host's previous results, read once for the whole run.
+    pub previous: crate::store::PreviousData,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -208,12 +209,23 @@ pub async fn run(
             started_at,
         )
         .await?;
+    let names: Vec<&str> = plan
+        .iter()
+        .flatten()
+        .map(|h| h.name.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let previous = store.last_task_data(&names).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot read previous results");
+        Default::default()
+    });
     let shared = Arc::new(Shared {
         run_id,
         playbook_file: pb.file().display().to_string(),
         templates: Templates::new(),
         on_task,
-        store: store.clone(),
+        previous,
     });
     let (tx, rx) = mpsc::channel(1024);
     let writer = tokio::spawn(writer(store.clone(), run_id, rx));

@@ -101,6 +101,10 @@ fn state(s: &str) -> Result<State, StoreError> {
     State::parse(s).ok_or_else(|| StoreError::Corrupt(format!("state `{s}`")))
 }
 
+/// The newest data of each task, by host, then task name.
+pub type PreviousData =
+    std::collections::HashMap<String, std::collections::HashMap<String, serde_json::Value>>;
+
 /// A run as listed by `tended history`.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunRow {
@@ -297,27 +301,31 @@ impl Store {
         Ok(())
     }
 
-    /// The structured data of the newest result of each task on `host`, by task name (what a
-    /// module compares against: the previous backup size, the previous pending updates).
+    /// The structured data of the newest result of each task on each of `hosts`, by host and task
+    /// name (what a module compares against: the previous backup size, the previous pending
+    /// updates). One query per 500 hosts, not one per host.
     #[tracing::instrument(skip_all)]
-    pub async fn last_task_data(
-        &self,
-        host: &str,
-    ) -> Result<std::collections::HashMap<String, serde_json::Value>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT t.task_name, t.data FROM task_results t \
-             WHERE t.id IN (SELECT MAX(id) FROM task_results WHERE host = $1 AND state <> 'skipped' GROUP BY task_name)",
-        )
-        .bind(host)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out = std::collections::HashMap::new();
-        for r in rows {
-            let data: String = r.try_get("data")?;
-            out.insert(
-                r.try_get("task_name")?,
-                serde_json::Value::from_str(&data).unwrap_or(serde_json::Value::Null),
+    pub async fn last_task_data(&self, hosts: &[&str]) -> Result<PreviousData, StoreError> {
+        let mut out = PreviousData::new();
+        for chunk in hosts.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            // Only numbered placeholders are spliced in; the host names are bound.
+            let sql = format!(
+                "SELECT t.host, t.task_name, t.data FROM task_results t WHERE t.id IN \
+                 (SELECT MAX(id) FROM task_results WHERE host IN ({}) AND state <> 'skipped' GROUP BY host, task_name)",
+                marks.join(", ")
             );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for h in chunk {
+                q = q.bind(*h);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let data: String = r.try_get("data")?;
+                out.entry(r.try_get("host")?).or_default().insert(
+                    r.try_get("task_name")?,
+                    serde_json::Value::from_str(&data).unwrap_or(serde_json::Value::Null),
+                );
+            }
         }
         Ok(out)
     }
@@ -490,11 +498,27 @@ impl Store {
             q = q.bind(b);
         }
         let rows = q.fetch_all(&self.pool).await?;
-        let mut out = Vec::new();
-        for r in &rows {
-            let mut run = Self::run_row(r)?;
-            self.host_counts(&mut run).await?;
-            out.push(run);
+        let mut out = rows
+            .iter()
+            .map(Self::run_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        // Host counts of all listed runs in one query, not one per run.
+        if !out.is_empty() {
+            let marks: Vec<String> = (1..=out.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT run_id, state, COUNT(*) AS n FROM host_results WHERE run_id IN ({}) GROUP BY run_id, state",
+                marks.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in &out {
+                q = q.bind(r.id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let id: i64 = r.try_get("run_id")?;
+                if let Some(run) = out.iter_mut().find(|x| x.id == id) {
+                    run.hosts.insert(r.try_get("state")?, r.try_get("n")?);
+                }
+            }
         }
         Ok(out)
     }
