@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Fleet benchmark: a 5-task maintenance playbook against N real OpenSSH servers on loopback, run by
-# tended and, as the baseline measured in the same run, by plain OpenSSH (one `ssh` per host running
-# the five commands, fanned out with `xargs -P`). Prints median wall time, CPU time and peak memory,
-# and tended's ratio to the baseline. Figures are only comparable within one run: the machine is shared.
+# tended, by ansible-core (forks = N, pipelining on, facts off) and pyinfra (both installed with pip
+# into target/bench-venv), and by plain OpenSSH (one `ssh` per host running the five commands, fanned
+# out with `xargs -P`), in the same run, in rotating order. Prints each tool's median wall time, CPU
+# time and peak memory, and its ratios to tended. Figures are only comparable within one run: the
+# machine is shared.
 #
-#   bash benches/fleet.sh            # N = 50 and 200, 3 rounds each
-#   SIZES="20" ROUNDS=1 bash benches/fleet.sh
+#   bash benches/fleet.sh                       # N = 50 and 200, 3 rounds each, all four tools
+#   SIZES="20" ROUNDS=1 TOOLS="tended ssh" bash benches/fleet.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${SIZES:-"50 200"}
 ROUNDS=${ROUNDS:-3}
+TOOLS=${TOOLS:-"tended ansible pyinfra ssh"}
+VENV=$PWD/target/bench-venv
 
 for need in sshd:openssh-server ssh:openssh-client /usr/bin/time:time; do
     bin=${need%%:*}; pkg=${need##*:}
@@ -18,6 +22,14 @@ for need in sshd:openssh-server ssh:openssh-client /usr/bin/time:time; do
     fi
 done
 cargo build --release --quiet
+if [[ " $TOOLS " == *" ansible "* || " $TOOLS " == *" pyinfra "* ]]; then
+    if [ ! -x "$VENV/bin/ansible-playbook" ] || [ ! -x "$VENV/bin/pyinfra" ]; then
+        echo "installing ansible-core and pyinfra into $VENV (pip)" >&2
+        python3 -m venv "$VENV"
+        "$VENV/bin/pip" install -q ansible-core pyinfra
+    fi
+    echo "versions: $("$VENV/bin/ansible-playbook" --version | head -n 1), pyinfra $("$VENV/bin/pyinfra" --version 2>&1 | tail -n 1)" >&2
+fi
 TENDED=$PWD/target/release/tended
 work=$(mktemp -d)
 pids=()
@@ -62,6 +74,10 @@ done
 for i in $(seq 1 "$max"); do
     until (exec 3<>"/dev/tcp/127.0.0.1/$((base + i))") 2>/dev/null; do sleep 0.05; done
 done
+# paramiko (pyinfra) does not read wildcard known_hosts patterns: one line per port for it.
+for i in $(seq 1 "$max"); do
+    echo "[127.0.0.1]:$((base + i)) $(cut -d' ' -f1,2 "$work/host_key.pub")"
+done > "$work/known_hosts_each"
 
 cat > "$work/five.yml" <<YML
 hosts: all
@@ -73,40 +89,98 @@ tasks:
   - shell: test -e /run/reboot-required || true
 YML
 
-# Prints "wall cpu maxrss_kib" of a command.
-measure() { /usr/bin/time -q -f "%e %U %S %M" -o "$work/time" "$@" >/dev/null 2>>"$work/err" || true; tail -n 1 "$work/time" | awk '{printf "%s %.2f %s\n", $1, $2 + $3, $4}'; }
+cat > "$work/five.ansible.yml" <<YML
+- hosts: all
+  gather_facts: false
+  tasks:
+    - command: uptime
+    - command: df -P
+    - shell: echo \$(( \$(date +%s) - \$(stat -c %Y $work/backup.tar) ))
+    - command: cat $work/updates.txt
+    - shell: test -e /run/reboot-required || true
+YML
+cat > "$work/five_pyinfra.py" <<PY
+from pyinfra.operations import server
+server.shell(name="uptime", commands=["uptime"])
+server.shell(name="df", commands=["df -P"])
+server.shell(name="backup age", commands=["echo \$(( \$(date +%s) - \$(stat -c %Y $work/backup.tar) ))"])
+server.shell(name="updates", commands=["cat $work/updates.txt"])
+server.shell(name="reboot required", commands=["test -e /run/reboot-required || true"])
+PY
+cat > "$work/ansible.cfg" <<CFG
+[defaults]
+host_key_checking = True
+gathering = explicit
+interpreter_python = /usr/bin/python3
+remote_tmp = /tmp/.ansible-bench
+retry_files_enabled = False
+[ssh_connection]
+pipelining = True
+ssh_args = -o ControlMaster=auto -o ControlPersist=10s -o UserKnownHostsFile=$work/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes
+CFG
+
+# Prints "wall cpu maxrss_kib exit" of a command.
+measure() {
+    local rc=0
+    /usr/bin/time -q -f "%e %U %S %M" -o "$work/time" "$@" >"$work/last.out" 2>&1 || rc=$?
+    [ "$rc" = 0 ] || cat "$work/last.out" >> "$work/err"
+    tail -n 1 "$work/time" | awk -v rc="$rc" '{printf "%s %.2f %s %s\n", $1, $2 + $3, $4, rc}'
+}
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 
-printf '\n%-6s %-14s %10s %10s %12s   %s\n' N tool wall_s cpu_s peak_MiB "ratio to ssh (wall / cpu / mem)"
+run_tool() { # tool n round
+    local tool=$1 n=$2 r=$3
+    case $tool in
+        tended) measure "$TENDED" run "$work/five.yml" -i "$work/inv_$n.yml" --db "$work/bench_$n.db" \
+                    --known-hosts "$work/known_hosts" --forks "$n" ;;
+        ansible) ANSIBLE_CONFIG="$work/ansible.cfg" ANSIBLE_SSH_CONTROL_PATH_DIR="$work/cp_${n}_$r" \
+                    measure "$VENV/bin/ansible-playbook" -i "$work/inv_$n.ini" -f "$n" "$work/five.ansible.yml" ;;
+        pyinfra) measure "$VENV/bin/pyinfra" -y --parallel "$n" "$work/inv_$n.py" "$work/five_pyinfra.py" ;;
+        ssh) measure xargs -P "$n" -I{} ssh -q -o BatchMode=yes -o UserKnownHostsFile="$work/known_hosts" \
+                    -o StrictHostKeyChecking=yes -i "$work/client_key" -p {} "$user@127.0.0.1" \
+                    "uptime; df -P; echo \$(( \$(date +%s) - \$(stat -c %Y $work/backup.tar) )); cat $work/updates.txt; test -e /run/reboot-required || true" \
+                    < "$work/ports_$n" ;;
+    esac
+}
+
+printf '\n%-6s %-14s %10s %10s %12s   %s\n' N tool wall_s cpu_s peak_MiB "ratio to tended (wall / cpu / mem)"
 for n in $SIZES; do
     { echo "client: bench"; echo "hosts:"; for i in $(seq 1 "$n"); do
         printf '  h%s:\n    address: "127.0.0.1"\n    port: %s\n    user: %s\n    key_file: %s\n' "$i" $((base + i)) "$user" "$work/client_key"
     done; } > "$work/inv_$n.yml"
+    { echo "[bench]"; for i in $(seq 1 "$n"); do
+        echo "h$i ansible_host=127.0.0.1 ansible_port=$((base + i)) ansible_user=$user ansible_ssh_private_key_file=$work/client_key"
+    done; } > "$work/inv_$n.ini"
+    { echo "hosts = ["; for i in $(seq 1 "$n"); do
+        echo "    (\"h$i\", {\"ssh_hostname\": \"127.0.0.1\", \"ssh_port\": $((base + i)), \"ssh_user\": \"$user\", \"ssh_key\": \"$work/client_key\", \"ssh_known_hosts_file\": \"$work/known_hosts_each\", \"ssh_strict_host_key_checking\": \"yes\"}),"
+    done; echo "]"; } > "$work/inv_$n.py"
     seq 1 "$n" | sed "s/^/$((base)) /" | awk '{print $1 + $2}' > "$work/ports_$n"
-    rm -f "$work"/t_*.txt "$work"/s_*.txt
+    rm -f "$work"/res_*.txt
+    read -r -a tools <<< "$TOOLS"
     for r in $(seq 1 "$ROUNDS"); do
-        # Alternate the order so neither tool always runs on a warmer machine.
-        if [ $((r % 2)) -eq 1 ]; then order="tended ssh"; else order="ssh tended"; fi
-        for tool in $order; do
-            if [ "$tool" = tended ]; then
-                measure "$TENDED" run "$work/five.yml" -i "$work/inv_$n.yml" --db "$work/bench_$n.db" --known-hosts "$work/known_hosts" --forks "$n" >> "$work/t_$n.txt"
-            else
-                measure xargs -P "$n" -I{} ssh -q -o BatchMode=yes -o UserKnownHostsFile="$work/known_hosts" -o StrictHostKeyChecking=yes \
-                    -i "$work/client_key" -p {} "$user@127.0.0.1" \
-                    "uptime; df -P; echo \$(( \$(date +%s) - \$(stat -c %Y $work/backup.tar) )); cat $work/updates.txt; test -e /run/reboot-required || true" \
-                    < "$work/ports_$n" >> "$work/s_$n.txt"
+        # Rotate the order so no tool always runs on a warmer (or busier) machine.
+        k=$(( (r - 1) % ${#tools[@]} ))
+        for tool in "${tools[@]:k}" "${tools[@]:0:k}"; do
+            run_tool "$tool" "$n" "$r" >> "$work/res_${tool}_$n.txt"
+            if [ "$(tail -n 1 "$work/res_${tool}_$n.txt" | cut -d' ' -f4)" != 0 ]; then
+                echo "warning: $tool failed at N=$n (round $r); its output:" >&2; tail -n 5 "$work/last.out" >&2
             fi
         done
     done
-    for tool in t s; do
-        f="$work/${tool}_$n.txt"
+    for tool in "${tools[@]}"; do
+        f="$work/res_${tool}_$n.txt"
         w=$(cut -d' ' -f1 "$f" | median); c=$(cut -d' ' -f2 "$f" | median); m=$(cut -d' ' -f3 "$f" | median)
         eval "${tool}_w=$w ${tool}_c=$c ${tool}_m=$m"
     done
-    printf '%-6s %-14s %10s %10s %12.1f   %s\n' "$n" tended "$t_w" "$t_c" "$(echo "$t_m / 1024" | bc -l)" \
-        "$(echo "scale=2; $t_w / $s_w" | bc) / $(echo "scale=2; $t_c / $s_c" | bc) / $(echo "scale=2; $t_m / $s_m" | bc)"
-    printf '%-6s %-14s %10s %10s %12.1f   %s\n' "$n" "openssh+xargs" "$s_w" "$s_c" "$(echo "$s_m / 1024" | bc -l)" "1 / 1 / 1 (baseline)"
+    for tool in "${tools[@]}"; do
+        eval "w=\$${tool}_w c=\$${tool}_c m=\$${tool}_m"
+        if [ "$tool" = tended ]; then ratio="1 / 1 / 1"; else
+            ratio="$(echo "scale=2; $w / $tended_w" | bc) / $(echo "scale=2; $c / $tended_c" | bc) / $(echo "scale=2; $m / $tended_m" | bc)"
+        fi
+        label=$tool; [ "$tool" = ssh ] && label="openssh+xargs"
+        printf '%-6s %-14s %10s %10s %12.1f   %s\n' "$n" "$label" "$w" "$c" "$(echo "$m / 1024" | bc -l)" "$ratio"
+    done
     # A fast run that failed proves nothing: show how tended's last run ended.
-    "$TENDED" history --db "$work/bench_$n.db" --last 1 | tail -n 1 | sed 's/^/       tended last run: /'
+    [[ " $TOOLS " == *" tended "* ]] && "$TENDED" history --db "$work/bench_$n.db" --last 1 | tail -n 1 | sed 's/^/       tended last run: /'
 done
 grep -v -e '^$' -e 'Could not chdir' -e '^running ' "$work/err" 2>/dev/null | sort | uniq -c | head -5 || true
