@@ -132,7 +132,7 @@ run_tool() { # tool n round
     local tool=$1 n=$2 r=$3
     case $tool in
         tended) measure "$TENDED" run "$work/five.yml" -i "$work/inv_$n.yml" --db "$work/bench_$n.db" \
-                    --known-hosts "$work/known_hosts" --forks "$n" ;;
+                    --known-hosts "$work/known_hosts" --forks "${FORKS:-$n}" ;;
         ansible) ANSIBLE_CONFIG="$work/ansible.cfg" ANSIBLE_SSH_CONTROL_PATH_DIR="$work/cp_${n}_$r" \
                     measure "$VENV/bin/ansible-playbook" -i "$work/inv_$n.ini" -f "$n" "$work/five.ansible.yml" ;;
         pyinfra) measure "$VENV/bin/pyinfra" -y --parallel "$n" "$work/inv_$n.py" "$work/five_pyinfra.py" ;;

@@ -232,10 +232,19 @@ pub async fn run(
     let connections: Arc<Mutex<HashMap<String, Arc<dyn Transport>>>> = Default::default();
     let limit = Arc::new(Semaphore::new(opts.forks.max(1)));
     let pb = Arc::new(pb.clone());
+    // Each host's last play: its connection is closed when that play ends, not when the whole run
+    // does, so a large fleet does not hold every finished host's session open.
+    let mut last_play: HashMap<String, usize> = HashMap::new();
+    for (i, hosts) in plan.iter().enumerate() {
+        for h in hosts {
+            last_play.insert(h.name.clone(), i);
+        }
+    }
+    let last_play = Arc::new(last_play);
     for (play_index, hosts) in plan.into_iter().enumerate() {
         let mut handles = Vec::new();
         for host in hosts {
-            let (host, pb, opts, shared, tx, limit, connections, on_host) = (
+            let (host, pb, opts, shared, tx, limit, connections, on_host, last_play) = (
                 host.clone(),
                 pb.clone(),
                 opts.clone(),
@@ -244,6 +253,7 @@ pub async fn run(
                 limit.clone(),
                 connections.clone(),
                 on_host.clone(),
+                last_play.clone(),
             );
             handles.push(tokio::spawn(async move {
                 let Ok(_permit) = limit.acquire_owned().await else {
@@ -262,8 +272,12 @@ pub async fn run(
                             .await
                             .insert(host.name.clone(), t.clone());
                         let r = host::run_play_on_host(&host, play, &opts, &shared, t).await;
-                        if r.state == State::Unreachable {
-                            connections.lock().await.remove(&host.name);
+                        let done = last_play.get(&host.name) == Some(&play_index);
+                        if r.state == State::Unreachable || done {
+                            let c = connections.lock().await.remove(&host.name);
+                            if let Some(c) = c.filter(|_| done && r.state != State::Unreachable) {
+                                c.close().await;
+                            }
                         }
                         r
                     }

@@ -1,0 +1,254 @@
+//! Scale beyond the machine: a simulated fleet of 10,000 hosts. One in-process russh server on
+//! loopback plays every host (each host is its own SSH connection, with real key exchange and
+//! authentication), answers the 5-task maintenance workload with recorded outputs after an injected
+//! 50 ms latency, and the real `tended` binary runs the playbook against it and records every result.
+//!
+//! `cargo bench --bench sim_fleet` (env: `SIM_HOSTS`, default 10000; `SIM_FORKS`, default 1000)
+//! prints wall time, CPU time and peak memory of tended, the rows it stored, and, as the baseline
+//! measured in the same run, the same figures for a tenth of the fleet: the ratios show how the cost
+//! grows with the fleet. Goals at 10,000 hosts: under 60 s, under 300 MiB.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use russh::server::{Auth, Msg, Server as _, Session};
+use russh::{Channel, ChannelId};
+
+const LATENCY: Duration = Duration::from_millis(50);
+
+/// Recorded answers to the workload's commands: (stdout, exit code).
+fn answer(cmd: &str) -> (&'static str, u32) {
+    if cmd.contains("uptime") {
+        (
+            " 11:45:01 up 12 days,  3:04,  0 users,  load average: 0.08, 0.03, 0.01\n",
+            0,
+        )
+    } else if cmd.contains("df -P") {
+        (include_str!("../tests/fixtures/df/gnu-debian12-k.txt"), 0)
+    } else if cmd.contains("stat -c") {
+        ("3600\n", 0)
+    } else if cmd.contains("updates.txt") {
+        ("openssl 3.0.15-1~deb12u1 3.0.16-1~deb12u1 security\n", 0)
+    } else {
+        ("", 0)
+    }
+}
+
+#[derive(Clone)]
+struct Sim;
+
+impl russh::server::Server for Sim {
+    type Handler = Sim;
+    fn new_client(&mut self, _: Option<std::net::SocketAddr>) -> Sim {
+        Sim
+    }
+}
+
+impl russh::server::Handler for Sim {
+    type Error = russh::Error;
+
+    async fn auth_publickey(
+        &mut self,
+        _: &str,
+        _: russh::server::VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
+        Ok(Auth::Accept)
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        _channel: Channel<Msg>,
+        reply: russh::server::ChannelOpenHandle,
+        _: &mut Session,
+    ) -> Result<(), Self::Error> {
+        reply.accept().await;
+        Ok(())
+    }
+
+    async fn exec_request(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_success(channel)?;
+        let cmd = String::from_utf8_lossy(data).into_owned();
+        let handle = session.handle();
+        tokio::spawn(async move {
+            tokio::time::sleep(LATENCY).await;
+            let (out, code) = answer(&cmd);
+            if !out.is_empty() {
+                let _ = handle.data(channel, out.as_bytes().to_vec()).await;
+            }
+            let _ = handle.exit_status_request(channel, code).await;
+            let _ = handle.eof(channel).await;
+            let _ = handle.close(channel).await;
+        });
+        Ok(())
+    }
+}
+
+fn keygen(path: &Path) -> anyhow::Result<()> {
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .status()?;
+    anyhow::ensure!(
+        st.success(),
+        "ssh-keygen failed (Debian package openssh-client)"
+    );
+    Ok(())
+}
+
+struct Figures {
+    wall: f64,
+    cpu: f64,
+    peak_mib: f64,
+    tasks: u64,
+}
+
+/// Runs the real binary against `n` simulated hosts and measures it with GNU time.
+fn run(dir: &Path, port: u16, n: usize, forks: usize) -> anyhow::Result<Figures> {
+    let inv = dir.join(format!("inv_{n}.yml"));
+    std::fs::write(
+        &inv,
+        format!(
+            "client: sim\nhosts:\n  sim[1:{n}]:\n    address: 127.0.0.1\n    port: {port}\n    user: sim\n    key_file: {}\n    known_hosts: {}\n",
+            dir.join("client_key").display(),
+            dir.join("known_hosts").display()
+        ),
+    )?;
+    let db = dir.join(format!("sim_{n}.db"));
+    let time = dir.join("time");
+    let out = Command::new("/usr/bin/time")
+        .args(["-q", "-f", "%e %U %S %M", "-o"])
+        .arg(&time)
+        .arg(env!("CARGO_BIN_EXE_tended"))
+        .arg("run")
+        .arg(dir.join("five.yml"))
+        .arg("-i")
+        .arg(&inv)
+        .arg("--db")
+        .arg(&db)
+        .args(["--forks", &forks.to_string()])
+        .env("TENDED_LOG", "error")
+        .env("TERM", "dumb")
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "tended exited with {}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t = std::fs::read_to_string(&time)?;
+    let f: Vec<f64> = t
+        .lines()
+        .last()
+        .unwrap_or("")
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    anyhow::ensure!(f.len() == 4, "cannot read GNU time's output: {t}");
+    // The store kept up: every host and task result is in the database when the run ends.
+    let (hosts, tasks) = tokio::runtime::Handle::current().block_on(async {
+        let store = tended::store::Store::open(&db.display().to_string()).await?;
+        let count = |sql: &'static str| {
+            let pool = store.pool().clone();
+            async move {
+                let row = sqlx::query(sql).fetch_one(&pool).await?;
+                anyhow::Ok(sqlx::Row::try_get::<i64, _>(&row, "n")? as u64)
+            }
+        };
+        anyhow::Ok((
+            count("SELECT COUNT(*) AS n FROM host_results WHERE state = 'changed'").await?,
+            count("SELECT COUNT(*) AS n FROM task_results WHERE state = 'changed'").await?,
+        ))
+    })?;
+    anyhow::ensure!(
+        hosts == n as u64 && tasks == 5 * n as u64,
+        "only {hosts} hosts and {tasks} task results stored as changed for {n} hosts"
+    );
+    Ok(Figures {
+        wall: f[0],
+        cpu: f[1] + f[2],
+        peak_mib: f[3] / 1024.0,
+        tasks,
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let n: usize = std::env::var("SIM_HOSTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let forks: usize = std::env::var("SIM_FORKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let dir = tempfile::tempdir()?;
+    let d = dir.path();
+    keygen(&d.join("host_key"))?;
+    keygen(&d.join("client_key"))?;
+    let host_key = russh::keys::load_secret_key(d.join("host_key"), None)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let public = std::fs::read_to_string(d.join("host_key.pub"))?;
+    let public: Vec<&str> = public.split_whitespace().take(2).collect();
+    std::fs::write(
+        d.join("known_hosts"),
+        format!("[127.0.0.1]:{port} {}\n", public.join(" ")),
+    )?;
+    std::fs::write(
+        d.join("five.yml"),
+        "hosts: all\ntasks:\n  - command: uptime\n  - command: df -P\n  - shell: echo $(( $(date +%s) - $(stat -c %Y /srv/backup.tar) ))\n  - command: cat /srv/updates.txt\n  - shell: test -e /run/reboot-required || true\n",
+    )?;
+    let config = Arc::new(russh::server::Config {
+        keys: vec![host_key],
+        inactivity_timeout: Some(Duration::from_secs(300)),
+        auth_rejection_time: Duration::from_millis(10),
+        auth_rejection_time_initial: Some(Duration::ZERO),
+        ..Default::default()
+    });
+    let server = tokio::spawn(async move {
+        let mut sim = Sim;
+        sim.run_on_socket(config, &listener).await
+    });
+
+    let base_n = (n / 10).max(1);
+    println!(
+        "simulated fleet on 127.0.0.1:{port}: 5 tasks per host, {} ms latency per command, forks {forks}",
+        LATENCY.as_millis()
+    );
+    let measure = |hosts| {
+        let d = d.to_path_buf();
+        tokio::task::spawn_blocking(move || run(&d, port, hosts, forks))
+    };
+    let base = measure(base_n).await??;
+    let full = measure(n).await??;
+    println!(
+        "{:>7} hosts  {:>8} s wall  {:>8} s cpu  {:>8} MiB peak  {:>7} task results",
+        "N", "", "", "", ""
+    );
+    for (hosts, f) in [(base_n, &base), (n, &full)] {
+        println!(
+            "{hosts:>7}        {:>8.2}       {:>8.2}       {:>8.1}            {:>7}",
+            f.wall, f.cpu, f.peak_mib, f.tasks
+        );
+    }
+    println!(
+        "ratio {n} / {base_n} hosts: wall {:.2}x, cpu {:.2}x, memory {:.2}x (hosts {:.0}x)",
+        full.wall / base.wall,
+        full.cpu / base.cpu.max(0.01),
+        full.peak_mib / base.peak_mib,
+        n as f64 / base_n as f64
+    );
+    println!(
+        "goals at {n} hosts: wall {:.1} s (< 60), peak memory {:.0} MiB (< 300)",
+        full.wall, full.peak_mib
+    );
+    server.abort();
+    Ok(())
+}
