@@ -67,6 +67,101 @@ fn disk_measures_real_mounts_including_one_with_a_space() {
     assert_eq!(spaced["size_bytes"], 4 * 1024 * 1024);
 }
 
+/// Unmounts a FUSE mount (and resumes its stopped server first) when the test ends, however it ends.
+struct StaleMount {
+    mnt: std::path::PathBuf,
+    server: u32,
+}
+
+impl Drop for StaleMount {
+    fn drop(&mut self) {
+        unsafe { libc::kill(self.server as i32, libc::SIGCONT) };
+        let _ = Command::new("umount").arg("-l").arg(&self.mnt).status();
+    }
+}
+
+#[test]
+fn disk_marks_a_hung_network_mount_unknown_and_measures_the_rest() {
+    // A real network filesystem (sshfs over SFTP) whose server is stopped: statfs on it sleeps in the
+    // kernel, as on a stale NFS mount. Needs the Debian package `sshfs` and /dev/fuse (root).
+    let sshfs = require("sshfs", "sshfs");
+    assert!(
+        std::path::Path::new("/dev/fuse").exists(),
+        "this test needs /dev/fuse (FUSE) to mount sshfs"
+    );
+    let fleet = Fleet::new(&["box"]);
+    fleet.trust_all();
+    fleet.inventory("", "");
+    let d = fleet.path();
+    let (src, mnt) = (d.join("share"), d.join("stale mount"));
+    std::fs::create_dir_all(&src).expect("src");
+    std::fs::create_dir_all(&mnt).expect("mnt");
+    // sshfs talks SFTP to a local sftp-server instead of over ssh: the FUSE side is the same.
+    let fake_ssh = d.join("fake-ssh");
+    std::fs::write(&fake_ssh, "#!/bin/sh\nexec /usr/lib/openssh/sftp-server\n").expect("script");
+    std::fs::set_permissions(
+        &fake_ssh,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let st = Command::new(&sshfs)
+        .arg("-o")
+        .arg(format!("ssh_command={}", fake_ssh.display()))
+        .arg(format!("x:{}", src.display()))
+        .arg(&mnt)
+        .status()
+        .expect("sshfs");
+    assert!(
+        st.success(),
+        "sshfs could not mount (needs root and /dev/fuse)"
+    );
+    let server = Command::new("pgrep")
+        .args(["-n", "-f", "sftp-server"])
+        .output()
+        .expect("pgrep");
+    let server: u32 = String::from_utf8_lossy(&server.stdout)
+        .trim()
+        .parse()
+        .expect("the sftp-server behind the mount");
+    let _guard = StaleMount {
+        mnt: mnt.clone(),
+        server,
+    };
+    unsafe { libc::kill(server as i32, libc::SIGSTOP) };
+    fleet.playbook(
+        "disk.yml",
+        &format!(
+            "hosts: all\ntasks:\n  - name: disks\n    disk:\n      mounts: [/, \"{}\"]\n      mount_timeout: 2\n",
+            mnt.display()
+        ),
+    );
+    let started = std::time::Instant::now();
+    let out = fleet.run("disk.yml", &[]);
+    let took = started.elapsed();
+    let t = tasks(&out, "box");
+    assert_eq!(t[0]["state"], "unknown", "{:#}", t[0]);
+    let mounts = t[0]["data"]["mounts"].as_array().expect("mounts");
+    let root = mounts
+        .iter()
+        .find(|m| m["mount"] == "/")
+        .expect("/ measured");
+    assert!(root["used_percent"].as_f64().is_some(), "{root:#}");
+    let stale = mounts
+        .iter()
+        .find(|m| m["mount"] == mnt.display().to_string())
+        .unwrap_or_else(|| panic!("the hung mount is listed: {:#}", t[0]));
+    assert!(
+        stale["problem"]
+            .as_str()
+            .is_some_and(|p| p.contains("timed out")),
+        "{stale:#}"
+    );
+    assert!(
+        took < std::time::Duration::from_secs(20),
+        "the hung mount cost its timeout, not the run: {took:?}"
+    );
+}
+
 #[test]
 fn updates_reads_the_real_package_database_in_check_mode() {
     let fleet = Fleet::new(&["deb"]);

@@ -193,14 +193,18 @@ pub fn select_mounts(entries: &[MountEntry], p: &DiskParams) -> Vec<MountEntry> 
 }
 
 /// One script measuring each mount with its own timed `df`, tagging the lines: `K`/`I` rows, or
-/// `X <path>` when df failed or hung.
+/// `X <path>` when df failed or hung. The timeout sends SIGKILL, and df writes to a temp file, not a
+/// pipe: a `df` stuck on a dead network or FUSE mount sleeps in the kernel where no signal reaches it
+/// until the server answers, and a pipe it holds open would keep the whole script waiting (found with
+/// a stopped sshfs mount, see tests/modules.rs).
 fn measure_script(paths: &[String], timeout: u64) -> String {
     let list: Vec<String> = paths.iter().map(|p| q(p)).collect();
     format!(
-        "export LC_ALL=C; T=$(command -v timeout 2>/dev/null); for m in {}; do \
-         k=$(${{T:+$T {timeout}}} df -P -k -- \"$m\" 2>/dev/null) && i=$(${{T:+$T {timeout}}} df -P -i -- \"$m\" 2>/dev/null) \
-         && {{ printf '%s\\n' \"$k\" | sed -n '2p' | sed 's/^/K /'; printf '%s\\n' \"$i\" | sed -n '2p' | sed 's/^/I /'; }} \
-         || printf 'X %s\\n' \"$m\"; done",
+        "export LC_ALL=C; T=$(command -v timeout 2>/dev/null); f=$(mktemp) || exit 1; trap 'rm -f \"$f\"' EXIT; \
+         for m in {}; do k=; i=; \
+         ${{T:+$T -s KILL {timeout}}} df -P -k -- \"$m\" >\"$f\" 2>/dev/null </dev/null && k=$(sed -n 2p \"$f\"); \
+         [ -n \"$k\" ] && ${{T:+$T -s KILL {timeout}}} df -P -i -- \"$m\" >\"$f\" 2>/dev/null </dev/null && i=$(sed -n 2p \"$f\"); \
+         if [ -n \"$k\" ] && [ -n \"$i\" ]; then printf 'K %s\\nI %s\\n' \"$k\" \"$i\"; else printf 'X %s\\n' \"$m\"; fi; done",
         list.join(" ")
     )
 }
