@@ -163,6 +163,38 @@ fn a_report_is_mailed_over_starttls_with_login_and_a_refused_address_fails_with_
     assert_eq!(listing.status.code(), Some(1), "{}", text(&listing));
     assert!(String::from_utf8_lossy(&listing.stdout).contains("User unknown"));
 
+    // Implicit TLS (port 465 style) to a second server, same login.
+    let implicit = SmtpServer::start(
+        &d.join("implicit"),
+        &[
+            "--cert",
+            &cert.display().to_string(),
+            "--key",
+            &key.display().to_string(),
+            "--implicit-tls",
+            "--auth",
+            "tended:s3cret",
+        ],
+    );
+    let config = std::fs::read_to_string(d.join("tended.yml")).expect("config");
+    std::fs::write(
+        d.join("tended.yml"),
+        config
+            .replace(
+                &format!("127.0.0.1:{}", smtp.port),
+                &format!("127.0.0.1:{}", implicit.port),
+            )
+            .replace("tls: starttls", "tls: tls"),
+    )
+    .expect("config");
+    let out = send("s3cret");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let got = implicit.received();
+    assert_eq!(got.len(), 2, "delivered over implicit TLS, to each recipient");
+    assert_eq!(got[0].envelope["tls"], true);
+    assert_eq!(got[0].envelope["auth"], "tended");
+    std::fs::write(d.join("tended.yml"), config).expect("config");
+
     // A wrong password: the server's 535 answer is recorded, nothing is delivered.
     let out = send("wrong");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));

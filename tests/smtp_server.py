@@ -4,7 +4,8 @@
 Each accepted message is written to DIR/NNNN.eml, with its envelope in DIR/NNNN.json (sender,
 recipients, whether the session used TLS, who authenticated). Recipients named with --reject are
 refused with 550, like a mailbox that does not exist. With --cert/--key the server offers STARTTLS
-and requires it; with --auth USER:PASS it requires login (only after STARTTLS).
+and requires it (with --implicit-tls, TLS from the first byte instead); with --auth USER:PASS it
+requires login (only over TLS).
 
 Usage: smtp_server.py --port P --dir DIR [--cert C --key K] [--auth USER:PASS] [--reject ADDR]...
 It prints "ready" once it accepts connections, and runs until killed.
@@ -41,7 +42,9 @@ class Recorder:
             meta = {
                 "mail_from": envelope.mail_from,
                 "rcpt_tos": envelope.rcpt_tos,
-                "tls": session.ssl is not None,
+                # session.ssl is set by STARTTLS; an implicit-TLS transport carries its ssl_object.
+                "tls": session.ssl is not None
+                or server.transport.get_extra_info("ssl_object") is not None,
                 "auth": session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None,
             }
             with open(base + ".json.tmp", "w") as f:
@@ -60,6 +63,7 @@ def main():
     p.add_argument("--dir", required=True)
     p.add_argument("--cert")
     p.add_argument("--key")
+    p.add_argument("--implicit-tls", action="store_true")
     p.add_argument("--auth")
     p.add_argument("--reject", action="append", default=[])
     a = p.parse_args()
@@ -68,7 +72,11 @@ def main():
     if a.cert:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(a.cert, a.key)
-        kwargs.update(tls_context=ctx, require_starttls=True)
+        if a.implicit_tls:
+            # TLS from the first byte (port 465 style).
+            kwargs.update(ssl_context=ctx)
+        else:
+            kwargs.update(tls_context=ctx, require_starttls=True)
     if a.auth:
         user, password = a.auth.split(":", 1)
 
@@ -81,7 +89,12 @@ def main():
             # handled=False: the server itself answers 535 to a bad login.
             return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
-        kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=bool(a.cert))
+        # With implicit TLS the whole session is encrypted, but aiosmtpd only counts STARTTLS as TLS.
+        kwargs.update(
+            authenticator=authenticator,
+            auth_required=True,
+            auth_require_tls=bool(a.cert) and not a.implicit_tls,
+        )
 
     controller = Controller(
         Recorder(a.dir, a.reject), hostname="127.0.0.1", port=a.port, ready_timeout=10, **kwargs
