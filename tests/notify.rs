@@ -190,7 +190,11 @@ fn a_report_is_mailed_over_starttls_with_login_and_a_refused_address_fails_with_
     let out = send("s3cret");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let got = implicit.received();
-    assert_eq!(got.len(), 2, "delivered over implicit TLS, to each recipient");
+    assert_eq!(
+        got.len(),
+        2,
+        "delivered over implicit TLS, to each recipient"
+    );
     assert_eq!(got[0].envelope["tls"], true);
     assert_eq!(got[0].envelope["auth"], "tended");
     std::fs::write(d.join("tended.yml"), config).expect("config");

@@ -552,6 +552,33 @@ mod tests {
     }
 
     #[test]
+    fn a_real_btrfs_with_a_space_in_its_mount_point_has_no_inodes_to_judge() {
+        let k = include_str!("../../tests/fixtures/df/btrfs-debian12-k.txt");
+        let i = include_str!("../../tests/fixtures/df/btrfs-debian12-i.txt");
+        let mounts = parse_proc_mounts(include_str!(
+            "../../tests/fixtures/df/proc-mounts-btrfs-debian12.txt"
+        ));
+        assert_eq!(mounts.len(), 1);
+        assert_eq!(
+            (mounts[0].mount.as_str(), mounts[0].fstype.as_str()),
+            ("/tmp/btrfs mnt", "btrfs")
+        );
+        // What the measuring script prints: the second line of each df, tagged.
+        let second = |t: &str| t.lines().nth(1).unwrap_or_default().to_string();
+        let out = format!("K {}\nI {}\n", second(k), second(i));
+        let r = judge(
+            &out,
+            &[(mounts[0].mount.clone(), mounts[0].fstype.clone())],
+            &DiskParams::default(),
+        );
+        assert_eq!(r.state, State::Ok, "{}", r.message);
+        let m = &r.data["mounts"][0];
+        assert_eq!(m["mount"], "/tmp/btrfs mnt");
+        assert_eq!(m["size_bytes"], 262_144 * 1024);
+        assert_eq!(m["inodes_used_percent"], Value::Null, "{m:#}");
+    }
+
+    #[test]
     fn zero_inodes_are_not_judged() {
         let out = "K /dev/vdb 1000 100 900 10% /data\nI /dev/vdb 0 0 0 - /data\n";
         let r = judge(
