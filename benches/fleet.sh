@@ -8,6 +8,7 @@
 #
 #   bash benches/fleet.sh                       # N = 50 and 200, 3 rounds each, all four tools
 #   SIZES="20" ROUNDS=1 TOOLS="tended ssh" bash benches/fleet.sh
+#   FORKS=20 (tended's --forks), TENDED_WRAP="heaptrack -o /tmp/t" (run tended under a profiler)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${SIZES:-"50 200"}
@@ -131,7 +132,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 run_tool() { # tool n round
     local tool=$1 n=$2 r=$3
     case $tool in
-        tended) measure "$TENDED" run "$work/five.yml" -i "$work/inv_$n.yml" --db "$work/bench_$n.db" \
+        tended) measure ${TENDED_WRAP:-} "$TENDED" run "$work/five.yml" -i "$work/inv_$n.yml" --db "$work/bench_$n.db" \
                     --known-hosts "$work/known_hosts" --forks "${FORKS:-$n}" ;;
         ansible) ANSIBLE_CONFIG="$work/ansible.cfg" ANSIBLE_SSH_CONTROL_PATH_DIR="$work/cp_${n}_$r" \
                     measure "$VENV/bin/ansible-playbook" -i "$work/inv_$n.ini" -f "$n" "$work/five.ansible.yml" ;;

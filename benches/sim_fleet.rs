@@ -122,9 +122,13 @@ fn run(dir: &Path, port: u16, n: usize, forks: usize) -> anyhow::Result<Figures>
     )?;
     let db = dir.join(format!("sim_{n}.db"));
     let time = dir.join("time");
-    let out = Command::new("/usr/bin/time")
-        .args(["-q", "-f", "%e %U %S %M", "-o"])
-        .arg(&time)
+    let mut cmd = Command::new("/usr/bin/time");
+    cmd.args(["-q", "-f", "%e %U %S %M", "-o"]).arg(&time);
+    // SIM_WRAP runs tended under a profiler, e.g. SIM_WRAP=heaptrack.
+    if let Ok(wrap) = std::env::var("SIM_WRAP") {
+        cmd.args(wrap.split_whitespace());
+    }
+    let out = cmd
         .arg(env!("CARGO_BIN_EXE_tended"))
         .arg("run")
         .arg(dir.join("five.yml"))

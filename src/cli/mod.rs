@@ -134,8 +134,11 @@ pub fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
+    // A few blocking threads are plenty for file reads and key loading; unbounded (tokio's 512),
+    // hundreds of hosts connecting at once each got a thread and its stack: ~80 KiB of RSS per host.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(8)
         .build()
     {
         Ok(r) => r,

@@ -255,10 +255,13 @@ pub async fn run(
                 on_host.clone(),
                 last_play.clone(),
             );
+            // Take the fork slot before spawning: a 10,000-host run then holds `forks` host tasks
+            // (each a few KiB of future) instead of all of them waiting at once.
+            let Ok(permit) = limit.acquire_owned().await else {
+                break;
+            };
             handles.push(tokio::spawn(async move {
-                let Ok(_permit) = limit.acquire_owned().await else {
-                    return;
-                };
+                let _permit = permit;
                 let play = &pb.plays[play_index];
                 let existing = connections.lock().await.get(&host.name).cloned();
                 let transport = match existing {
