@@ -3,7 +3,6 @@
 //! a problem that stays is reminded after the configured interval, and nothing while nothing changes.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 
@@ -317,30 +316,13 @@ pub fn messages(
         let to = recipients(cfg, inv, client);
         if !to.is_empty() {
             let (text, html) = bodies(&client_name, alerts, context);
-            let id = mail::message_id(cause, &mc.from);
-            let raw = mail::build(
-                mc,
-                &Mail {
-                    to: to.clone(),
-                    subject: subject.clone(),
-                    text,
-                    html: Some(html),
-                },
-                &id,
-                SystemTime::from(now),
-            )?;
-            for r in to {
-                out.push(NewMessage {
-                    dedup_key: format!("{cause}:mail:{r}"),
-                    channel: "mail".into(),
-                    kind: "alert".into(),
-                    client: client.into(),
-                    recipient: r,
-                    subject: subject.clone(),
-                    body: raw.clone(),
-                    message_id: id.clone(),
-                });
-            }
+            let mail = Mail {
+                to,
+                subject: subject.clone(),
+                text,
+                html: Some(html),
+            };
+            out.extend(mail::outbox_rows(mc, mail, "alert", client, cause, now)?);
         }
     }
     let worst = alerts
@@ -394,8 +376,7 @@ pub async fn after_run(
     context: &str,
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
-    let wants_alerts = notify.alerts.is_some() || notify.webhooks.iter().any(|h| h.alerts);
-    if !wants_alerts || hosts.is_empty() {
+    if !notify.wants_alerts() || hosts.is_empty() {
         return Ok(0);
     }
     let default_cfg = AlertConfig {

@@ -158,6 +158,13 @@ pub struct Notify {
     pub delivery: Delivery,
 }
 
+impl Notify {
+    /// Whether anything listens for alerts: a mail address list or a webhook with `alerts`.
+    pub fn wants_alerts(&self) -> bool {
+        self.alerts.is_some() || self.webhooks.iter().any(|h| h.alerts)
+    }
+}
+
 pub const TOP_KEYS: &[&str] = &["msp", "mail", "alerts", "webhooks", "reports", "delivery"];
 
 fn duration(

@@ -10,6 +10,7 @@ use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use sha1::Digest;
 
 use super::config::{MailConfig, MailTls};
+use crate::store::outbox::NewMessage;
 
 /// Why a send did not go through.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -40,6 +41,34 @@ pub fn message_id(cause: &str, from: &str) -> String {
     let digest = sha1::Sha1::digest(cause.as_bytes());
     let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
     format!("<{hex}.tended@{domain}>")
+}
+
+/// Builds one mail to all of `mail.to` and makes it one outbox row per recipient, each the same bytes
+/// with the same Message-ID (derived from `cause`), so one refused address holds up nobody else.
+pub fn outbox_rows(
+    cfg: &MailConfig,
+    mail: Mail,
+    kind: &str,
+    client: &str,
+    cause: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<NewMessage>, String> {
+    let id = message_id(cause, &cfg.from);
+    let raw = build(cfg, &mail, &id, SystemTime::from(now))?;
+    Ok(mail
+        .to
+        .into_iter()
+        .map(|r| NewMessage {
+            dedup_key: format!("{cause}:mail:{r}"),
+            channel: "mail".into(),
+            kind: kind.into(),
+            client: client.into(),
+            recipient: r,
+            subject: mail.subject.clone(),
+            body: raw.clone(),
+            message_id: id.clone(),
+        })
+        .collect())
 }
 
 /// The whole RFC 5322 message, ready for the outbox.

@@ -2,7 +2,7 @@
 //! with backoff, or failed with the server's words. Also queues reports and missed-slot alerts.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -147,7 +147,6 @@ pub fn report_messages(
         ));
     }
     let msp = notify.msp.display();
-    let id = mail::message_id(cause, &mc.from);
     let day = |t: DateTime<Utc>| t.with_timezone(&client.timezone).format("%-d %b %Y");
     let subject = format!(
         "Maintenance report for {}, {} to {}: {}/100",
@@ -156,30 +155,13 @@ pub fn report_messages(
         day(report.to - chrono::Duration::seconds(1)),
         report.score
     );
-    let raw = mail::build(
-        mc,
-        &Mail {
-            to: to.clone(),
-            subject: subject.clone(),
-            text: render::text(report, &msp),
-            html: Some(render::html(report, &msp)),
-        },
-        &id,
-        SystemTime::from(now),
-    )?;
-    Ok(to
-        .into_iter()
-        .map(|r| NewMessage {
-            dedup_key: format!("{cause}:mail:{r}"),
-            channel: "mail".into(),
-            kind: "report".into(),
-            client: client.id.clone(),
-            recipient: r,
-            subject: subject.clone(),
-            body: raw.clone(),
-            message_id: id.clone(),
-        })
-        .collect())
+    let mail = Mail {
+        to,
+        subject,
+        text: render::text(report, &msp),
+        html: Some(render::html(report, &msp)),
+    };
+    mail::outbox_rows(mc, mail, "report", &client.id, cause, now)
 }
 
 /// Builds and queues a scheduled report for one client and slot. Queueing the same slot twice (a
@@ -217,8 +199,7 @@ pub async fn queue_missed(
     let (Some(first), Some(last)) = (missed.first(), missed.last()) else {
         return Ok(0);
     };
-    let wants = notify.alerts.is_some() || notify.webhooks.iter().any(|h| h.alerts);
-    if !wants {
+    if !notify.wants_alerts() {
         return Ok(0);
     }
     let detail = if missed.len() == 1 {

@@ -89,6 +89,14 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// `$1, $2, ... $n`: the numbered placeholders of an `IN (...)` list whose values are bound.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
@@ -308,12 +316,11 @@ impl Store {
     pub async fn last_task_data(&self, hosts: &[&str]) -> Result<PreviousData, StoreError> {
         let mut out = PreviousData::new();
         for chunk in hosts.chunks(500) {
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             // Only numbered placeholders are spliced in; the host names are bound.
             let sql = format!(
                 "SELECT t.host, t.task_name, t.data FROM task_results t WHERE t.id IN \
                  (SELECT MAX(id) FROM task_results WHERE host IN ({}) AND state <> 'skipped' GROUP BY host, task_name)",
-                marks.join(", ")
+                placeholders(chunk.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for h in chunk {
@@ -504,10 +511,9 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         // Host counts of all listed runs in one query, not one per run.
         if !out.is_empty() {
-            let marks: Vec<String> = (1..=out.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
                 "SELECT run_id, state, COUNT(*) AS n FROM host_results WHERE run_id IN ({}) GROUP BY run_id, state",
-                marks.join(", ")
+                placeholders(out.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for r in &out {

@@ -173,10 +173,9 @@ impl Store {
     ) -> Result<HashMap<(String, String), AlertState>, StoreError> {
         let mut out = HashMap::new();
         for chunk in hosts.chunks(200) {
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
                 "SELECT host, check_name, client, state, since, notified_at, detail FROM alert_states WHERE host IN ({})",
-                marks.join(", ")
+                super::placeholders(chunk.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for h in chunk {
