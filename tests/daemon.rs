@@ -10,9 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use common::*;
 use tended::modules::State;
-use tended::schedule::config::DaemonConfig;
-use tended::schedule::daemon::{Daemon, DaemonOptions, Loaded};
-use tended::store::Store;
+use tended::schedule::daemon::Daemon;
 
 fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, h, m, s)
@@ -42,20 +40,6 @@ fn setup(dir: &Path) {
         "inventory: inv\ndatabase: d.db\nschedules:\n  - {name: minutely, playbook: slow.yml, cron: \"* * * * *\", overlap: skip}\n  - {name: queued, playbook: slow.yml, cron: \"* * * * *\", overlap: queue, catch_up: none}\n  - {name: hourly, playbook: quick.yml, cron: \"0 * * * *\", catch_up: once, grace: 30m}\n  - {name: hourly-no-catch-up, playbook: quick.yml, cron: \"0 * * * *\", catch_up: none}\n",
     )
     .expect("config");
-}
-
-async fn daemon(dir: &Path, clock: Arc<FakeClock>, name: &str) -> Daemon {
-    let cfg = DaemonConfig::load(&dir.join("tended.yml")).expect("config");
-    let url = cfg.database.url().expect("url");
-    let loaded = Loaded::load(cfg).expect("loaded");
-    let store = Store::open(&url).await.expect("store");
-    let opts = DaemonOptions {
-        name: name.into(),
-        ..Default::default()
-    };
-    Daemon::start(loaded, store, clock, opts)
-        .await
-        .expect("daemon")
 }
 
 async fn idle(d: &Daemon) {

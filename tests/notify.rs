@@ -9,8 +9,6 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{TimeZone, Utc};
 use common::*;
-use tended::schedule::config::DaemonConfig;
-use tended::schedule::daemon::{Daemon, DaemonOptions, Loaded};
 use tended::store::Store;
 
 /// A parsed received mail: subject, To addresses, text part, HTML part, Message-ID.
@@ -410,25 +408,8 @@ async fn scheduled_reports_fire_in_each_clients_zone_once_even_with_two_daemons(
             .single()
             .expect("t"),
     )));
-    let start = |name: &'static str| {
-        let clock = clock.clone();
-        async move {
-            let cfg = DaemonConfig::load(&d.join("tended.yml")).expect("config");
-            let store = Store::open(&cfg.database.url().expect("url"))
-                .await
-                .expect("store");
-            let loaded = Loaded::load(cfg).expect("loaded");
-            let opts = DaemonOptions {
-                name: name.into(),
-                ..Default::default()
-            };
-            Daemon::start(loaded, store, clock, opts)
-                .await
-                .expect("daemon")
-        }
-    };
-    let mut a = start("a").await;
-    let mut b = start("b").await;
+    let mut a = daemon(d, clock.clone(), "a").await;
+    let mut b = daemon(d, clock.clone(), "b").await;
     let queued = |store: Store| async move {
         let mut v: Vec<(String, String)> = store
             .outbox(true)
@@ -493,14 +474,7 @@ async fn missed_slots_are_one_alert_not_one_per_slot() {
         .single()
         .expect("t");
     let clock = Arc::new(FakeClock(Mutex::new(t0)));
-    let cfg = DaemonConfig::load(&d.join("tended.yml")).expect("config");
-    let store = Store::open(&cfg.database.url().expect("url"))
-        .await
-        .expect("store");
-    let loaded = Loaded::load(cfg).expect("loaded");
-    let mut daemon = Daemon::start(loaded, store, clock.clone(), DaemonOptions::default())
-        .await
-        .expect("daemon");
+    let mut daemon = daemon(d, clock.clone(), "a").await;
     daemon.tick().await.expect("tick");
     // Three hours pass unseen (a suspended machine): 10:00 and 11:00 are missed, 12:00 is due now.
     clock.set(t0 + chrono::Duration::minutes(150) + chrono::Duration::seconds(20));

@@ -733,3 +733,24 @@ impl tended::schedule::daemon::Clock for FakeClock {
         *self.0.lock().expect("clock")
     }
 }
+
+/// A daemon on `dir/tended.yml`, driven by `clock`, claiming slots as `name`.
+pub async fn daemon(
+    dir: &Path,
+    clock: std::sync::Arc<FakeClock>,
+    name: &str,
+) -> tended::schedule::daemon::Daemon {
+    use tended::schedule::daemon::{Daemon, DaemonOptions, Loaded};
+    let cfg =
+        tended::schedule::config::DaemonConfig::load(&dir.join("tended.yml")).expect("config");
+    let url = cfg.database.url().expect("url");
+    let loaded = Loaded::load(cfg).expect("loaded");
+    let store = tended::store::Store::open(&url).await.expect("store");
+    let opts = DaemonOptions {
+        name: name.into(),
+        ..Default::default()
+    };
+    Daemon::start(loaded, store, clock, opts)
+        .await
+        .expect("daemon")
+}
