@@ -8,7 +8,7 @@
 #
 #   bash benches/fleet.sh                       # N = 50 and 200, 3 rounds each, all four tools
 #   SIZES="20" ROUNDS=1 TOOLS="tended ssh" bash benches/fleet.sh
-#   FORKS=20 (tended's --forks), TENDED_WRAP="heaptrack -o /tmp/t" (run tended under a profiler)
+#   TENDED_BIN=path (another tended build), FORKS=20 (tended's --forks), TENDED_WRAP="heaptrack -o /tmp/t" (run tended under a profiler)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${SIZES:-"50 200"}
@@ -22,7 +22,7 @@ for need in sshd:openssh-server ssh:openssh-client /usr/bin/time:time; do
         echo "missing $bin: apt-get install $pkg" >&2; exit 1
     fi
 done
-cargo build --release --quiet
+[ -n "${TENDED_BIN:-}" ] || cargo build --release --quiet
 if [[ " $TOOLS " == *" ansible "* || " $TOOLS " == *" pyinfra "* ]]; then
     if [ ! -x "$VENV/bin/ansible-playbook" ] || [ ! -x "$VENV/bin/pyinfra" ]; then
         echo "installing ansible-core and pyinfra into $VENV (pip)" >&2
@@ -31,7 +31,7 @@ if [[ " $TOOLS " == *" ansible "* || " $TOOLS " == *" pyinfra "* ]]; then
     fi
     echo "versions: $("$VENV/bin/ansible-playbook" --version | head -n 1), pyinfra $("$VENV/bin/pyinfra" --version 2>&1 | tail -n 1)" >&2
 fi
-TENDED=$PWD/target/release/tended
+TENDED=${TENDED_BIN:-$PWD/target/release/tended}
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }

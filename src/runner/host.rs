@@ -7,6 +7,7 @@ use std::time::Instant;
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 
+use super::admission::Admission;
 use super::model::{HostReport, TaskRecord};
 use super::{RunOptions, Shared};
 use crate::inventory::{Connection, Host};
@@ -18,13 +19,22 @@ use crate::transport::ssh::SshConnection;
 use crate::transport::{BecomeExec, Transport};
 
 /// Opens the host's one connection for this run.
-pub(super) async fn connect(host: &Host, opts: &RunOptions) -> Result<Arc<dyn Transport>, String> {
+/// SSH handshakes pass the run's admission gate, which keeps as many in flight as make them finish
+/// sooner.
+pub(super) async fn connect(
+    host: &Host,
+    opts: &RunOptions,
+    gate: &Arc<Admission>,
+) -> Result<Arc<dyn Transport>, String> {
     match &host.connection {
         Connection::Local { .. } => Ok(Arc::new(Local)),
-        Connection::Ssh(target) => SshConnection::connect(target, &opts.ssh)
-            .await
-            .map(|c| Arc::new(c) as Arc<dyn Transport>)
-            .map_err(|e| e.to_string()),
+        Connection::Ssh(target) => {
+            let _ticket = gate.enter().await;
+            SshConnection::connect(target, &opts.ssh)
+                .await
+                .map(|c| Arc::new(c) as Arc<dyn Transport>)
+                .map_err(|e| e.to_string())
+        }
     }
 }
 

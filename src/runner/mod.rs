@@ -2,6 +2,7 @@
 //! order on one connection. One host's failure never stops the others; results stream to the store in
 //! batches while the run goes on.
 
+pub mod admission;
 mod host;
 pub mod model;
 
@@ -85,6 +86,8 @@ pub(crate) struct Shared {
     pub on_task: TaskCallback,
     /// Each host's previous results, read once for the whole run.
     pub previous: crate::store::PreviousData,
+    /// How many SSH handshakes may be in flight (up to `forks`).
+    pub admission: Arc<admission::Admission>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -221,6 +224,7 @@ pub async fn run(
         Default::default()
     });
     let shared = Arc::new(Shared {
+        admission: admission::Admission::new(opts.forks),
         run_id,
         playbook_file: pb.file().display().to_string(),
         templates: Templates::new(),
@@ -266,7 +270,7 @@ pub async fn run(
                 let existing = connections.lock().await.get(&host.name).cloned();
                 let transport = match existing {
                     Some(t) => Ok(t),
-                    None => host::connect(&host, &opts).await,
+                    None => host::connect(&host, &opts, &shared.admission).await,
                 };
                 let report = match transport {
                     Ok(t) => {
