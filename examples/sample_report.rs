@@ -17,24 +17,12 @@ fn task(
     data: serde_json::Value,
     at: chrono::DateTime<Utc>,
 ) -> TaskRecord {
-    TaskRecord {
-        index: 0,
-        name: name.into(),
-        module: module.into(),
-        result: TaskResult {
-            state,
-            rc: Some(0),
-            stdout: String::new(),
-            stderr: String::new(),
-            message: message.into(),
-            data,
-            truncated: false,
-        },
-        attempts: 1,
-        ignored: false,
-        started_at: at,
-        duration_ms: 40,
-    }
+    let result = TaskResult {
+        rc: Some(0),
+        data,
+        ..TaskResult::new(state, message)
+    };
+    TaskRecord::new(0, name, module, result, at, 40)
 }
 
 #[tokio::main]

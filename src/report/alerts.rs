@@ -484,15 +484,10 @@ mod tests {
     }
 
     fn rec(index: usize, name: &str, module: &str, state: State, ignored: bool) -> TaskRecord {
+        let result = crate::modules::TaskResult::new(state, format!("{name} said {state}"));
         TaskRecord {
-            index,
-            name: name.into(),
-            module: module.into(),
-            result: crate::modules::TaskResult::new(state, format!("{name} said {state}")),
-            attempts: 1,
             ignored,
-            started_at: DateTime::UNIX_EPOCH,
-            duration_ms: 1,
+            ..TaskRecord::new(index, name, module, result, DateTime::UNIX_EPOCH, 1)
         }
     }
 

@@ -69,6 +69,30 @@ pub struct TaskRecord {
     pub duration_ms: u64,
 }
 
+impl TaskRecord {
+    /// A task's record after one attempt, not ignored; the runner, the store and the examples fill
+    /// in the rest.
+    pub fn new(
+        index: usize,
+        name: impl Into<String>,
+        module: impl Into<String>,
+        result: TaskResult,
+        started_at: DateTime<Utc>,
+        duration_ms: u64,
+    ) -> TaskRecord {
+        TaskRecord {
+            index,
+            name: name.into(),
+            module: module.into(),
+            result,
+            attempts: 1,
+            ignored: false,
+            started_at,
+            duration_ms,
+        }
+    }
+}
+
 /// Everything one host did in a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct HostReport {
