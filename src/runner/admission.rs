@@ -177,7 +177,15 @@ impl Drop for Ticket {
                 .unwrap_or_else(PoisonError::into_inner);
             let (policy, in_flight) = &mut *s;
             *in_flight = in_flight.saturating_sub(1);
+            let before = policy.limit();
             policy.ended(Instant::now());
+            if policy.limit() != before {
+                tracing::debug!(
+                    from = before,
+                    to = policy.limit(),
+                    "SSH handshakes in flight"
+                );
+            }
             policy.limit().saturating_sub(*in_flight)
         };
         for _ in 0..free {

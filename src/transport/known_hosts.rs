@@ -4,8 +4,11 @@
 //! Supported: plain and hashed (`|1|salt|hmac`) names, `[host]:port`, `*`/`?` wildcards, `!`
 //! negation, `@revoked`; `@cert-authority` lines are skipped (host certificates are not trusted yet).
 
+use std::collections::HashMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -22,6 +25,32 @@ pub enum HostKeyStatus {
     Changed { line: usize },
     /// The key is marked `@revoked`.
     Revoked { line: usize },
+}
+
+/// A known_hosts file's text, read again only when its size or modification time changed: a run
+/// over thousands of hosts consults one file (often thousands of lines) twice per host.
+pub async fn read(path: &Path) -> std::io::Result<Arc<str>> {
+    type Cache = Mutex<Option<HashMap<PathBuf, (u64, Option<SystemTime>, Arc<str>)>>>;
+    static CACHE: Cache = Mutex::new(None);
+    let meta = tokio::fs::metadata(path).await?;
+    let stamp = (meta.len(), meta.modified().ok());
+    let hit = CACHE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .and_then(|c| c.get(path))
+        .filter(|(len, modified, _)| (*len, *modified) == stamp)
+        .map(|(_, _, text)| text.clone());
+    if let Some(text) = hit {
+        return Ok(text);
+    }
+    let text: Arc<str> = tokio::fs::read_to_string(path).await?.into();
+    CACHE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get_or_insert_with(HashMap::new)
+        .insert(path.to_path_buf(), (stamp.0, stamp.1, text.clone()));
+    Ok(text)
 }
 
 /// The name OpenSSH looks up: `host`, or `[host]:port` off port 22.
@@ -173,6 +202,39 @@ pub fn append(path: &Path, name: &str, key: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn read_sees_every_change() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("known_hosts");
+        std::fs::write(&path, format!("a {KEY}\n")).expect("write");
+        assert_eq!(&*read(&path).await.expect("read"), format!("a {KEY}\n"));
+        // An append (accept-new from another process) changes the size.
+        append(&path, "b", KEY).expect("append");
+        assert!(
+            read(&path)
+                .await
+                .expect("read")
+                .contains(&format!("b {KEY}"))
+        );
+        // A rewrite of the same size, later: the modification time tells.
+        let later = SystemTime::now() + std::time::Duration::from_secs(5);
+        let same_size = std::fs::read_to_string(&path)
+            .expect("read")
+            .replace('a', "c");
+        std::fs::write(&path, &same_size).expect("write");
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(later))
+            .expect("set mtime");
+        assert_eq!(&*read(&path).await.expect("read"), same_size);
+        std::fs::remove_file(&path).expect("remove");
+        assert_eq!(
+            read(&path).await.map_err(|e| e.kind()).err(),
+            Some(std::io::ErrorKind::NotFound)
+        );
+    }
 
     const KEY: &str =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";

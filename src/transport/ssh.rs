@@ -87,9 +87,9 @@ impl client::Handler for Checker {
         let line = known_hosts::key_line(key);
         let fp = key.fingerprint(HashAlg::Sha256);
         let path = self.known_hosts.display();
-        let text = match tokio::fs::read_to_string(&self.known_hosts).await {
+        let text = match known_hosts::read(&self.known_hosts).await {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "".into(),
             Err(e) => return self.refuse(format!("cannot read known_hosts {path}: {e}")),
         };
         match known_hosts::check(&text, &self.name, &line) {
@@ -288,10 +288,12 @@ async fn open(
     stream: Option<russh::ChannelStream<client::Msg>>,
 ) -> Result<Handle<Checker>, TransportError> {
     let name = known_hosts::lookup_name(ep.address, ep.port);
-    let known = tokio::fs::read_to_string(&opts.known_hosts)
+    // The text is dropped here, not held through the handshake.
+    let known_types = known_hosts::read(&opts.known_hosts)
         .await
+        .map(|text| known_hosts::known_types(&text, &name))
         .unwrap_or_default();
-    let cfg = config(opts, &known_hosts::known_types(&known, &name));
+    let cfg = config(opts, &known_types);
     let verdict = Arc::new(Mutex::new(None));
     let checker = Checker {
         name: name.clone(),
