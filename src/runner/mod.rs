@@ -246,8 +246,18 @@ pub async fn run(
     }
     let last_play = Arc::new(last_play);
     for (play_index, hosts) in plan.into_iter().enumerate() {
-        let mut handles = Vec::new();
+        // A JoinSet, reaped as hosts finish: a finished task's allocation (sized for its future, a
+        // few KiB) lives until it is joined, which for a kept JoinHandle is the end of the play.
+        let mut tasks = tokio::task::JoinSet::new();
+        let reaped = |done: Result<(), tokio::task::JoinError>| {
+            if let Err(e) = done {
+                tracing::error!(error = %e, "a host task panicked");
+            }
+        };
         for host in hosts {
+            while let Some(done) = tasks.try_join_next() {
+                reaped(done);
+            }
             let (host, pb, opts, shared, tx, limit, connections, on_host, last_play) = (
                 host.clone(),
                 pb.clone(),
@@ -264,7 +274,7 @@ pub async fn run(
             let Ok(permit) = limit.acquire_owned().await else {
                 break;
             };
-            handles.push(tokio::spawn(async move {
+            tasks.spawn(async move {
                 let _permit = permit;
                 let play = &pb.plays[play_index];
                 let existing = connections.lock().await.get(&host.name).cloned();
@@ -303,12 +313,10 @@ pub async fn run(
                 };
                 on_host(&report);
                 let _ = tx.send(report).await;
-            }));
+            });
         }
-        for h in handles {
-            if let Err(e) = h.await {
-                tracing::error!(error = %e, "a host task panicked");
-            }
+        while let Some(done) = tasks.join_next().await {
+            reaped(done);
         }
     }
     drop(tx);
