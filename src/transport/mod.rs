@@ -53,7 +53,8 @@ impl ExecRequest {
             .unwrap_or_default();
         let command = match self.timeout.filter(|_| remote_timeout) {
             Some(t) => format!(
-                "T=$(command -v timeout 2>/dev/null); exec ${{T:+$T -s KILL {}}} /bin/sh -c {quoted}",
+                // `command -v` is a builtin: no subshell, so no fork beyond timeout's own.
+                "T=timeout; command -v $T >/dev/null 2>&1 || T=; exec ${{T:+$T -s KILL {}}} /bin/sh -c {quoted}",
                 t.as_secs().max(1)
             ),
             None => self.command.clone(),
@@ -193,5 +194,30 @@ mod tests {
         let (cmd, _) = req.wire(true);
         assert!(cmd.contains("-s KILL 7} /bin/sh -c"), "{cmd}");
         assert_eq!(req.wire(false).0, "sleep 100; echo 'x'");
+    }
+
+    #[test]
+    fn remote_timeout_wrapper_runs_with_and_without_timeout_installed() {
+        let mut req = ExecRequest::new("echo \"$0 'quoted'\"; exit 3");
+        req.timeout = Some(Duration::from_secs(7));
+        let (cmd, _) = req.wire(true);
+        let empty = tempfile::tempdir().expect("tempdir");
+        for path in [
+            std::env::var("PATH").unwrap_or_default(),
+            empty.path().display().to_string(),
+        ] {
+            let out = std::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(&cmd)
+                .env("PATH", &path)
+                .output()
+                .expect("run /bin/sh");
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                "/bin/sh 'quoted'\n",
+                "PATH={path}"
+            );
+            assert_eq!(out.status.code(), Some(3), "PATH={path}");
+        }
     }
 }
