@@ -37,7 +37,7 @@ pub struct Policy {
 #[derive(Debug, Clone, PartialEq)]
 enum Phase {
     /// Measuring the current limit; probe a doubling after `rounds_left` more rounds.
-    Hold { rounds_left: u32, rate: Option<f64> },
+    Hold { rounds_left: u32 },
     /// Measuring a doubled limit against the rate the smaller one had.
     Probe { from: usize, rate: f64 },
 }
@@ -51,10 +51,7 @@ impl Policy {
             round_start: None,
             round_done: 0,
             failed_probes: 0,
-            phase: Phase::Hold {
-                rounds_left: 0,
-                rate: None,
-            },
+            phase: Phase::Hold { rounds_left: 0 },
         }
     }
 
@@ -86,21 +83,19 @@ impl Policy {
             return;
         }
         self.phase = match self.phase.clone() {
-            Phase::Hold { rounds_left, .. } if rounds_left > 0 => Phase::Hold {
+            Phase::Hold { rounds_left } if rounds_left > 0 => Phase::Hold {
                 rounds_left: rounds_left - 1,
-                rate: Some(rate),
             },
             Phase::Hold { .. } => self.probe(rate),
             Phase::Probe { rate: before, .. } if rate >= before * GAIN => {
                 self.failed_probes = 0;
                 self.probe(rate)
             }
-            Phase::Probe { from, rate: before } => {
+            Phase::Probe { from, .. } => {
                 self.limit = from;
                 self.failed_probes += 1;
                 Phase::Hold {
                     rounds_left: HOLD_ROUNDS << (self.failed_probes - 1).min(3),
-                    rate: Some(before),
                 }
             }
         };
@@ -111,7 +106,6 @@ impl Policy {
         if from >= self.max {
             return Phase::Hold {
                 rounds_left: HOLD_ROUNDS,
-                rate: Some(rate),
             };
         }
         self.limit = (from * 2).min(self.max);
