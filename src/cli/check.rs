@@ -138,7 +138,10 @@ pub fn inventory(cmd: InventoryCommand) -> Result<u8> {
             for g in &h.groups {
                 groups.entry(g.clone()).or_default().push(h.name.clone());
             }
-            hostvars.insert(h.name.clone(), Value::Object(h.vars.clone()));
+            hostvars.insert(
+                h.name.clone(),
+                Value::Object(crate::inventory::shown_vars(&h.vars)),
+            );
         }
         let mut out = serde_json::Map::new();
         let clients: Vec<Value> = inv
@@ -176,7 +179,7 @@ pub fn inventory(cmd: InventoryCommand) -> Result<u8> {
                 h.groups.join(", ")
             }
         );
-        for (k, v) in &h.vars {
+        for (k, v) in &crate::inventory::shown_vars(&h.vars) {
             if k == "inventory_hostname" || k == "tended_client" {
                 continue;
             }

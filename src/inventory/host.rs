@@ -53,6 +53,32 @@ impl fmt::Debug for SecretString {
     }
 }
 
+/// Whether a variable's name says it holds a secret (`db_password`, `api_token`, ...). References
+/// (`*_env`, `*_file`) name where a secret is, and are not secrets themselves.
+pub fn is_secret_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    if n.ends_with("_env") || n.ends_with("_file") || n.ends_with("_path") {
+        return false;
+    }
+    ["pass", "secret", "token", "credential", "private_key", "api_key", "apikey"]
+        .iter()
+        .any(|w| n.contains(w))
+}
+
+/// A host's vars as they may be shown: secret-looking values replaced.
+pub fn shown_vars(vars: &serde_json::Map<String, Value>) -> serde_json::Map<String, Value> {
+    vars.iter()
+        .map(|(k, v)| {
+            let v = if is_secret_name(k) {
+                Value::String("(hidden)".into())
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
 impl SecretString {
     pub fn expose(&self) -> &str {
         &self.0
@@ -149,7 +175,25 @@ const INLINE_SECRETS: &[(&str, &str)] = &[
         "ansible_become_pass",
         "become_password_env or become_password_file",
     ),
+    (
+        "ansible_ssh_password",
+        "password_env (tended_password_env) or password_file",
+    ),
+    (
+        "ansible_sudo_pass",
+        "become_password_env or become_password_file",
+    ),
+    (
+        "ansible_sudo_password",
+        "become_password_env or become_password_file",
+    ),
+    ("ansible_su_pass", "become_password_env or become_password_file"),
+    (
+        "ansible_su_password",
+        "become_password_env or become_password_file",
+    ),
     ("ansible_ssh_private_key_passphrase", "key_passphrase_env"),
+    ("ansible_private_key_passphrase", "key_passphrase_env"),
 ];
 
 /// Builds the client and its hosts; problems are collected, not fatal one by one.

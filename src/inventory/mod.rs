@@ -19,7 +19,10 @@ use serde_json::{Map, Value};
 use crate::yaml::{Diagnostic, Diagnostics, Pos, Source};
 
 pub(crate) use host::expand_path;
-pub use host::{Become, Connection, HostKeyChecking, Jump, Secret, SecretString, SshTarget};
+pub use host::{
+    Become, Connection, HostKeyChecking, Jump, Secret, SecretString, SshTarget, is_secret_name,
+    shown_vars,
+};
 
 /// A maintenance window, in the client's time zone.
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -88,8 +88,9 @@ fn matching(inv: &Inventory, pattern: &str, term: &str) -> Result<BTreeSet<usize
         return non_empty(set, inv, pattern, term);
     }
     if term.contains(['*', '?', '[']) {
+        let g = crate::glob::Glob::new(term, true, false);
         let set = by(&|h: &Host| {
-            glob(term, &h.name) || h.groups.iter().any(|g| glob(term, g)) || glob(term, &h.client)
+            g.matches(&h.name) || h.groups.iter().any(|x| g.matches(x)) || g.matches(&h.client)
         });
         return non_empty(set, inv, pattern, term);
     }
@@ -121,42 +122,9 @@ fn non_empty(
     })
 }
 
-/// Shell-style glob: `*`, `?` and `[abc]`/`[a-z]` classes.
+/// Shell-style glob: `*`, `?` and `[abc]`/`[a-z]` classes, in time bounded by pattern x text.
 pub fn glob(pattern: &str, text: &str) -> bool {
-    fn inner(p: &[char], t: &[char]) -> bool {
-        match p.first() {
-            None => t.is_empty(),
-            Some('*') => (0..=t.len()).any(|i| inner(&p[1..], &t[i..])),
-            Some('?') => !t.is_empty() && inner(&p[1..], &t[1..]),
-            Some('[') => {
-                let Some(end) = p.iter().position(|c| *c == ']') else {
-                    return t.first() == Some(&'[') && inner(&p[1..], &t[1..]);
-                };
-                let Some(c) = t.first() else { return false };
-                let class = &p[1..end];
-                let (negate, class) = match class.first() {
-                    Some('!') | Some('^') => (true, &class[1..]),
-                    _ => (false, class),
-                };
-                let mut hit = false;
-                let mut i = 0;
-                while i < class.len() {
-                    if i + 2 < class.len() && class[i + 1] == '-' {
-                        hit |= class[i] <= *c && *c <= class[i + 2];
-                        i += 3;
-                    } else {
-                        hit |= class[i] == *c;
-                        i += 1;
-                    }
-                }
-                hit != negate && inner(&p[end + 1..], &t[1..])
-            }
-            Some(x) => t.first() == Some(x) && inner(&p[1..], &t[1..]),
-        }
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    inner(&p, &t)
+    crate::glob::matches(pattern, text, true, false)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::backup_tools::{self, RepoParams};
 use super::levels::{Amount, human_bytes, parse_age};
 use super::{BoxFuture, Module, ModuleKind, State, TaskContext, TaskResult, parse_params};
-use crate::transport::quote as q;
+use crate::transport::{path_arg, quote as q};
 
 #[derive(Debug, Deserialize, JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
@@ -66,8 +66,8 @@ fn split_pattern(path: &str) -> (String, String) {
 async fn check_files(ctx: &TaskContext<'_>, p: &BackupParams, path: &str) -> TaskResult {
     let (dir, name) = split_pattern(path);
     let cmd = format!(
-        "date +%s; find {} -maxdepth 1 -type f -name {} ! -name '*.sha256' -exec stat -c '%Y %s %n' {{}} + 2>/dev/null; true",
-        q(&dir),
+        "date +%s; find {} -maxdepth 1 -type f -name {} ! -name '*.sha256' -exec stat -c '%Y %s %n' -- {{}} + 2>/dev/null; true",
+        path_arg(&dir),
         q(&name)
     );
     let out = match ctx.exec(cmd).await {
@@ -226,6 +226,22 @@ impl Module for Backup {
             return Err(
                 "`min_size`, `shrink_warn` and `checksum` apply to backup files (`path`)".into(),
             );
+        }
+        // Checked again after templating (the runner validates rendered parameters too).
+        let literal = |v: &String| !v.contains("{{") && !v.contains("{%");
+        if let Some(path) = p.path.as_ref().filter(|v| literal(v)) {
+            crate::transport::require_absolute("path", path)?;
+        }
+        for r in [&p.restic, &p.borg].into_iter().flatten() {
+            if let Some(t) = r.test_restore.as_ref().filter(|v| literal(v)) {
+                crate::transport::require_absolute("test_restore", t)?;
+            }
+            if r.repository.starts_with('-') {
+                return Err(format!(
+                    "`repository: {}` starts with `-` and would be read as an option",
+                    r.repository
+                ));
+            }
         }
         if let Some(path) = &p.path
             && split_pattern(path).0.contains(['*', '?', '['])

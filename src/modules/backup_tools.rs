@@ -244,7 +244,7 @@ pub(super) async fn restic(
         let script = format!(
             "d=$(mktemp -d) || exit 1; trap 'rm -rf \"$d\"' EXIT; {base} restore latest --no-lock --target \"$d\" --include {f} >/dev/null 2>&1 \
              && [ -f \"$d\"/{f} ] && printf 'R %s\\n' \"$(sha256sum < \"$d\"/{f} | cut -d' ' -f1)\"; \
-             [ -f {f} ] && printf 'L %s %s\\n' \"$(sha256sum < {f} | cut -d' ' -f1)\" \"$(stat -c %Y {f})\"; true",
+             [ -f {f} ] && printf 'L %s %s\\n' \"$(sha256sum < {f} | cut -d' ' -f1)\" \"$(stat -c %Y -- {f})\"; true",
             f = q(path)
         );
         match ctx.exec(script).await {
@@ -272,13 +272,13 @@ pub(super) async fn borg(
         "LC_ALL=C BORG_RELOCATED_REPO_ACCESS_IS_OK=yes BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes{}",
         p.password_file
             .as_ref()
-            .map(|f| format!(" BORG_PASSCOMMAND={}", q(&format!("cat {}", q(f)))))
+            .map(|f| format!(" BORG_PASSCOMMAND={}", q(&format!("cat -- {}", q(f)))))
             .unwrap_or_default()
     );
     let repo = q(&p.repository);
     let out = match ctx
         .exec(format!(
-            "date '+%s %z'; {env} borg list --last 1 --json {repo}"
+            "date '+%s %z'; {env} borg list --last 1 --json -- {repo}"
         ))
         .await
     {
@@ -322,7 +322,7 @@ pub(super) async fn borg(
     let mut data = json!({ "tool": "borg", "repository": p.repository, "latest_archive": name, "age_seconds": age });
     if p.check {
         match ctx
-            .exec(format!("{env} borg check --repository-only {repo}"))
+            .exec(format!("{env} borg check --repository-only -- {repo}"))
             .await
         {
             Ok(o) => match borg_failure(o.rc, &o.stderr_text()) {
@@ -338,8 +338,8 @@ pub(super) async fn borg(
     if let Some(path) = &p.test_restore {
         let rel = path.trim_start_matches('/');
         let script = format!(
-            "{env} borg extract --stdout {archive} {rel} > /dev/null 2>&1 && printf 'R %s\\n' \"$({env} borg extract --stdout {archive} {rel} | sha256sum | cut -d' ' -f1)\"; \
-             [ -f {f} ] && printf 'L %s %s\\n' \"$(sha256sum < {f} | cut -d' ' -f1)\" \"$(stat -c %Y {f})\"; true",
+            "{env} borg extract --stdout -- {archive} {rel} > /dev/null 2>&1 && printf 'R %s\\n' \"$({env} borg extract --stdout -- {archive} {rel} | sha256sum | cut -d' ' -f1)\"; \
+             [ -f {f} ] && printf 'L %s %s\\n' \"$(sha256sum < {f} | cut -d' ' -f1)\" \"$(stat -c %Y -- {f})\"; true",
             archive = q(&format!("{}::{name}", p.repository)),
             rel = q(rel),
             f = q(path)

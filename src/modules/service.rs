@@ -6,7 +6,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{BoxFuture, Module, ModuleKind, State, TaskContext, TaskResult, parse_params};
-use crate::transport::quote as q;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -67,6 +66,7 @@ impl Module for Service {
         if p.name.trim().is_empty() {
             return Err("`name` is empty".into());
         }
+        crate::transport::name_arg(&p.name)?;
         Ok(())
     }
     fn schema(&self) -> schemars::Schema {
@@ -78,8 +78,11 @@ impl Module for Service {
                 Ok(p) => p,
                 Err(e) => return TaskResult::new(State::Unknown, e),
             };
-            let unit = q(&p.name);
-            let check = format!("LC_ALL=C systemctl is-active {unit}");
+            let unit = match crate::transport::name_arg(&p.name) {
+                Ok(u) => u,
+                Err(e) => return TaskResult::new(State::Unknown, e),
+            };
+            let check = format!("LC_ALL=C systemctl is-active -- {unit}");
             let out = match ctx.exec(&check).await {
                 Ok(o) => o,
                 Err(e) => return TaskResult::from_transport_error(&e),
@@ -111,7 +114,7 @@ impl Module for Service {
                 r.state = down;
                 r
             } else {
-                let restart = ctx.exec(format!("LC_ALL=C systemctl restart {unit}")).await;
+                let restart = ctx.exec(format!("LC_ALL=C systemctl restart -- {unit}")).await;
                 let again = ctx.exec(&check).await;
                 match (restart, again) {
                     (Ok(r), Ok(a)) if a.rc == Some(0) => {
@@ -140,7 +143,7 @@ impl Module for Service {
             };
             if p.enabled && result.state <= State::Changed {
                 match ctx
-                    .exec(format!("LC_ALL=C systemctl is-enabled {unit}"))
+                    .exec(format!("LC_ALL=C systemctl is-enabled -- {unit}"))
                     .await
                 {
                     Ok(o) if o.rc == Some(0) => data["enabled"] = json!(true),

@@ -184,7 +184,10 @@ async fn list(ctx: &TaskContext<'_>, m: Manager, args: &str) -> Result<Vec<Pendi
             ))
             .await?;
             let security = updates_rpm::parse_security_list(&sec.stdout_text());
-            let names: Vec<String> = found.iter().map(|(n, _)| q(n)).collect();
+            let names: Vec<String> = found
+                .iter()
+                .filter_map(|(n, _)| crate::transport::name_arg(n).ok())
+                .collect();
             let current = if names.is_empty() {
                 HashMap::new()
             } else {
@@ -224,7 +227,10 @@ async fn list(ctx: &TaskContext<'_>, m: Manager, args: &str) -> Result<Vec<Pendi
                 "LC_ALL=C zypper{args} --non-interactive --xmlout list-patches --category security"
             ))
             .await?;
-            for patch in updates_rpm::parse_zypper_security_patches(&p.stdout_text()) {
+            for patch in updates_rpm::parse_zypper_security_patches(&p.stdout_text())
+                .into_iter()
+                .filter(|p| !p.starts_with('-'))
+            {
                 let info = run(format!(
                     "LC_ALL=C zypper{args} --non-interactive info -t patch {}",
                     q(&patch)
@@ -249,7 +255,13 @@ async fn install(
     args: &str,
     names: &[String],
 ) -> Result<bool, TaskResult> {
-    let list = names.iter().map(|n| q(n)).collect::<Vec<_>>().join(" ");
+    // Names come from the host's own package manager; one that would read as an option is refused.
+    let list = names
+        .iter()
+        .map(|n| crate::transport::name_arg(n))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TaskResult::new(State::Failed, format!("not installed: {e}")))?
+        .join(" ");
     let cmd = match m {
         Manager::Apt => format!(
             "DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get{args} install -y -q --only-upgrade -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold {list}"

@@ -3,6 +3,8 @@
 
 mod load;
 pub mod template;
+#[cfg(test)]
+mod template_attacks;
 mod vars;
 
 use std::fmt;

@@ -1,10 +1,40 @@
 //! Jinja templates (minijinja) with strict undefined variables, and shell quoting by default.
 //!
 //! In `command`/`shell` parameters every `{{ value }}` is shell-quoted as it is inserted, so a host var
-//! holding `x; touch /tmp/pwned` stays one harmless word. Inserting raw shell takes the visible
-//! `| raw_shell` filter; `| safe` is refused there so nobody gets raw output by habit.
+//! holding `x; touch /tmp/pwned` stays one harmless word. The one exception is a [`RawShell`] value:
+//! a private type that only the visible `| raw_shell` (and `| quote`, whose output is already quoted)
+//! can make. minijinja's own "safe" mark (set by `escape`, `tojson`, and kept by `trim`, `lower`,
+//! `default`, `~` of two safe strings, ...) means nothing here: such values are quoted like any other.
 
+use std::sync::Arc;
+
+use minijinja::value::Object;
 use minijinja::{Environment, UndefinedBehavior, Value};
+
+/// Text inserted into a shell command as it is. Only the `raw_shell` and `quote` filters make one:
+/// nothing else can, so no chain of other filters can smuggle unquoted text into a command.
+#[derive(Debug)]
+struct RawShell(String);
+
+impl Object for RawShell {
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn nul_error() -> minijinja::Error {
+    minijinja::Error::new(
+        minijinja::ErrorKind::InvalidOperation,
+        "a value with a NUL byte cannot be put in a shell command",
+    )
+}
+
+/// Quotes a value as one shell word (the `quote` filter and the shell formatter).
+fn shell_quote(text: &str) -> Result<String, minijinja::Error> {
+    shlex::try_quote(text)
+        .map(|q| q.into_owned())
+        .map_err(|_| nul_error())
+}
 
 /// A template context from anything serializable.
 pub fn to_value<T: serde::Serialize>(v: &T) -> Value {
@@ -36,13 +66,12 @@ fn describe(e: &minijinja::Error) -> String {
 fn base_env() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.add_filter("quote", |v: String| {
-        shlex::try_quote(&v)
-            .map(|q| q.into_owned())
-            .unwrap_or_default()
-    });
+    env.add_filter("quote", |v: Value| shell_quote(&v.to_string()));
     env.add_filter("raw_shell", |v: Value| {
-        Value::from_safe_string(v.to_string())
+        if v.downcast_object_ref::<RawShell>().is_some() {
+            return v;
+        }
+        Value::from_object(RawShell(v.to_string()))
     });
     env.add_filter("bool", |v: Value| match v.as_str() {
         Some(s) => matches!(s.to_ascii_lowercase().as_str(), "true" | "yes" | "1" | "on"),
@@ -61,20 +90,18 @@ impl Templates {
     pub fn new() -> Templates {
         let plain = base_env();
         let mut shell = base_env();
+        // The choke point: every value written into a shell parameter passes here. Only a RawShell
+        // object is written as it is; every other value, whatever marks it carries, is one quoted word.
         shell.set_formatter(|out, _state, value| {
-            if value.is_safe() {
-                out.write_str(&value.to_string())?;
-            } else {
-                let text = value.to_string();
-                let quoted = shlex::try_quote(&text).map_err(|_| {
-                    minijinja::Error::new(
-                        minijinja::ErrorKind::InvalidOperation,
-                        "a value with a NUL byte cannot be put in a shell command",
-                    )
-                })?;
-                out.write_str(&quoted)?;
+            match value.downcast_object_ref::<RawShell>() {
+                Some(raw) => out.write_str(&raw.0)?,
+                None => out.write_str(&shell_quote(&value.to_string())?)?,
             }
             Ok(())
+        });
+        // Already quoted: in a shell parameter it is inserted as it is, so it is never quoted twice.
+        shell.add_filter("quote", |v: Value| -> Result<Value, minijinja::Error> {
+            Ok(Value::from_object(RawShell(shell_quote(&v.to_string())?)))
         });
         shell.add_filter("safe", |_v: Value| -> Result<Value, minijinja::Error> {
             Err(minijinja::Error::new(

@@ -173,6 +173,14 @@ impl HostRun<'_> {
                         );
                     }
                 };
+            // The rules `validate` applies to literal parameters hold for templated ones too: a
+            // value from an inventory var (`path: "{{ dir }}/x"`) is checked once it is known.
+            if let Err(e) = task.module.0.validate(&params) {
+                break 'done TaskResult::new(
+                    State::Failed,
+                    format!("{}: {e} (after templating)", self.where_(task)),
+                );
+            }
             let module_ctx = TaskContext {
                 transport: self.transport.as_ref(),
                 host: self.host,

@@ -75,17 +75,86 @@ pub fn normalize_url(url: &str) -> (String, Backend) {
     (format!("sqlite://{with_mode}"), Backend::Sqlite)
 }
 
-/// The URL with any password replaced, for messages.
+/// The URL with any password replaced, for messages: the `user:password@` part and query
+/// parameters such as `?password=` or `&sslpassword=`.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match (base.find("://"), base.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
+            let creds = &base[s + 3..at];
             match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-                None => url.to_string(),
+                Some((user, _)) => format!("{}{user}:***{}", &base[..s + 3], &base[at..]),
+                None => base.to_string(),
             }
         }
-        _ => url.to_string(),
+        _ => base.to_string(),
+    };
+    if let Some(q) = query {
+        let params: Vec<String> = q
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.to_ascii_lowercase().contains("pass") => format!("{k}=***"),
+                _ => kv.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+/// The file of a SQLite URL (`sqlite://PATH?...`), unless it is in memory.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let path = url.strip_prefix("sqlite://")?;
+    let path = path.split('?').next().unwrap_or(path);
+    (!path.is_empty() && !path.starts_with(":memory:")).then(|| path.into())
+}
+
+/// Creates the SQLite file readable by its owner only (SQLite gives `-wal` and `-shm` the same
+/// mode), and returns it open for the migration lock.
+fn create_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+}
+
+/// Holds an exclusive `flock` on the database file while migrations run, so several processes
+/// opening a new database at once apply them one after the other (PostgreSQL: sqlx takes an
+/// advisory lock itself). flock is apart from SQLite's own fcntl locks.
+struct MigrationLock(std::fs::File);
+
+impl MigrationLock {
+    async fn take(file: std::fs::File) -> std::io::Result<MigrationLock> {
+        use std::os::fd::AsRawFd;
+        tokio::task::spawn_blocking(move || {
+            // SAFETY: flock on a file descriptor this function owns.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+            if rc == 0 {
+                Ok(MigrationLock(file))
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+}
+
+impl Drop for MigrationLock {
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: unlocking the descriptor this value owns.
+        unsafe {
+            libc::flock(self.0.as_raw_fd(), libc::LOCK_UN);
+        }
     }
 }
 
@@ -169,6 +238,13 @@ impl Store {
         sqlx::any::install_default_drivers();
         let (url, backend) = normalize_url(url);
         let shown = redact_url(&url);
+        let lock_file = match sqlite_file(&url) {
+            Some(path) => Some(create_private(&path).map_err(|e| StoreError::Open {
+                url: shown.clone(),
+                source: sqlx::Error::Io(e),
+            })?),
+            None => None,
+        };
         let mut opts = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
             .acquire_timeout(Duration::from_secs(10));
@@ -192,6 +268,13 @@ impl Store {
         let migrator = match backend {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("migrations/postgres"),
+        };
+        let _lock = match lock_file {
+            Some(f) => Some(MigrationLock::take(f).await.map_err(|e| StoreError::Open {
+                url: shown.clone(),
+                source: sqlx::Error::Io(e),
+            })?),
+            None => None,
         };
         migrator
             .run(&pool)
@@ -597,6 +680,31 @@ impl Store {
 mod tests {
     use super::*;
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_new_store_is_private_and_concurrent_first_opens_do_not_race() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.db");
+        let url = path.display().to_string();
+        // Eight openers of one new database at once: each must succeed.
+        let opens: Vec<_> = (0..8)
+            .map(|_| {
+                let url = url.clone();
+                tokio::spawn(async move { Store::open(&url).await })
+            })
+            .collect();
+        let mut stores = Vec::new();
+        for o in opens {
+            stores.push(o.await.expect("joins").expect("opens"));
+        }
+        sqlx::query("SELECT 1").execute(stores[0].pool()).await.expect("query");
+        for suffix in ["", "-wal", "-shm"] {
+            let f = dir.path().join(format!("t.db{suffix}"));
+            let mode = std::fs::metadata(&f).expect("exists").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", f.display());
+        }
+    }
+
     #[test]
     fn urls_are_normalized_and_redacted() {
         assert_eq!(
@@ -608,6 +716,10 @@ mod tests {
             "sqlite:///x/y.db?mode=rwc"
         );
         assert_eq!(normalize_url("postgres://u:p@h/db").1, Backend::Postgres);
+        assert_eq!(
+            redact_url("postgres://u@h/db?sslmode=require&password=secret"),
+            "postgres://u@h/db?sslmode=require&password=***"
+        );
         assert_eq!(
             redact_url("postgres://u:secret@h/db"),
             "postgres://u:***@h/db"

@@ -21,8 +21,10 @@ pub enum HostKeyStatus {
     Known,
     /// No line names this host.
     Unknown,
-    /// The host is known with other keys: refuse, this may be an attack.
-    Changed { line: usize },
+    /// The host is known with other keys: refuse, this may be an attack. `same_type`: the known
+    /// key is of the type the server offered (a real change); otherwise the known key may still be
+    /// valid and the server offered another of its keys.
+    Changed { line: usize, same_type: bool },
     /// The key is marked `@revoked`.
     Revoked { line: usize },
 }
@@ -53,10 +55,11 @@ pub async fn read(path: &Path) -> std::io::Result<Arc<str>> {
     Ok(text)
 }
 
-/// The name OpenSSH looks up: `host`, or `[host]:port` off port 22.
+/// The name OpenSSH looks up and records: `host`, or `[host]:port` off port 22, lowercased.
 pub fn lookup_name(host: &str, port: u16) -> String {
+    let host = host.to_ascii_lowercase();
     if port == 22 {
-        host.to_string()
+        host
     } else {
         format!("[{host}]:{port}")
     }
@@ -87,31 +90,25 @@ fn hashed_match(field: &str, name: &str) -> bool {
 }
 
 /// OpenSSH host patterns: `*` and `?` only; `[` and `]` are literal (they bracket `[host]:port`).
-fn wildcard(pattern: &[u8], text: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => text.is_empty(),
-        Some((b'*', rest)) => (0..=text.len()).any(|i| wildcard(rest, &text[i..])),
-        Some((b'?', rest)) => !text.is_empty() && wildcard(rest, &text[1..]),
-        Some((c, rest)) => text.first() == Some(c) && wildcard(rest, &text[1..]),
-    }
-}
-
+/// Names are compared without regard to ASCII case, as OpenSSH does.
 fn glob(pattern: &str, name: &str) -> bool {
-    wildcard(pattern.as_bytes(), name.as_bytes())
+    crate::glob::matches(pattern, name, false, true)
 }
 
-/// Whether a host field (comma-separated patterns) names `name`.
+/// Whether a host field (comma-separated patterns) names `name`. OpenSSH lowercases the host name
+/// before it looks it up, and hashes the lowercased name: so does this.
 fn names_match(field: &str, name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
     if field.starts_with("|1|") {
-        return hashed_match(field, name);
+        return hashed_match(field, &name);
     }
     let mut matched = false;
     for pat in field.split(',') {
         if let Some(neg) = pat.strip_prefix('!') {
-            if glob(&neg.to_ascii_lowercase(), &name.to_ascii_lowercase()) {
+            if glob(neg, &name) {
                 return false;
             }
-        } else if glob(&pat.to_ascii_lowercase(), &name.to_ascii_lowercase()) {
+        } else if glob(pat, &name) {
             matched = true;
         }
     }
@@ -159,8 +156,9 @@ fn parse(text: &str) -> impl Iterator<Item = Entry<'_>> {
 
 /// Checks `key` (as `type base64`) for `name` against the text of a known_hosts file.
 pub fn check(text: &str, name: &str, key: &str) -> HostKeyStatus {
-    let mut changed = None;
+    let mut changed: Option<(usize, bool)> = None;
     let mut known = false;
+    let offered_type = key.split_whitespace().next().unwrap_or("");
     for e in parse(text) {
         if !names_match(e.hosts, name) {
             continue;
@@ -170,12 +168,18 @@ pub fn check(text: &str, name: &str, key: &str) -> HostKeyStatus {
             Some("@revoked") if same => return HostKeyStatus::Revoked { line: e.line },
             Some(_) => {}
             None if same => known = true,
-            None => changed = changed.or(Some(e.line)),
+            None => {
+                let same_type = e.key_type == offered_type;
+                // A line of the offered type is the one to report: that is a real change.
+                if changed.is_none_or(|(_, t)| !t && same_type) {
+                    changed = Some((e.line, same_type));
+                }
+            }
         }
     }
     match (known, changed) {
         (true, _) => HostKeyStatus::Known,
-        (false, Some(line)) => HostKeyStatus::Changed { line },
+        (false, Some((line, same_type))) => HostKeyStatus::Changed { line, same_type },
         (false, None) => HostKeyStatus::Unknown,
     }
 }
@@ -278,8 +282,44 @@ mod tests {
         let text = format!("web1 {OTHER}\n");
         assert_eq!(
             check(&text, "web1", KEY),
-            HostKeyStatus::Changed { line: 1 }
+            HostKeyStatus::Changed {
+                line: 1,
+                same_type: true
+            }
         );
+        let rsa = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ";
+        assert_eq!(
+            check(&format!("web1 {rsa}\n"), "web1", KEY),
+            HostKeyStatus::Changed {
+                line: 1,
+                same_type: false
+            },
+            "a known RSA key is not called changed because the server offered ed25519"
+        );
+    }
+
+    #[test]
+    fn names_are_matched_lowercased_as_openssh_does() {
+        // OpenSSH lowercases the name before hashing it: `LocalHost` looks up `localhost`.
+        let salt = B64.encode(b"0123456789abcdefghij");
+        let mut mac =
+            hmac::Hmac::<sha1::Sha1>::new_from_slice(b"0123456789abcdefghij").expect("key");
+        mac.update(b"[localhost]:2222");
+        let hash = B64.encode(mac.finalize().into_bytes());
+        let text = format!("|1|{salt}|{hash} {OTHER}\n");
+        let name = lookup_name("LocalHost", 2222);
+        assert_eq!(name, "[localhost]:2222");
+        assert_eq!(
+            check(&text, &name, KEY),
+            HostKeyStatus::Changed {
+                line: 1,
+                same_type: true
+            },
+            "an attacker's key is not accepted as new"
+        );
+        assert_eq!(check(&text, &name, OTHER), HostKeyStatus::Known);
+        assert_eq!(check(&text, "[LOCALHOST]:2222", OTHER), HostKeyStatus::Known);
+        assert_eq!(check(&format!("Web1 {OTHER}\n"), "web1", OTHER), HostKeyStatus::Known);
     }
 
     #[test]

@@ -23,14 +23,63 @@ async fn read_capped<R: tokio::io::AsyncRead + Unpin>(mut r: R) -> (Vec<u8>, boo
     (buf, !complete)
 }
 
+/// The only variables a local task inherits. A task runs with a clean environment, so the daemon's
+/// secrets (`TENDED_*`, any `password_env`, tokens) never reach a command or its output.
+pub const INHERITED_ENV: &[&str] = &["PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "SHELL", "TMPDIR"];
+
+/// Reads stderr through the sudo gate, writing the password and the task's stdin when it says so.
+async fn gated_stderr(
+    mut err: tokio::process::ChildStderr,
+    mut stdin: Option<tokio::process::ChildStdin>,
+    mut gate: super::sudo::SudoGate,
+) -> (Vec<u8>, bool) {
+    use super::sudo::GateStep;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let mut complete = true;
+    loop {
+        let n = match err.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let (keep, steps) = gate.feed(&chunk[..n]);
+        complete &= push_capped(&mut buf, &keep);
+        for step in steps {
+            match step {
+                GateStep::Password(pw) => {
+                    if let Some(pipe) = stdin.as_mut() {
+                        let _ = pipe.write_all(&pw).await;
+                    }
+                }
+                GateStep::Stdin(input) => {
+                    if let Some(mut pipe) = stdin.take() {
+                        // The command may not read its input: writing must not hold stderr up.
+                        tokio::spawn(async move {
+                            let _ = pipe.write_all(&input).await;
+                        });
+                    }
+                }
+                GateStep::Eof => stdin = None,
+            }
+        }
+    }
+    complete &= push_capped(&mut buf, &gate.finish());
+    (buf, !complete)
+}
+
 impl Transport for Local {
     fn exec<'a>(&'a self, req: ExecRequest) -> BoxFuture<'a, Result<ExecOutput, TransportError>> {
         Box::pin(async move {
-            let (command, stdin) = req.wire(false);
-            let mut child = Command::new("/bin/sh")
-                .arg("-c")
-                .arg(&command)
-                .stdin(if stdin.is_some() {
+            let wire = req.wire(false)?;
+            let mut cmd = Command::new("/bin/sh");
+            cmd.arg("-c").arg(&wire.command).env_clear();
+            for name in INHERITED_ENV {
+                if let Some(v) = std::env::var_os(name) {
+                    cmd.env(name, v);
+                }
+            }
+            let mut child = cmd
+                .stdin(if wire.stdin.is_some() || wire.gate.is_some() {
                     Stdio::piped()
                 } else {
                     Stdio::null()
@@ -41,13 +90,20 @@ impl Transport for Local {
                 .kill_on_drop(true)
                 .spawn()
                 .map_err(|e| TransportError::Failed(format!("cannot start /bin/sh: {e}")))?;
-            if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-                tokio::spawn(async move {
-                    let _ = pipe.write_all(&input).await;
-                });
-            }
+            let pipe = child.stdin.take();
+            let err = match (wire.gate, child.stderr.take()) {
+                (Some(gate), Some(e)) => Some(tokio::spawn(gated_stderr(e, pipe, gate))),
+                (None, e) => {
+                    if let (Some(input), Some(mut pipe)) = (wire.stdin, pipe) {
+                        tokio::spawn(async move {
+                            let _ = pipe.write_all(&input).await;
+                        });
+                    }
+                    e.map(|e| tokio::spawn(read_capped(e)))
+                }
+                (Some(_), None) => None,
+            };
             let out = child.stdout.take().map(|o| tokio::spawn(read_capped(o)));
-            let err = child.stderr.take().map(|e| tokio::spawn(read_capped(e)));
             let pid = child.id();
             let status = match req.timeout {
                 Some(t) => match tokio::time::timeout(t, child.wait()).await {
@@ -122,6 +178,16 @@ mod tests {
             Err(TransportError::Timeout(_))
         ));
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[tokio::test]
+    async fn tasks_get_a_clean_environment() {
+        // SAFETY: set before any task of this test reads the environment; the name is unique to it.
+        unsafe { std::env::set_var("TENDED_TEST_SECRET_FOR_ENV", "hunter2") };
+        let out = Local.exec(ExecRequest::new("env")).await.expect("runs");
+        let env = out.stdout_text();
+        assert!(!env.contains("hunter2"), "{env}");
+        assert!(env.contains("PATH="), "{env}");
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@
 pub mod known_hosts;
 pub mod local;
 pub mod ssh;
+pub mod sudo;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -42,15 +43,17 @@ impl ExecRequest {
         }
     }
 
-    /// The command line and stdin actually sent, with sudo wrapped around when becoming.
+    /// The command line actually sent, what to write to its stdin at once, and, when sudo may ask
+    /// for a password, the gate that decides when to write it (see `sudo.rs`).
     ///
     /// With `remote_timeout`, the command runs under the host's own `timeout -s KILL` (coreutils and
     /// busybox), which kills the command's whole process group: closing an SSH channel does not stop
     /// a remote command, and OpenSSH ignores a KILL signal request on many versions.
-    pub fn wire(&self, remote_timeout: bool) -> (String, Option<Vec<u8>>) {
+    pub fn wire(&self, remote_timeout: bool) -> Result<Wire, TransportError> {
+        let nul = |what: &str| TransportError::Failed(format!("{what} holds a NUL byte"));
         let quoted = shlex::try_quote(&self.command)
             .map(|c| c.into_owned())
-            .unwrap_or_default();
+            .map_err(|_| nul("the command"))?;
         let command = match self.timeout.filter(|_| remote_timeout) {
             Some(t) => format!(
                 // `command -v` is a builtin: no subshell, so no fork beyond timeout's own.
@@ -60,29 +63,63 @@ impl ExecRequest {
             None => self.command.clone(),
         };
         let Some(b) = &self.r#become else {
-            return (command, self.stdin.clone());
+            return Ok(Wire {
+                command,
+                stdin: self.stdin.clone(),
+                gate: None,
+            });
         };
-        let user = shlex::try_quote(&b.user)
-            .map(|u| u.into_owned())
-            .unwrap_or_else(|_| "root".into());
-        let inner = shlex::try_quote(&command)
-            .map(|c| c.into_owned())
-            .unwrap_or_default();
+        let user = become_user_word(&b.user).map_err(TransportError::Failed)?;
         match &b.password {
-            None => (
-                format!("sudo -n -H -u {user} -- /bin/sh -c {inner}"),
-                self.stdin.clone(),
-            ),
+            None => {
+                let inner = shlex::try_quote(&command).map_err(|_| nul("the command"))?;
+                Ok(Wire {
+                    command: format!("sudo -n -H -u {user} -- /bin/sh -c {inner}"),
+                    stdin: self.stdin.clone(),
+                    gate: None,
+                })
+            }
             Some(pw) => {
-                let mut input = format!("{}\n", pw.expose()).into_bytes();
-                input.extend(self.stdin.clone().unwrap_or_default());
-                (
-                    format!("sudo -S -p '' -H -u {user} -- /bin/sh -c {inner}"),
-                    Some(input),
-                )
+                let gate = sudo::SudoGate::new(pw.clone(), self.stdin.clone());
+                let script = format!("printf '%s' {} >&2; {command}", quote(gate.started()));
+                let inner = shlex::try_quote(&script).map_err(|_| nul("the command"))?;
+                Ok(Wire {
+                    command: format!(
+                        "sudo -S -p {} -H -u {user} -- /bin/sh -c {inner}",
+                        quote(gate.prompt())
+                    ),
+                    stdin: None,
+                    gate: Some(gate),
+                })
             }
         }
     }
+}
+
+/// A `become_user` as one shell word, or why it cannot be one (never a fallback to root).
+pub fn become_user_word(user: &str) -> Result<String, String> {
+    let usable = !user.is_empty()
+        && !user.starts_with('-')
+        && user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@' | '$'));
+    if !usable {
+        return Err(format!(
+            "become_user `{}` is not a usable user name (letters, digits, `_`, `-`, `.`; not starting with `-`)",
+            user.escape_debug()
+        ));
+    }
+    Ok(quote(user))
+}
+
+/// What a transport sends for one command.
+#[derive(Debug)]
+pub struct Wire {
+    pub command: String,
+    /// Written to stdin at once, then end of input (no gate).
+    pub stdin: Option<Vec<u8>>,
+    /// sudo may prompt: stderr goes through the gate, which says what to write and when.
+    pub gate: Option<sudo::SudoGate>,
 }
 
 /// What a finished command left behind.
@@ -143,6 +180,43 @@ pub fn quote(s: &str) -> String {
         .unwrap_or_else(|_| "''".into())
 }
 
+/// Quotes a path for a program's argument list so that it can never be read as an option: a path
+/// that starts with `-` becomes `./-...` (the same file, relative to the working directory). Every
+/// path a module passes to find, stat, df, systemctl, restic, borg, openssl or a package manager goes
+/// through here or after `--`.
+pub fn path_arg(p: &str) -> String {
+    if p.starts_with('-') {
+        quote(&format!("./{p}"))
+    } else {
+        quote(p)
+    }
+}
+
+/// Quotes a name (a unit, a package, a patch) that a program takes as an operand; a name that would
+/// read as an option is refused, with the reason.
+pub fn name_arg(n: &str) -> Result<String, String> {
+    if n.starts_with('-') {
+        return Err(format!(
+            "`{n}` starts with `-` and would be read as an option, not a name"
+        ));
+    }
+    if n.contains('\0') {
+        return Err(format!("`{}` holds a NUL byte", n.escape_debug()));
+    }
+    Ok(quote(n))
+}
+
+/// Refuses a path that must be absolute (the message names the parameter).
+pub fn require_absolute(param: &str, p: &str) -> Result<(), String> {
+    if p.starts_with('/') {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{param}: {p}` must be an absolute path (starting with /)"
+        ))
+    }
+}
+
 /// Appends to a capped buffer; returns false once something had to be dropped.
 pub(crate) fn push_capped(buf: &mut Vec<u8>, data: &[u8]) -> bool {
     let room = OUTPUT_CAP.saturating_sub(buf.len());
@@ -155,52 +229,71 @@ mod tests {
     use super::*;
 
     #[test]
-    fn become_wraps_in_sudo_non_interactive() {
+    fn arguments_can_never_be_read_as_options() {
+        assert_eq!(path_arg("-delete/x"), "./-delete/x");
+        assert_eq!(path_arg("/var/x y"), "'/var/x y'");
+        assert!(name_arg("--help").is_err());
+        assert!(name_arg("a\0b").is_err());
+        assert_eq!(name_arg("nginx.service").as_deref(), Ok("nginx.service"));
+        assert!(require_absolute("path", "rel/x").is_err());
+        assert!(require_absolute("path", "-delete/x").is_err());
+        assert!(require_absolute("path", "/srv/x").is_ok());
+    }
+
+    #[test]
+    fn become_wraps_in_sudo_and_the_password_waits_for_the_prompt() {
         let mut req = ExecRequest::new("id -u; echo 'a b'");
+        req.stdin = Some(b"in".to_vec());
         req.r#become = Some(BecomeExec {
             user: "root".into(),
             password: None,
         });
-        let (cmd, stdin) = req.wire(false);
-        let words = shlex::split(&cmd).expect("splits");
+        let w = req.wire(false).expect("wires");
+        let words = shlex::split(&w.command).expect("splits");
         assert_eq!(
             words,
-            [
-                "sudo",
-                "-n",
-                "-H",
-                "-u",
-                "root",
-                "--",
-                "/bin/sh",
-                "-c",
-                "id -u; echo 'a b'"
-            ]
+            ["sudo", "-n", "-H", "-u", "root", "--", "/bin/sh", "-c", "id -u; echo 'a b'"]
         );
-        assert!(stdin.is_none());
+        assert_eq!(w.stdin.as_deref(), Some(&b"in"[..]));
         req.r#become = Some(BecomeExec {
             user: "root".into(),
             password: Some(SecretString("pw".into())),
         });
-        let (cmd, stdin) = req.wire(false);
-        assert!(cmd.starts_with("sudo -S -p ''"));
-        assert_eq!(stdin.as_deref(), Some(&b"pw\n"[..]));
+        let w = req.wire(false).expect("wires");
+        let gate = w.gate.expect("a gate");
+        let words = shlex::split(&w.command).expect("splits");
+        assert_eq!(words[..4], ["sudo", "-S", "-p", gate.prompt()]);
+        assert!(w.stdin.is_none(), "nothing is written before sudo asks");
+        assert!(!w.command.contains("pw"));
+    }
+
+    #[test]
+    fn an_unusable_become_user_is_an_error_never_root() {
+        for user in ["a\0b", "", "-u", "x y", "r;oot"] {
+            let mut req = ExecRequest::new("id");
+            req.r#become = Some(BecomeExec {
+                user: user.into(),
+                password: None,
+            });
+            assert!(req.wire(false).is_err(), "{user:?}");
+        }
+        assert!(ExecRequest::new("a\0b").wire(false).is_err());
     }
 
     #[test]
     fn remote_timeout_wraps_the_command_in_the_hosts_timeout() {
         let mut req = ExecRequest::new("sleep 100; echo 'x'");
         req.timeout = Some(Duration::from_secs(7));
-        let (cmd, _) = req.wire(true);
+        let cmd = req.wire(true).expect("wires").command;
         assert!(cmd.contains("-s KILL 7} /bin/sh -c"), "{cmd}");
-        assert_eq!(req.wire(false).0, "sleep 100; echo 'x'");
+        assert_eq!(req.wire(false).expect("wires").command, "sleep 100; echo 'x'");
     }
 
     #[test]
     fn remote_timeout_wrapper_runs_with_and_without_timeout_installed() {
         let mut req = ExecRequest::new("echo \"$0 'quoted'\"; exit 3");
         req.timeout = Some(Duration::from_secs(7));
-        let (cmd, _) = req.wire(true);
+        let cmd = req.wire(true).expect("wires").command;
         let empty = tempfile::tempdir().expect("tempdir");
         for path in [
             std::env::var("PATH").unwrap_or_default(),

@@ -15,6 +15,7 @@ use russh::{ChannelMsg, Sig};
 use tokio::sync::Semaphore;
 
 use super::known_hosts::{self, HostKeyStatus};
+use super::sudo::GateStep;
 use super::{BoxFuture, ExecOutput, ExecRequest, Transport, TransportError, push_capped};
 use crate::inventory::{HostKeyChecking, Jump, Secret, SshTarget};
 
@@ -94,11 +95,18 @@ impl client::Handler for Checker {
         };
         match known_hosts::check(&text, &self.name, &line) {
             HostKeyStatus::Known => Ok(true),
-            HostKeyStatus::Changed { line: n } => self.refuse(format!(
-                "HOST KEY CHANGED for {}: the server offers {fp}, but {path} line {n} holds another key. \
-                 This may be an attack. If the change is expected, remove the old key with \
-                 `ssh-keygen -R '{}' -f {path}` and connect again",
-                self.name, self.name
+            HostKeyStatus::Changed { line: n, same_type: true } => self.refuse(format!(
+                "HOST KEY CHANGED for {}: the server offers the {} key {fp}, but {path} line {n} holds \
+                 another key of that type. This may be an attack. If the change is expected, remove the \
+                 old key with `ssh-keygen -R '{}' -f {path}` and connect again",
+                self.name, key.algorithm().as_str(), self.name
+            )),
+            HostKeyStatus::Changed { line: n, same_type: false } => self.refuse(format!(
+                "{} offered a {} key ({fp}) that {path} does not hold; line {n} holds a key of another \
+                 type for it, which the server did not offer. That key may still be valid: do not remove \
+                 it. Check the new key's fingerprint on the host (`ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub`) \
+                 and add it beside the old one",
+                self.name, key.algorithm().as_str()
             )),
             HostKeyStatus::Revoked { line: n } => {
                 self.refuse(format!("the host key {fp} of {} is marked @revoked in {path} line {n}", self.name))
@@ -160,7 +168,13 @@ fn config(opts: &SshOptions, known_types: &[String]) -> Arc<client::Config> {
     // Prefer host key types already in known_hosts, as OpenSSH does, so a host known by its RSA key
     // is not refused as "changed" when it also offers ed25519.
     let mut keys: Vec<russh::keys::Algorithm> = preferred.key.to_vec();
-    keys.sort_by_key(|a| !known_types.iter().any(|t| t == a.as_str()));
+    // A key recorded as `ssh-rsa` is negotiated as rsa-sha2-512/256 (the same key, a newer signature
+    // hash), so every RSA algorithm counts as known for it.
+    keys.sort_by_key(|a| {
+        !known_types
+            .iter()
+            .any(|t| t == a.as_str() || (t == "ssh-rsa" && a.clone().is_rsa()))
+    });
     preferred.key = keys.into();
     Arc::new(client::Config {
         keepalive_interval: Some(opts.keepalive),
@@ -503,13 +517,16 @@ impl SshConnection {
             }
         };
         let mut ch = session.handle.channel_open_session().await.map_err(lost)?;
-        let (command, stdin) = req.wire(true);
+        let wire = req.wire(true)?;
         let started = std::time::Instant::now();
-        ch.exec(true, command).await.map_err(lost)?;
-        if let Some(input) = stdin {
-            ch.data(&input[..]).await.map_err(lost)?;
+        ch.exec(true, wire.command).await.map_err(lost)?;
+        let mut gate = wire.gate;
+        if gate.is_none() {
+            if let Some(input) = wire.stdin {
+                ch.data(&input[..]).await.map_err(lost)?;
+            }
+            ch.eof().await.map_err(lost)?;
         }
-        ch.eof().await.map_err(lost)?;
         let mut out = ExecOutput::default();
         let mut complete = true;
         let mut refused = false;
@@ -518,9 +535,24 @@ impl SshConnection {
             while let Some(msg) = ch.wait().await {
                 match msg {
                     ChannelMsg::Data { data } => complete &= push_capped(&mut out.stdout, &data),
-                    ChannelMsg::ExtendedData { data, ext: 1 } => {
-                        complete &= push_capped(&mut out.stderr, &data)
-                    }
+                    ChannelMsg::ExtendedData { data, ext: 1 } => match gate.as_mut() {
+                        None => complete &= push_capped(&mut out.stderr, &data),
+                        Some(g) => {
+                            let (keep, steps) = g.feed(&data);
+                            complete &= push_capped(&mut out.stderr, &keep);
+                            for step in steps {
+                                // A write that fails means the channel is gone; wait() says so next.
+                                let _ = match step {
+                                    GateStep::Password(pw) => ch.data(&pw[..]).await,
+                                    GateStep::Stdin(input) => match ch.data(&input[..]).await {
+                                        Ok(()) => ch.eof().await,
+                                        Err(e) => Err(e),
+                                    },
+                                    GateStep::Eof => ch.eof().await,
+                                };
+                            }
+                        }
+                    },
                     ChannelMsg::ExitStatus { exit_status } => out.rc = Some(exit_status as i32),
                     ChannelMsg::ExitSignal { signal_name, .. } => {
                         out.signal = Some(format!("{signal_name:?}"))
@@ -544,6 +576,10 @@ impl SshConnection {
             let _ = ch.signal(Sig::KILL).await;
             let _ = ch.close().await;
             return Err(TransportError::Timeout(req.timeout.unwrap_or_default()));
+        }
+        if let Some(g) = gate.as_mut() {
+            // sudo refused before the command started: its own message is what the user needs.
+            complete &= push_capped(&mut out.stderr, &g.finish());
         }
         out.truncated = !complete;
         if refused && out.rc.is_none() {
