@@ -4,6 +4,7 @@
 //! (and a future daemon) call the same code a user runs.
 
 pub mod cli;
+pub mod duration;
 pub mod glob;
 pub mod inventory;
 pub mod modules;

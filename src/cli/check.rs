@@ -72,11 +72,11 @@ pub fn validate(a: ValidateArgs) -> Result<u8> {
         }
     }
     for g in &good {
-        println!("{g}");
+        outln!("{g}");
     }
     if all.is_empty() {
         if let (Some(inv), Some(path)) = (&inv, &a.inventory) {
-            println!(
+            outln!(
                 "ok: {} ({} clients, {} hosts)",
                 path.display(),
                 inv.clients.len(),
@@ -161,17 +161,17 @@ pub fn inventory(cmd: InventoryCommand) -> Result<u8> {
         for (g, members) in groups {
             out.insert(g, json!({ "hosts": members }));
         }
-        println!("{}", serde_json::to_string_pretty(&Value::Object(out))?);
+        outln!("{}", serde_json::to_string_pretty(&Value::Object(out))?);
         return Ok(exit::OK);
     }
     for h in hosts {
-        println!(
+        outln!(
             "{}  [client {}]  {}",
             h.name,
             h.client,
             address(&h.connection)
         );
-        println!(
+        outln!(
             "  groups: {}",
             if h.groups.is_empty() {
                 "-".to_string()
@@ -183,7 +183,7 @@ pub fn inventory(cmd: InventoryCommand) -> Result<u8> {
             if k == "inventory_hostname" || k == "tended_client" {
                 continue;
             }
-            println!("  {k} = {v}");
+            outln!("  {k} = {v}");
         }
     }
     Ok(exit::OK)
@@ -191,7 +191,7 @@ pub fn inventory(cmd: InventoryCommand) -> Result<u8> {
 
 pub fn modules() -> Result<u8> {
     for m in crate::modules::MODULES {
-        println!(
+        outln!(
             "{:<10} {:<7} {}",
             m.name(),
             match m.kind() {

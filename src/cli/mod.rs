@@ -1,6 +1,17 @@
 //! The command line: argument parsing and dispatch. Each subcommand lives in its own file and calls the
 //! library; errors become one clear message and a documented exit code.
 
+/// Prints to stdout like `println!`; a closed pipe (`tended show 1 --json | head -c1`) ends the
+/// process quietly instead of panicking. Every line the CLI prints goes through here.
+macro_rules! outln {
+    ($($t:tt)*) => { $crate::cli::write_out(format_args!($($t)*), true) };
+}
+
+/// `print!` through the same choke point as `outln!`.
+macro_rules! out {
+    ($($t:tt)*) => { $crate::cli::write_out(format_args!($($t)*), false) };
+}
+
 mod check;
 mod outbox;
 mod query;
@@ -13,6 +24,49 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+
+/// Writes to stdout; on a closed pipe the reader has what it wanted, so exit at once and quietly.
+pub(crate) fn write_out(args: std::fmt::Arguments<'_>, newline: bool) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_fmt(args)
+        .and_then(|()| if newline { out.write_all(b"\n") } else { Ok(()) })
+        .and_then(|()| out.flush());
+    if let Err(e) = written {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(i32::from(exit::FAILED));
+    }
+}
+
+/// Remote output as it may reach the operator's terminal: control characters (an OSC 52 clipboard
+/// write, a clear-screen, a cursor move from a hostile or broken host) are shown escaped; tabs and
+/// newlines stay. JSON output keeps the text as it was.
+pub(crate) fn terminal_safe(text: &str) -> String {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        return text.to_string();
+    }
+    escape_controls(text)
+}
+
+/// The escaping `terminal_safe` applies on a terminal.
+pub(crate) fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() => out.extend(c.escape_default()),
+            // Bidirectional overrides reorder what the operator sees.
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    out
+}
 
 /// Exit codes (also in the README).
 pub mod exit {
@@ -190,4 +244,20 @@ pub(crate) async fn open_store(arg: &DbArg) -> anyhow::Result<crate::store::Stor
     crate::store::Store::open(&arg.db)
         .await
         .map_err(|e| invalid(format!("error: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_controls;
+
+    #[test]
+    fn terminal_control_sequences_from_hosts_are_shown_escaped() {
+        let osc52 = "\u{1b}]52;c;cm0gLXJmIH4=\u{7}";
+        let clear = "\u{1b}[2J\u{1b}[H";
+        let out = escape_controls(&format!("ok{osc52}{clear}\r\ttab\nline \u{202e}x"));
+        assert!(!out.contains('\u{1b}') && !out.contains('\u{7}') && !out.contains('\r'));
+        assert!(!out.contains('\u{202e}'));
+        assert!(out.contains("\\u{1b}]52;c;"), "{out}");
+        assert!(out.contains("\ttab\nline"), "{out}");
+    }
 }

@@ -39,7 +39,7 @@ pub async fn outbox(a: OutboxArgs) -> Result<u8> {
             .await
             .context("updating the outbox")?
         {
-            println!("message {id} is queued again; the daemon sends it on its next pass");
+            outln!("message {id} is queued again; the daemon sends it on its next pass");
             return Ok(exit::OK);
         }
         return Err(invalid(format!(
@@ -48,14 +48,14 @@ pub async fn outbox(a: OutboxArgs) -> Result<u8> {
     }
     let rows = store.outbox(a.all).await.context("reading the outbox")?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(exit::OK);
     }
     if rows.is_empty() {
-        println!("the outbox is empty: nothing waits, nothing failed");
+        outln!("the outbox is empty: nothing waits, nothing failed");
         return Ok(exit::OK);
     }
-    println!(
+    outln!(
         "{:>5}  {:<7}  {:<6}  {:<28}  {:>8}  {:<20}  subject / why",
         "id", "state", "kind", "to", "attempts", "next attempt"
     );
@@ -68,7 +68,7 @@ pub async fn outbox(a: OutboxArgs) -> Result<u8> {
                 .unwrap_or_default(),
             OutboxState::Failed => "-".into(),
         };
-        println!(
+        outln!(
             "{:>5}  {:<7}  {:<6}  {:<28}  {:>8}  {:<20}  {}",
             r.id,
             r.state.as_str(),
@@ -81,7 +81,7 @@ pub async fn outbox(a: OutboxArgs) -> Result<u8> {
         if let Some(e) = &r.last_error
             && r.state != OutboxState::Sent
         {
-            println!("{:>7}{e}", "why: ");
+            outln!("{:>7}{e}", "why: ");
         }
     }
     let failed = rows.iter().any(|r| r.state == OutboxState::Failed);

@@ -77,14 +77,14 @@ pub async fn history(a: HistoryArgs) -> Result<u8> {
         .await
         .map_err(|e| invalid(format!("error: {e}")))?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&runs)?);
+        outln!("{}", serde_json::to_string_pretty(&runs)?);
         return Ok(exit::OK);
     }
     if runs.is_empty() {
-        println!("no runs recorded yet (run one with `tended run PLAYBOOK`)");
+        outln!("no runs recorded yet (run one with `tended run PLAYBOOK`)");
         return Ok(exit::OK);
     }
-    println!(
+    outln!(
         "{:>5}  {:<20}  {:<8}  {:<14}  {:<30}  HOSTS",
         "RUN", "STARTED", "TIME", "RESULT", "PLAYBOOK"
     );
@@ -92,7 +92,7 @@ pub async fn history(a: HistoryArgs) -> Result<u8> {
         let (result, took) = describe(&r.state);
         let hosts: Vec<String> = r.hosts.iter().map(|(s, n)| format!("{n} {s}")).collect();
         let check = if r.check_mode { " (check)" } else { "" };
-        println!(
+        outln!(
             "{:>5}  {:<20}  {:<8}  {:<14}  {:<30}  {}{check}",
             r.id,
             when(r.state.started_at()),
@@ -118,11 +118,11 @@ pub async fn show(a: ShowArgs) -> Result<u8> {
         )));
     };
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&run)?);
+        outln!("{}", serde_json::to_string_pretty(&run)?);
         return Ok(exit::OK);
     }
     let (result, took) = describe(&run.run.state);
-    println!(
+    outln!(
         "run {}: {}  pattern {}  started {} by {} ({})  {took}  result: {result}{}",
         run.run.id,
         run.run.playbook,
@@ -136,20 +136,24 @@ pub async fn show(a: ShowArgs) -> Result<u8> {
             ""
         }
     );
+    // Reasons and messages hold the hosts' own text: escaped on a terminal (`terminal_safe`).
+    let safe = super::terminal_safe;
     for h in &run.results {
-        println!(
+        outln!(
             "\n{} ({}): {}{}",
             h.host,
             h.client,
             h.state,
-            h.reason
-                .as_ref()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default()
+            safe(
+                &h.reason
+                    .as_ref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            )
         );
         for t in &h.tasks {
             let ignored = if t.ignored { " (ignored)" } else { "" };
-            println!(
+            outln!(
                 "  {:<10} {}{ignored}  [{}; {}ms{}] {}",
                 t.result.state.as_str(),
                 t.name,
@@ -160,7 +164,7 @@ pub async fn show(a: ShowArgs) -> Result<u8> {
                 } else {
                     String::new()
                 },
-                t.result.message.lines().next().unwrap_or("")
+                safe(t.result.message.lines().next().unwrap_or(""))
             );
         }
     }

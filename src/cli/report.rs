@@ -105,7 +105,7 @@ pub async fn report(a: ReportArgs) -> Result<u8> {
     match &a.out {
         Some(out) => {
             let html = write_report(&store, client, period, out, &msp).await?;
-            println!(
+            outln!(
                 "report written to {} (and {})",
                 html.display(),
                 html.with_extension("txt").display()
@@ -115,7 +115,7 @@ pub async fn report(a: ReportArgs) -> Result<u8> {
             let r = report::build(&store, client, period, chrono::Utc::now())
                 .await
                 .map_err(|e| invalid(format!("error: {e}")))?;
-            print!("{}", report::render::text(&r, &msp));
+            out!("{}", report::render::text(&r, &msp));
         }
     }
     Ok(exit::OK)
@@ -139,7 +139,7 @@ async fn send(store: &Store, cfg: &DaemonConfig, client: &Client, period: Period
         .context("sending from the outbox")?;
     let ids: Vec<&str> = msgs.iter().map(|m| m.message_id.as_str()).take(1).collect();
     let to: Vec<&str> = msgs.iter().map(|m| m.recipient.as_str()).collect();
-    println!(
+    outln!(
         "report for {} to {} ({})",
         client.id,
         to.join(", "),
@@ -151,7 +151,7 @@ async fn send(store: &Store, cfg: &DaemonConfig, client: &Client, period: Period
         .filter(|row| msgs.iter().any(|m| m.message_id == row.message_id))
         .collect();
     for row in &mine {
-        println!(
+        outln!(
             "  {}: {} ({})",
             row.recipient,
             row.state.as_str(),
@@ -159,7 +159,7 @@ async fn send(store: &Store, cfg: &DaemonConfig, client: &Client, period: Period
         );
     }
     if mine.is_empty() {
-        println!("sent ({} messages)", done.sent);
+        outln!("sent ({} messages)", done.sent);
         return Ok(exit::OK);
     }
     if mine
@@ -171,6 +171,6 @@ async fn send(store: &Store, cfg: &DaemonConfig, client: &Client, period: Period
         );
         return Ok(exit::FAILED);
     }
-    println!("queued: the daemon retries until the server takes it (see `tended outbox`)");
+    outln!("queued: the daemon retries until the server takes it (see `tended outbox`)");
     Ok(exit::WARNING)
 }

@@ -49,11 +49,11 @@ pub struct RunArgs {
     #[arg(long, default_value = "strict", value_parser = ["strict", "accept-new"])]
     host_key_checking: String,
     /// Seconds to connect and authenticate.
-    #[arg(long, default_value_t = 10)]
-    connect_timeout: u64,
+    #[arg(long, default_value = "10", value_parser = crate::duration::cli_arg)]
+    connect_timeout: Duration,
     /// Seconds between SSH keepalives; a host silent for three of them is recorded as lost.
-    #[arg(long, default_value_t = 15)]
-    keepalive: u64,
+    #[arg(long, default_value = "15", value_parser = crate::duration::cli_arg)]
+    keepalive: Duration,
     /// Let state-changing tasks (patching, reboots, restarts, remediation) run outside the clients'
     /// maintenance windows.
     #[arg(long)]
@@ -63,8 +63,8 @@ pub struct RunArgs {
     #[arg(long)]
     report: Option<PathBuf>,
     /// Seconds a task may run when it sets no `timeout` of its own.
-    #[arg(long, default_value_t = 3600)]
-    task_timeout: u64,
+    #[arg(long, default_value = "3600", value_parser = crate::duration::cli_arg)]
+    task_timeout: Duration,
 }
 
 /// Problems that would make hosts fail for reasons the user can fix before anything runs.
@@ -143,9 +143,9 @@ pub async fn run(a: RunArgs) -> Result<u8> {
         opts.ssh.known_hosts = k;
     }
     opts.ssh.host_key_checking = HostKeyChecking::parse(&a.host_key_checking).unwrap_or_default();
-    opts.ssh.connect_timeout = Duration::from_secs(a.connect_timeout.max(1));
-    opts.ssh.keepalive = Duration::from_secs(a.keepalive.max(1));
-    opts.task_timeout = Duration::from_secs(a.task_timeout.max(1));
+    opts.ssh.connect_timeout = a.connect_timeout;
+    opts.ssh.keepalive = a.keepalive;
+    opts.task_timeout = a.task_timeout;
 
     let mut unique: Vec<&str> = selected.iter().map(|h| h.name.as_str()).collect();
     unique.sort();
@@ -198,9 +198,10 @@ pub async fn run(a: RunArgs) -> Result<u8> {
     };
     bar.finish_and_clear();
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&outcome)?);
+        outln!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {
-        print!("{}", summary(&outcome));
+        // Task messages and reasons hold the hosts' own text: escaped on a terminal.
+        out!("{}", super::terminal_safe(&summary(&outcome)));
     }
     if let Some(dir) = &a.report {
         let mut clients: Vec<&str> = outcome.hosts.iter().map(|h| h.client.as_str()).collect();
@@ -218,7 +219,7 @@ pub async fn run(a: RunArgs) -> Result<u8> {
             )
             .await?;
             if !a.json {
-                println!("report for {} written to {}", c.id, html.display());
+                outln!("report for {} written to {}", c.id, html.display());
             }
         }
     }

@@ -32,13 +32,13 @@ pub struct DaemonArgs {
     #[command(flatten)]
     config: ConfigArg,
     /// Seconds SIGTERM waits for running runs before marking them interrupted.
-    #[arg(long, default_value_t = 300)]
-    drain_timeout: u64,
+    #[arg(long, default_value = "300", value_parser = crate::duration::cli_arg)]
+    drain_timeout: std::time::Duration,
 }
 
 pub async fn daemon(a: DaemonArgs) -> Result<u8> {
     let opts = crate::schedule::daemon::DaemonOptions {
-        drain_timeout: std::time::Duration::from_secs(a.drain_timeout),
+        drain_timeout: a.drain_timeout,
         ..Default::default()
     };
     match crate::schedule::daemon::run(a.config.config.clone(), opts).await {
@@ -68,7 +68,7 @@ pub async fn reload(a: ConfigArg) -> Result<u8> {
     let status = resp.status();
     let body = resp.text().await.unwrap_or_default();
     if status.is_success() {
-        print!("{body}");
+        out!("{body}");
         Ok(exit::OK)
     } else {
         Err(invalid(format!(
@@ -80,7 +80,7 @@ pub async fn reload(a: ConfigArg) -> Result<u8> {
 pub fn check_config(a: ConfigArg) -> Result<u8> {
     let cfg = DaemonConfig::load(&a.config).map_err(invalid)?;
     let inv = cfg.check_references().map_err(invalid)?;
-    println!(
+    outln!(
         "ok: {} ({} schedules, inventory {}: {} clients, {} hosts)",
         a.config.display(),
         cfg.schedules.len(),
@@ -90,7 +90,7 @@ pub fn check_config(a: ConfigArg) -> Result<u8> {
     );
     let n = &cfg.notify;
     if let Some(m) = &n.mail {
-        println!(
+        outln!(
             "mail: via {}:{} from {}; alerts: {}; {}; {}",
             m.host,
             m.port,
@@ -119,7 +119,7 @@ pub fn schedules(a: SchedulesArgs) -> Result<u8> {
             .series(&inv)
             .map_err(|e| invalid(format!("error: schedule `{}`: {e}", s.name)))?;
         if !a.json {
-            println!(
+            outln!(
                 "{}  cron \"{}\"  {}  hosts {}",
                 s.name,
                 s.cron.text,
@@ -137,11 +137,11 @@ pub fn schedules(a: SchedulesArgs) -> Result<u8> {
                 continue;
             }
             match &ser.client {
-                Some(c) => println!("  client {c} ({})", ser.timezone.name()),
-                None => println!("  {}", ser.timezone.name()),
+                Some(c) => outln!("  client {c} ({})", ser.timezone.name()),
+                None => outln!("  {}", ser.timezone.name()),
             }
             for t in times {
-                println!(
+                outln!(
                     "    {}   {}",
                     t.format("%a %Y-%m-%d %H:%M:%S %Z"),
                     t.with_timezone(&chrono::Utc)
@@ -151,7 +151,7 @@ pub fn schedules(a: SchedulesArgs) -> Result<u8> {
         }
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        outln!("{}", serde_json::to_string_pretty(&json)?);
     }
     Ok(exit::OK)
 }

@@ -222,7 +222,7 @@ pub fn schema(a: SchemaArgs) -> Result<u8> {
     match a.out {
         Some(path) => std::fs::write(&path, text + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?,
-        None => println!("{text}"),
+        None => outln!("{text}"),
     }
     Ok(exit::OK)
 }

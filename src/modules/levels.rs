@@ -181,28 +181,11 @@ pub fn human_bytes(b: u64) -> String {
     }
 }
 
-/// `90s`, `30m`, `26h`, `7d`, `2w` -> seconds.
+/// `90s`, `30m`, `26h`, `7d`, `2w` -> seconds (the one grammar of `crate::duration`).
 pub fn parse_age(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not an age: write e.g. 26h, 2d or 90m"))?;
-    let mult = match unit.trim() {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 604_800,
-        "" => return Err(format!("`{s}` has no unit: write 26h, 2d, 90m, ...")),
-        other => {
-            return Err(format!(
-                "`{s}`: unknown unit `{other}` (use s, m, h, d or w)"
-            ));
-        }
-    };
-    Ok(n * mult)
+    crate::duration::parse(s, false)
+        .map(|d| d.as_secs())
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

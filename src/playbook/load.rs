@@ -236,38 +236,24 @@ fn play(cx: &mut Ctx, node: &Node) -> Option<Play> {
     })
 }
 
-/// `30`, `30s`, `5m`, `2h`.
+/// `30`, `30s`, `5m`, `2h`, `1d` (the one grammar of `crate::duration`, bounded).
 fn duration(cx: &mut Ctx, node: &Node, key: &str) -> Option<Duration> {
     let v = node.get(key)?;
     let parsed = match &v.kind {
-        Kind::Int(i) if *i >= 0 => Some(Duration::from_secs(*i as u64)),
-        Kind::Str(s) => {
-            let (num, unit) = s.trim().split_at(
-                s.trim()
-                    .find(|c: char| !c.is_ascii_digit())
-                    .unwrap_or(s.trim().len()),
-            );
-            let mult = match unit.trim() {
-                "" | "s" => Some(1),
-                "m" => Some(60),
-                "h" => Some(3600),
-                _ => None,
-            };
-            num.parse::<u64>()
-                .ok()
-                .zip(mult)
-                .map(|(n, m)| Duration::from_secs(n * m))
-        }
-        _ => None,
+        Kind::Int(i) => u64::try_from(*i)
+            .ok()
+            .and_then(crate::duration::from_secs)
+            .ok_or_else(|| format!("`{key}: {i}` is not a duration of at most ten years")),
+        Kind::Str(s) => crate::duration::parse(s, true).map_err(|e| e.to_string()),
+        _ => Err(format!("`{key}` must be a duration")),
     };
-    if parsed.is_none() {
-        cx.err(
-            v.pos,
-            format!("`{key}` must be a duration"),
-            "write seconds (30) or 30s, 5m, 2h",
-        );
+    match parsed {
+        Ok(d) => Some(d),
+        Err(msg) => {
+            cx.err(v.pos, msg, "write seconds (30) or 30s, 5m, 2h, 1d");
+            None
+        }
     }
-    parsed
 }
 
 fn count(cx: &mut Ctx, node: &Node, key: &str) -> Option<u32> {

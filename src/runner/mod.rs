@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::{Mutex, Semaphore, mpsc};
 
 use crate::inventory::{Host, Inventory};
@@ -173,6 +173,52 @@ async fn writer(
     (all, err)
 }
 
+/// Takes one finished host task: its report goes to the progress callback and the store's writer.
+/// A task that panicked is recorded as `failed` for its host with the panic's message, so a bug
+/// never turns into a host that silently vanished from the run (and from its exit code).
+async fn reap(
+    done: Result<(tokio::task::Id, HostReport), tokio::task::JoinError>,
+    running: &mut HashMap<tokio::task::Id, (String, String, DateTime<Utc>)>,
+    on_host: &HostCallback,
+    tx: &mpsc::Sender<HostReport>,
+) {
+    let report = match done {
+        Ok((id, report)) => {
+            running.remove(&id);
+            report
+        }
+        Err(e) => {
+            let Some((host, client, started_at)) = running.remove(&e.id()) else {
+                tracing::error!(error = %e, "a host task ended without a host");
+                return;
+            };
+            let why = if e.is_panic() {
+                let payload = e.into_panic();
+                let text = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".into());
+                format!("tended failed internally on this host (a bug, please report it): {text}")
+            } else {
+                "the host's run was cancelled".to_string()
+            };
+            tracing::error!(host = %host, reason = %why, "host task failed");
+            HostReport {
+                host,
+                client,
+                state: State::Failed,
+                reason: Some(why),
+                started_at,
+                ended_at: Utc::now(),
+                tasks: Vec::new(),
+            }
+        }
+    };
+    on_host(&report);
+    let _ = tx.send(report).await;
+}
+
 /// Runs the playbook; every result is recorded in `store`.
 pub async fn run(
     pb: &Playbook,
@@ -249,24 +295,20 @@ pub async fn run(
         // A JoinSet, reaped as hosts finish: a finished task's allocation (sized for its future, a
         // few KiB) lives until it is joined, which for a kept JoinHandle is the end of the play.
         let mut tasks = tokio::task::JoinSet::new();
-        let reaped = |done: Result<(), tokio::task::JoinError>| {
-            if let Err(e) = done {
-                tracing::error!(error = %e, "a host task panicked");
-            }
-        };
+        // Which host each task runs, so a task that panics is still recorded for its host.
+        let mut running: HashMap<tokio::task::Id, (String, String, DateTime<Utc>)> =
+            HashMap::new();
         for host in hosts {
-            while let Some(done) = tasks.try_join_next() {
-                reaped(done);
+            while let Some(done) = tasks.try_join_next_with_id() {
+                reap(done, &mut running, &on_host, &tx).await;
             }
-            let (host, pb, opts, shared, tx, limit, connections, on_host, last_play) = (
+            let (host, pb, opts, shared, limit, connections, last_play) = (
                 host.clone(),
                 pb.clone(),
                 opts.clone(),
                 shared.clone(),
-                tx.clone(),
                 limit.clone(),
                 connections.clone(),
-                on_host.clone(),
                 last_play.clone(),
             );
             // Take the fork slot before spawning: a 10,000-host run then holds `forks` host tasks
@@ -274,7 +316,8 @@ pub async fn run(
             let Ok(permit) = limit.acquire_owned().await else {
                 break;
             };
-            tasks.spawn(async move {
+            let who = (host.name.clone(), host.client.clone(), Utc::now());
+            let handle = tasks.spawn(async move {
                 let _permit = permit;
                 let play = &pb.plays[play_index];
                 let existing = connections.lock().await.get(&host.name).cloned();
@@ -311,12 +354,12 @@ pub async fn run(
                         }
                     }
                 };
-                on_host(&report);
-                let _ = tx.send(report).await;
+                report
             });
+            running.insert(handle.id(), who);
         }
-        while let Some(done) = tasks.join_next().await {
-            reaped(done);
+        while let Some(done) = tasks.join_next_with_id().await {
+            reap(done, &mut running, &on_host, &tx).await;
         }
     }
     drop(tx);
@@ -339,4 +382,36 @@ pub async fn run(
         state,
         hosts,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_host_task_is_recorded_as_failed_for_its_host() {
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut running = HashMap::new();
+        let handle = tasks.spawn(async {
+            let v: Vec<u8> = Vec::new();
+            // A bug in tended (an index out of range), not in the host.
+            let report: HostReport = panic!("boom at {}", v.len());
+            #[allow(unreachable_code)]
+            report
+        });
+        running.insert(handle.id(), ("web1".into(), "acme".into(), Utc::now()));
+        let (tx, mut rx) = mpsc::channel(4);
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen2 = seen.clone();
+        let on_host: HostCallback = Arc::new(move |r: &HostReport| {
+            seen2.lock().expect("lock").push(r.host.clone());
+        });
+        let done = tasks.join_next_with_id().await.expect("one task");
+        reap(done, &mut running, &on_host, &tx).await;
+        let report = rx.recv().await.expect("a report");
+        assert_eq!((report.host.as_str(), report.state), ("web1", State::Failed));
+        assert!(report.reason.as_deref().unwrap_or("").contains("boom at 0"));
+        assert_eq!(*seen.lock().expect("lock"), ["web1"]);
+        assert_eq!(model::outcome(&[report]).exit_code(), 2);
+    }
 }

@@ -255,7 +255,7 @@ impl DaemonConfig {
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
-    crate::modules::levels::parse_age(s).map(Duration::from_secs)
+    crate::duration::parse(s, false).map_err(|e| e.to_string())
 }
 
 fn schedule(
