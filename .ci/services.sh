@@ -4,6 +4,8 @@
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 STARTED_PG=""
+CREATED_ROLE=""
+PG_PORT=""
 
 install_packages() {
     local missing=()
@@ -68,17 +70,35 @@ start_postgres() {
     fi
     local port
     port=$(pg_lsclusters -h | head -n 1 | awk '{print $3}')
-    as_postgres psql -p "$port" -qAt -c \
-        "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tended') THEN CREATE ROLE tended LOGIN CREATEDB PASSWORD 'tended'; END IF; END \$\$;"
+    PG_PORT="$port"
+    # The test role is created here and dropped again by stop_services (the suite leaves no role).
+    if [ -z "$(as_postgres psql -p "$port" -qAt -c "SELECT 1 FROM pg_roles WHERE rolname = 'tended'")" ]; then
+        as_postgres psql -p "$port" -qAt -c "CREATE ROLE tended LOGIN CREATEDB PASSWORD 'tended'"
+        CREATED_ROLE=1
+    fi
     export TENDED_TEST_POSTGRES_URL="postgres://tended:tended@127.0.0.1:${port}/postgres"
 }
 
 start_services() {
+    # Installing packages and starting a database change the machine: only on CI or when asked.
+    if [ "${CI:-}" != "true" ] && [ "${TENDED_TEST_SYSTEM:-}" != "1" ]; then
+        echo "ci: this script installs packages, starts PostgreSQL and creates a test role and user;" >&2
+        echo "ci: run it on a throwaway machine or container with CI=true or TENDED_TEST_SYSTEM=1" >&2
+        exit 2
+    fi
     install_packages
     start_postgres
 }
 
 stop_services() {
+    if [ -n "$CREATED_ROLE" ]; then
+        # Databases a failed test left behind belong to the role: drop them first.
+        for db in $(as_postgres psql -p "$PG_PORT" -qAt -c \
+            "SELECT datname FROM pg_database d JOIN pg_roles r ON d.datdba = r.oid WHERE r.rolname = 'tended'"); do
+            as_postgres psql -p "$PG_PORT" -qAt -c "DROP DATABASE \"$db\" WITH (FORCE)" || true
+        done
+        as_postgres psql -p "$PG_PORT" -qAt -c "DROP ROLE IF EXISTS tended" || true
+    fi
     if [ -n "$STARTED_PG" ]; then
         # shellcheck disable=SC2086
         $SUDO pg_ctlcluster $STARTED_PG stop || true

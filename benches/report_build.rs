@@ -55,6 +55,7 @@ async fn main() -> anyhow::Result<()> {
     let origin = RunOrigin {
         trigger: "schedule".into(),
         started_by: "daily-health".into(),
+        node: tended::store::nodes::this_node().to_string(),
     };
     let now = Utc::now();
     let fill = Instant::now();

@@ -44,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
     let origin = RunOrigin {
         trigger: "schedule".into(),
         started_by: "daily-health".into(),
+        node: tended::store::nodes::this_node().to_string(),
     };
     for day in (0..14).rev() {
         let at = now - Duration::days(day) - Duration::hours(2);

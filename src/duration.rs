@@ -21,7 +21,9 @@ const UNITS: &[(&str, u64)] = &[
 /// Why a duration was refused; the message says how to write one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DurationError {
-    #[error("`{0}` is not a duration: write a whole number and a unit, e.g. 90s, 30m, 26h, 7d or 2w")]
+    #[error(
+        "`{0}` is not a duration: write a whole number and a unit, e.g. 90s, 30m, 26h, 7d or 2w"
+    )]
     Syntax(String),
     #[error("`{0}` has no unit: write e.g. 90s, 30m, 26h, 7d or 2w")]
     NoUnit(String),
@@ -89,7 +91,10 @@ mod tests {
         assert_eq!(parse(" 2w ", false), Ok(Duration::from_secs(1_209_600)));
         assert_eq!(parse("30", true), Ok(Duration::from_secs(30)));
         assert!(matches!(parse("30", false), Err(DurationError::NoUnit(_))));
-        assert!(matches!(parse("5y", false), Err(DurationError::Unit { .. })));
+        assert!(matches!(
+            parse("5y", false),
+            Err(DurationError::Unit { .. })
+        ));
         assert!(matches!(parse("m", false), Err(DurationError::Syntax(_))));
         for huge in [
             "18446744073709551615s",

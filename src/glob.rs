@@ -165,7 +165,10 @@ mod tests {
         let (hit, steps) = Glob::new(pattern, true, false).matches_counting(&text);
         assert!(!hit);
         // Bounded by pattern x text; the old matcher took 30 s on a 40-character name.
-        assert!(steps <= (pattern.len() + 1) * (text.len() + 1), "{steps} steps");
+        assert!(
+            steps <= (pattern.len() + 1) * (text.len() + 1),
+            "{steps} steps"
+        );
     }
 
     proptest! {

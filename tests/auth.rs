@@ -165,7 +165,8 @@ fn ssh_agent_authenticates_when_no_key_file_is_given() {
 
 #[test]
 fn password_login_and_sudo_with_a_password_from_the_environment() {
-    let (pw_user, password) = password_user();
+    let user = password_user();
+    let (pw_user, password) = (user.name, user.password);
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let client = ClientKey::new(d);
@@ -180,7 +181,7 @@ fn password_login_and_sudo_with_a_password_from_the_environment() {
     );
     std::fs::write(
         d.join("pb.yml"),
-        "hosts: all\ntasks:\n  - name: plain\n    command: id -un\n  - name: as root\n    command: id -un\n    become: true\n  - name: as nobody\n    command: id -un\n    become: true\n    become_user: nobody\n",
+        "hosts: all\ntasks:\n  - name: plain\n    command: id -un\n  - name: as root\n    command: id -un\n    become: true\n  - name: as nobody\n    command: id -un\n    become: true\n    become_user: nobody\n  - name: cat as nobody\n    command: {cmd: cat, stdin: \"input\\n\"}\n    become: true\n    become_user: nobody\n  - name: cat as root\n    command: {cmd: cat, stdin: \"input\\n\"}\n    become: true\n",
     )
     .expect("playbook");
     let home = d.join("empty-home");
@@ -204,6 +205,21 @@ fn password_login_and_sudo_with_a_password_from_the_environment() {
     assert_eq!(tasks[0]["stdout"], format!("{pw_user}\n"));
     assert_eq!(tasks[1]["stdout"], "root\n");
     assert_eq!(tasks[2]["stdout"], "nobody\n");
+    // NOPASSWD (becoming nobody): sudo never asks, so the password is never written, and `cat`
+    // gets exactly its own stdin. With a prompt (root), the password goes to sudo, not to `cat`.
+    assert_eq!(tasks[3]["stdout"], "input\n", "{:#}", tasks[3]);
+    assert_eq!(tasks[4]["stdout"], "input\n", "{:#}", tasks[4]);
+    for t in tasks.as_array().expect("tasks") {
+        assert!(
+            !t["stderr"].as_str().unwrap_or("").contains("[tended-"),
+            "{t:#}"
+        );
+    }
+    let show = tended_env(d, &["show", "1", "--json", "--db", "t.db"], &[]);
+    assert!(
+        !String::from_utf8_lossy(&show.stdout).contains(password),
+        "the password is not in the store"
+    );
     assert!(
         !String::from_utf8_lossy(&out.stdout).contains(password),
         "the password is never recorded"

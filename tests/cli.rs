@@ -110,7 +110,7 @@ fn validate_reports_every_problem_with_file_line_and_a_suggestion() {
         "bad.yml:11:5: error: a task runs exactly one module",
         "bad.yml:15:7: error: module `shell`: unknown field `expct`",
         "did you mean `expect`?",
-        "bad.yml:18:14: error: `timeout` must be a duration",
+        "bad.yml:18:14: error: `timeout`: `soon` is not a duration",
         "the play has no `hosts`",
         "7 problems found",
     ] {

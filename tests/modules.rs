@@ -20,7 +20,8 @@ fn disk_measures_real_mounts_including_one_with_a_space() {
     let fleet = Fleet::new(&["box"]);
     fleet.trust_all();
     fleet.inventory("", "");
-    // A small tmpfs with a space in its mount point, 90% full.
+    // A small tmpfs with a space in its mount point, 90% full; unmounted however the test ends.
+    require_system_changes("mounts a tmpfs");
     let mnt = fleet.path().join("space mount");
     std::fs::create_dir_all(&mnt).expect("mountpoint");
     let st = Command::new("mount")
@@ -29,6 +30,13 @@ fn disk_measures_real_mounts_including_one_with_a_space() {
         .status()
         .expect("mount");
     assert!(st.success(), "mounting a tmpfs needs root (as .ci/run has)");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.clone());
     let fill = Command::new("dd")
         .arg("if=/dev/zero")
         .arg(format!("of={}/fill", mnt.display()))
@@ -104,6 +112,7 @@ fn disk_marks_a_hung_network_mount_unknown_and_measures_the_rest() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .expect("chmod");
+    require_system_changes("mounts an sshfs file system");
     let st = Command::new(&sshfs)
         .arg("-o")
         .arg(format!("ssh_command={}", fake_ssh.display()))
@@ -263,7 +272,13 @@ fn backup_files_age_size_checksum_and_shrink_against_the_last_run() {
 #[test]
 fn backup_checks_a_real_restic_repository_and_restores_a_file() {
     require("restic", "restic");
-    let fleet = Fleet::new(&["restic"]);
+    // The host's temporary files go to a directory of this test's own, so the check that the test
+    // restore cleaned up looks there only (not at all of /tmp, where this checkout may live).
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let fleet = Fleet::with_config(
+        &["restic"],
+        &format!("SetEnv TMPDIR={}\n", scratch.path().display()),
+    );
     fleet.trust_all();
     fleet.inventory("", "");
     let d = fleet.path();
@@ -325,13 +340,24 @@ fn backup_checks_a_real_restic_repository_and_restores_a_file() {
         "{:#}",
         t[2]
     );
-    // The temp restore directory was cleaned up: nothing of ours is left in /tmp.
-    let left = Command::new("sh").arg("-c").arg("grep -rl \"the client's ledger\" /tmp 2>/dev/null | grep -v \"$0\" | grep -v '/data/important.txt' | head -1").arg(d).output().expect("grep");
-    assert!(
-        String::from_utf8_lossy(&left.stdout).trim().is_empty(),
-        "restored copy left behind: {}",
-        String::from_utf8_lossy(&left.stdout)
+    // The temp restore directory was made in the host's TMPDIR, and removed again.
+    fleet.playbook(
+        "tmp.yml",
+        "hosts: all\ntasks:\n  - name: tmpdir\n    shell: 'echo \"$TMPDIR\"'\n",
     );
+    let t = tasks(&fleet.run("tmp.yml", &[]), "restic");
+    assert_eq!(
+        t[0]["stdout"].as_str().map(str::trim),
+        Some(scratch.path().to_str().expect("path")),
+        "{:#}",
+        t[0]
+    );
+    let left: Vec<_> = std::fs::read_dir(scratch.path())
+        .expect("scratch")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "restored copy left behind: {left:?}");
 }
 
 /// A `systemctl` that speaks the real exit codes, keeping unit states in files.

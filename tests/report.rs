@@ -93,6 +93,7 @@ async fn figures_sentences_forecast_and_mail_safe_html() {
     let origin = RunOrigin {
         trigger: "schedule".into(),
         started_by: "daily".into(),
+        node: tended::store::nodes::this_node().to_string(),
     };
     // Ten days of a disk filling up by 1 GiB a day, out of 100 GiB.
     for day in (0..10).rev() {

@@ -460,6 +460,7 @@ impl Drop for Netns {
 #[test]
 fn a_host_cut_off_mid_run_is_lost_by_keepalive_and_the_others_finish() {
     require("ip", "iproute2");
+    require_system_changes("creates a network namespace and a veth pair");
     let pid = std::process::id();
     let octet = 20 + pid % 200;
     let (ns, host_if, ns_if) = (

@@ -53,6 +53,7 @@ async fn story(url: &str) {
     let origin = RunOrigin {
         trigger: "manual".into(),
         started_by: "tester".into(),
+        node: tended::store::nodes::this_node().to_string(),
     };
     let t0 = Utc
         .with_ymd_and_hms(2026, 3, 29, 0, 58, 0)
@@ -102,15 +103,51 @@ async fn story(url: &str) {
         .expect("start 2");
     assert!(run2 > run1);
 
-    // A crash leaves run2 running; start-up recovery marks it interrupted.
-    let n = store
-        .interrupt_running(
-            "tended stopped while the run was going (crash or kill -9)",
-            t0 + Duration::hours(2),
+    // Runs are owned. A second process (`peer`) runs run3 while this one runs run2.
+    use tended::store::nodes::NodeKind;
+    let me = origin.node.clone();
+    let peer = RunOrigin {
+        node: "peer-host:4242:abcd".into(),
+        ..origin.clone()
+    };
+    store.renew_node(&me, NodeKind::Cli).await.expect("lease");
+    store2
+        .renew_node(&peer.node, NodeKind::Daemon)
+        .await
+        .expect("lease");
+    let run3 = store2
+        .start_run(
+            "playbooks/weekly.yml",
+            "beta",
+            &peer,
+            false,
+            t0 + Duration::hours(1),
         )
+        .await
+        .expect("start 3");
+    // Ctrl-C here marks only this process's own run.
+    let n = store
+        .interrupt_own(&me, "interrupted by Ctrl-C", t0 + Duration::hours(2))
         .await
         .expect("interrupt");
     assert_eq!(n, 1);
+    // A daemon starting while the peer is alive touches nothing of the peer's.
+    let (runs, _) = store
+        .interrupt_orphaned("lease expired", t0 + Duration::hours(2))
+        .await
+        .expect("orphans");
+    assert_eq!(runs, 0, "a live node's run is never interrupted");
+    // The peer dies (kill -9): its lease lapses, and a survivor marks its run interrupted.
+    sqlx::query("UPDATE nodes SET lease_until = 0 WHERE id = $1")
+        .bind(&peer.node)
+        .execute(store.pool())
+        .await
+        .expect("expire");
+    let (runs, _) = store
+        .interrupt_orphaned("its lease expired (crash)", t0 + Duration::hours(3))
+        .await
+        .expect("orphans");
+    assert_eq!(runs, 1);
 
     let all = store
         .history(&HistoryFilter {
@@ -121,16 +158,19 @@ async fn story(url: &str) {
         .expect("history");
     assert_eq!(
         all.iter().map(|r| r.id).collect::<Vec<_>>(),
-        vec![run2, run1],
+        vec![run3, run2, run1],
         "newest first"
     );
     assert!(
         matches!(&all[0].state, RunState::Interrupted { reason, .. } if reason.contains("crash"))
     );
-    assert_eq!(all[1].state, finished);
-    assert!(all[1].check_mode && !all[0].check_mode);
-    assert_eq!(all[1].hosts.get("warning"), Some(&1));
-    assert_eq!(all[1].hosts.get("unreachable"), Some(&1));
+    assert!(
+        matches!(&all[1].state, RunState::Interrupted { reason, .. } if reason.contains("Ctrl-C"))
+    );
+    assert_eq!(all[2].state, finished);
+    assert!(all[2].check_mode && !all[1].check_mode);
+    assert_eq!(all[2].hosts.get("warning"), Some(&1));
+    assert_eq!(all[2].hosts.get("unreachable"), Some(&1));
 
     let acme = store
         .history(&HistoryFilter {

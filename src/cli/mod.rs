@@ -31,7 +31,13 @@ pub(crate) fn write_out(args: std::fmt::Arguments<'_>, newline: bool) {
     let mut out = std::io::stdout().lock();
     let written = out
         .write_fmt(args)
-        .and_then(|()| if newline { out.write_all(b"\n") } else { Ok(()) })
+        .and_then(|()| {
+            if newline {
+                out.write_all(b"\n")
+            } else {
+                Ok(())
+            }
+        })
         .and_then(|()| out.flush());
     if let Err(e) = written {
         if e.kind() == std::io::ErrorKind::BrokenPipe {

@@ -57,7 +57,12 @@ pub async fn outbox(a: OutboxArgs) -> Result<u8> {
     }
     outln!(
         "{:>5}  {:<7}  {:<6}  {:<28}  {:>8}  {:<20}  subject / why",
-        "id", "state", "kind", "to", "attempts", "next attempt"
+        "id",
+        "state",
+        "kind",
+        "to",
+        "attempts",
+        "next attempt"
     );
     for r in &rows {
         let next = match r.state {

@@ -86,7 +86,11 @@ pub async fn history(a: HistoryArgs) -> Result<u8> {
     }
     outln!(
         "{:>5}  {:<20}  {:<8}  {:<14}  {:<30}  HOSTS",
-        "RUN", "STARTED", "TIME", "RESULT", "PLAYBOOK"
+        "RUN",
+        "STARTED",
+        "TIME",
+        "RESULT",
+        "PLAYBOOK"
     );
     for r in runs {
         let (result, took) = describe(&r.state);

@@ -186,16 +186,26 @@ pub async fn run(a: RunArgs) -> Result<u8> {
             if a.check { ", check mode" } else { "" }
         );
     }
+    // This process is a node: its lease tells a daemon on the same store that its run is alive.
+    let node = crate::store::nodes::this_node();
+    let lease = store
+        .hold_lease(node, crate::store::nodes::NodeKind::Cli)
+        .await
+        .map_err(|e| invalid(format!("error: {e}")))?;
     let outcome = tokio::select! {
-        r = runner::run(&pb, &inv, &store, &opts, on_task, on_host) => r.map_err(|e| invalid(format!("error: {e}")))?,
+        r = runner::run(&pb, &inv, &store, &opts, on_task, on_host) => r.map_err(|e| invalid(format!("error: {e}"))),
         _ = tokio::signal::ctrl_c() => {
             bar.finish_and_clear();
             let now = chrono::Utc::now();
-            let n = store.interrupt_running("interrupted by Ctrl-C", now).await.unwrap_or(0);
+            // Only this process's own run: another `tended run` or a daemon on the store goes on.
+            let n = store.interrupt_own(node, "interrupted by Ctrl-C", now).await.unwrap_or(0);
             eprintln!("interrupted; {n} run(s) marked interrupted in the store");
+            lease.release().await;
             return Ok(exit::INTERRUPTED);
         }
     };
+    lease.release().await;
+    let outcome = outcome?;
     bar.finish_and_clear();
     if a.json {
         outln!("{}", serde_json::to_string_pretty(&outcome)?);

@@ -60,9 +60,17 @@ pub fn is_secret_name(name: &str) -> bool {
     if n.ends_with("_env") || n.ends_with("_file") || n.ends_with("_path") {
         return false;
     }
-    ["pass", "secret", "token", "credential", "private_key", "api_key", "apikey"]
-        .iter()
-        .any(|w| n.contains(w))
+    [
+        "pass",
+        "secret",
+        "token",
+        "credential",
+        "private_key",
+        "api_key",
+        "apikey",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
 }
 
 /// A host's vars as they may be shown: secret-looking values replaced.
@@ -187,7 +195,10 @@ const INLINE_SECRETS: &[(&str, &str)] = &[
         "ansible_sudo_password",
         "become_password_env or become_password_file",
     ),
-    ("ansible_su_pass", "become_password_env or become_password_file"),
+    (
+        "ansible_su_pass",
+        "become_password_env or become_password_file",
+    ),
     (
         "ansible_su_password",
         "become_password_env or become_password_file",

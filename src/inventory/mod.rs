@@ -210,11 +210,55 @@ impl Inventory {
             }
             inv.clients.push(client);
         }
+        diags.extend(inv.isolation_problems());
         if !diags.is_empty() {
             return Err(Diagnostics(diags));
         }
         inv.hosts.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(inv)
+    }
+
+    /// A pattern that names a client must select only that client's hosts: no group or host of one
+    /// client may carry another client's id (client `beta` with a group `acme` would otherwise run
+    /// acme's plays, with acme's vars, on beta's machines).
+    fn isolation_problems(&self) -> Vec<Diagnostic> {
+        let ids: BTreeMap<&str, &Path> = self
+            .clients
+            .iter()
+            .map(|c| (c.id.as_str(), c.file.as_path()))
+            .collect();
+        let mut seen = BTreeSet::new();
+        let mut diags = Vec::new();
+        for h in &self.hosts {
+            let names = h
+                .groups
+                .iter()
+                .map(|g| ("group", g))
+                .chain([("host", &h.name)]);
+            for (what, name) in names {
+                let Some(file) = ids.get(name.as_str()).filter(|_| *name != h.client) else {
+                    continue;
+                };
+                if !seen.insert((h.client.clone(), what, name.clone())) {
+                    continue;
+                }
+                diags.push(
+                    Diagnostic::file_level(
+                        &h.file,
+                        format!(
+                            "client `{}`: the {what} `{name}` has the id of another client (defined in {})",
+                            h.client,
+                            file.display()
+                        ),
+                    )
+                    .help(format!(
+                        "rename the {what} (e.g. `{}-{name}`): `hosts: {name}` must select only client {name}'s machines",
+                        h.client
+                    )),
+                );
+            }
+        }
+        diags
     }
 
     pub fn host(&self, name: &str) -> Option<&Host> {
@@ -287,15 +331,44 @@ fn parse_file(src: &Source) -> Result<(RawClient, Vec<Diagnostic>), Diagnostics>
         .to_string();
     let is_ini = src.path.extension().and_then(|e| e.to_str()) == Some("ini")
         || (src.path.extension().is_none() && looks_like_ini(&src.text));
+    // An Ansible inventory's client id is its file name.
+    let stem_problem = |mut parsed: (RawClient, Vec<Diagnostic>)| {
+        if !is_safe_id(&parsed.0.id) {
+            parsed.1.push(
+                Diagnostic::file_level(
+                    &src.path,
+                    format!(
+                        "the client id `{}` (the file's name) must be letters, digits, `-` and `_`",
+                        parsed.0.id
+                    ),
+                )
+                .help(
+                    "rename the file, e.g. acme-dental.ini: the id names report files and patterns",
+                ),
+            );
+        }
+        parsed
+    };
     if is_ini {
-        return Ok(ansible::parse_ini(src, stem));
+        return Ok(stem_problem(ansible::parse_ini(src, stem)));
     }
     let node = src.parse()?;
     if node.get("client").is_some() {
         Ok(native::parse(src, &node))
     } else {
-        Ok(ansible::parse_yaml(src, &node, stem))
+        Ok(stem_problem(ansible::parse_yaml(src, &node, stem)))
     }
+}
+
+/// A client id: letters, digits, `-` and `_`, not starting with `-`. It names report files,
+/// directories and patterns, so `../../x` can never leave the report directory.
+pub fn is_safe_id(id: &str) -> bool {
+    !id.is_empty()
+        && !id.starts_with('-')
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn looks_like_ini(text: &str) -> bool {
@@ -305,55 +378,96 @@ fn looks_like_ini(text: &str) -> bool {
         .is_some_and(|l| l.starts_with('[') || !l.contains(':'))
 }
 
-/// Expands Ansible host ranges: `web[01:03]` -> web01, web02, web03; `db-[a:c]` -> db-a, db-b, db-c.
-pub(crate) fn expand_range(name: &str) -> Result<Vec<String>, String> {
-    let (Some(open), Some(close)) = (name.find('['), name.find(']')) else {
-        return Ok(vec![name.to_string()]);
-    };
-    if close < open {
-        return Err(format!("`{name}`: unbalanced brackets in a host range"));
-    }
-    let (prefix, inner, suffix) = (&name[..open], &name[open + 1..close], &name[close + 1..]);
+/// The most hosts one name with ranges may stand for (all its ranges multiplied).
+pub const MAX_RANGE_HOSTS: u64 = 100_000;
+
+/// One bracketed range: its values, counted before any is made.
+fn range_values(name: &str, inner: &str) -> Result<Vec<String>, String> {
     let mut parts = inner.split(':');
     let (Some(start), Some(end)) = (parts.next(), parts.next()) else {
         return Err(format!(
             "`{name}`: a host range is written [START:END], e.g. web[01:20]"
         ));
     };
-    let step: usize = match parts.next() {
-        Some(s) => s
-            .parse()
-            .map_err(|_| format!("`{name}`: the range step must be a number"))?,
-        None => 1,
+    let step: u64 =
+        match parts.next() {
+            Some(s) => s.parse().ok().filter(|s| *s > 0).ok_or_else(|| {
+                format!("`{name}`: the range step must be a whole number above 0")
+            })?,
+            None => 1,
+        };
+    if parts.next().is_some() {
+        return Err(format!(
+            "`{name}`: a range is [START:END] or [START:END:STEP]"
+        ));
+    }
+    let too_many = || {
+        format!(
+            "`{name}`: the ranges stand for more than {MAX_RANGE_HOSTS} hosts; split the inventory"
+        )
     };
-    let mut out = Vec::new();
     if let (Ok(a), Ok(b)) = (start.parse::<u64>(), end.parse::<u64>()) {
-        if a > b || b - a > 100_000 {
+        if a > b {
             return Err(format!(
-                "`{name}`: the range must go upwards and hold at most 100000 hosts"
+                "`{name}`: the range must go upwards ({start} > {end})"
             ));
+        }
+        if (b - a) / step >= MAX_RANGE_HOSTS {
+            return Err(too_many());
         }
         let width = if start.starts_with('0') {
             start.len()
         } else {
             0
         };
-        for i in (a..=b).step_by(step.max(1)) {
-            for rest in expand_range(suffix)? {
-                out.push(format!("{prefix}{i:0width$}{rest}"));
-            }
-        }
-    } else if start.len() == 1 && end.len() == 1 && start <= end {
-        let (a, b) = (start.as_bytes()[0], end.as_bytes()[0]);
-        for c in (a..=b).step_by(step.max(1)) {
-            for rest in expand_range(suffix)? {
-                out.push(format!("{prefix}{}{rest}", c as char));
-            }
-        }
-    } else {
-        return Err(format!(
-            "`{name}`: a range runs between two numbers or two letters"
-        ));
+        return Ok((a..=b)
+            .step_by(step as usize)
+            .map(|i| format!("{i:0width$}"))
+            .collect());
+    }
+    match (start.as_bytes(), end.as_bytes()) {
+        ([a], [b]) if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() && a <= b => Ok((*a..=*b)
+            .step_by(step.min(26) as usize)
+            .map(|c| (c as char).to_string())
+            .collect()),
+        _ => Err(format!(
+            "`{name}`: a range runs upwards between two numbers or two letters"
+        )),
+    }
+}
+
+/// Expands Ansible host ranges: `web[01:03]` -> web01, web02, web03; `db-[a:c]` -> db-a, db-b, db-c.
+/// Several ranges multiply; the product is checked against [`MAX_RANGE_HOSTS`] before any name is
+/// made, so `h[0:9999][0:9999]` is refused at once instead of allocating gigabytes.
+pub(crate) fn expand_range(name: &str) -> Result<Vec<String>, String> {
+    let mut segments: Vec<Vec<String>> = Vec::new();
+    let mut rest = name;
+    while let Some(open) = rest.find('[') {
+        let Some(len) = rest[open..].find(']') else {
+            return Err(format!("`{name}`: unbalanced brackets in a host range"));
+        };
+        segments.push(vec![rest[..open].to_string()]);
+        segments.push(range_values(name, &rest[open + 1..open + len])?);
+        rest = &rest[open + len + 1..];
+    }
+    if rest.contains(']') {
+        return Err(format!("`{name}`: unbalanced brackets in a host range"));
+    }
+    segments.push(vec![rest.to_string()]);
+    let total = segments
+        .iter()
+        .try_fold(1u64, |n, s| n.checked_mul(s.len() as u64))
+        .filter(|n| *n <= MAX_RANGE_HOSTS)
+        .ok_or_else(|| {
+            format!("`{name}`: the ranges stand for more than {MAX_RANGE_HOSTS} hosts; split the inventory")
+        })?;
+    let mut out: Vec<String> = Vec::with_capacity(total as usize);
+    out.push(String::new());
+    for seg in &segments {
+        out = out
+            .iter()
+            .flat_map(|head| seg.iter().map(move |v| format!("{head}{v}")))
+            .collect();
     }
     Ok(out)
 }
@@ -400,5 +514,15 @@ mod tests {
         );
         assert_eq!(expand_range("plain").expect("plain"), ["plain"]);
         assert!(expand_range("bad[3:1]").is_err());
+        assert_eq!(
+            expand_range("r[1:2]-[a:b]").expect("two ranges"),
+            ["r1-a", "r1-b", "r2-a", "r2-b"]
+        );
+        // The product is refused before anything is allocated.
+        let err = expand_range("h[0:9999][0:9999]").expect_err("too many");
+        assert!(err.contains("100000"), "{err}");
+        assert!(expand_range("h[0:18446744073709551615]").is_err());
+        assert!(expand_range("h[0:9:0]").is_err());
+        assert!(expand_range("h]x[").is_err());
     }
 }

@@ -46,14 +46,14 @@ pub(crate) fn parse(src: &Source, node: &Node) -> (RawClient, Vec<Diagnostic>) {
         .get("client")
         .and_then(Node::scalar_text)
         .unwrap_or_default();
-    if id.is_empty() || id.contains(|c: char| c.is_whitespace() || ":,&!*?[]".contains(c)) {
+    if !super::is_safe_id(&id) {
         let pos = node.get("client").map_or(node.pos, |n| n.pos);
         diags.push(
             src.diag(
                 pos,
-                "`client` must be a short name without spaces or pattern characters",
+                format!("`client: {id}` must be a short name of letters, digits, `-` and `_`"),
             )
-            .help("e.g. `client: acme`; put the full name in `name: Acme Dental GmbH`"),
+            .help("e.g. `client: acme`; put the full name in `name: Acme Dental GmbH` (the id names report files and patterns)"),
         );
     }
     raw.name = node

@@ -114,7 +114,9 @@ impl Module for Service {
                 r.state = down;
                 r
             } else {
-                let restart = ctx.exec(format!("LC_ALL=C systemctl restart -- {unit}")).await;
+                let restart = ctx
+                    .exec(format!("LC_ALL=C systemctl restart -- {unit}"))
+                    .await;
                 let again = ctx.exec(&check).await;
                 match (restart, again) {
                     (Ok(r), Ok(a)) if a.rc == Some(0) => {

@@ -244,7 +244,7 @@ fn duration(cx: &mut Ctx, node: &Node, key: &str) -> Option<Duration> {
             .ok()
             .and_then(crate::duration::from_secs)
             .ok_or_else(|| format!("`{key}: {i}` is not a duration of at most ten years")),
-        Kind::Str(s) => crate::duration::parse(s, true).map_err(|e| e.to_string()),
+        Kind::Str(s) => crate::duration::parse(s, true).map_err(|e| format!("`{key}`: {e}")),
         _ => Err(format!("`{key}` must be a duration")),
     };
     match parsed {

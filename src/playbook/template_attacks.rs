@@ -78,7 +78,8 @@ fn quote_inside_shell_does_not_quote_twice_and_raw_shell_is_the_only_way_out() {
     assert_eq!(run_in_shell(&t, &["v | quote"], v, dir.path()), [v]);
     let ctx = to_value(&serde_json::json!({ "v": "echo one; echo two" }));
     assert_eq!(
-        t.render("{{ v | raw_shell }}", &ctx, true).expect("renders"),
+        t.render("{{ v | raw_shell }}", &ctx, true)
+            .expect("renders"),
         "echo one; echo two"
     );
     // A raw value inside a list or a concatenation is plain text again, and quoted.

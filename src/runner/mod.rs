@@ -58,6 +58,7 @@ impl Default for RunOptions {
             origin: RunOrigin {
                 trigger: "manual".into(),
                 started_by: whoami(),
+                node: crate::store::nodes::this_node().to_string(),
             },
             ignore_windows: false,
         }
@@ -296,8 +297,7 @@ pub async fn run(
         // few KiB) lives until it is joined, which for a kept JoinHandle is the end of the play.
         let mut tasks = tokio::task::JoinSet::new();
         // Which host each task runs, so a task that panics is still recorded for its host.
-        let mut running: HashMap<tokio::task::Id, (String, String, DateTime<Utc>)> =
-            HashMap::new();
+        let mut running: HashMap<tokio::task::Id, (String, String, DateTime<Utc>)> = HashMap::new();
         for host in hosts {
             while let Some(done) = tasks.try_join_next_with_id() {
                 reap(done, &mut running, &on_host, &tx).await;
@@ -393,11 +393,9 @@ mod tests {
         let mut tasks = tokio::task::JoinSet::new();
         let mut running = HashMap::new();
         let handle = tasks.spawn(async {
-            let v: Vec<u8> = Vec::new();
             // A bug in tended (an index out of range), not in the host.
-            let report: HostReport = panic!("boom at {}", v.len());
-            #[allow(unreachable_code)]
-            report
+            let none: Vec<HostReport> = Vec::new();
+            none[std::hint::black_box(0)].clone()
         });
         running.insert(handle.id(), ("web1".into(), "acme".into(), Utc::now()));
         let (tx, mut rx) = mpsc::channel(4);
@@ -409,8 +407,19 @@ mod tests {
         let done = tasks.join_next_with_id().await.expect("one task");
         reap(done, &mut running, &on_host, &tx).await;
         let report = rx.recv().await.expect("a report");
-        assert_eq!((report.host.as_str(), report.state), ("web1", State::Failed));
-        assert!(report.reason.as_deref().unwrap_or("").contains("boom at 0"));
+        assert_eq!(
+            (report.host.as_str(), report.state),
+            ("web1", State::Failed)
+        );
+        assert!(
+            report
+                .reason
+                .as_deref()
+                .unwrap_or("")
+                .contains("index out of bounds"),
+            "{:?}",
+            report.reason
+        );
         assert_eq!(*seen.lock().expect("lock"), ["web1"]);
         assert_eq!(model::outcome(&[report]).exit_code(), 2);
     }

@@ -50,6 +50,9 @@ pub struct RunOrigin {
     pub trigger: String,
     /// A user name, or the schedule's name.
     pub started_by: String,
+    /// The node (process) that runs it: only it, or a survivor after its lease expired, may mark
+    /// the run interrupted (see `store::nodes`).
+    pub node: String,
 }
 
 /// One task's result on one host, with timing.

@@ -48,16 +48,13 @@ impl Default for DaemonOptions {
         DaemonOptions {
             drain_timeout: Duration::from_secs(300),
             late_tolerance: Duration::from_secs(90),
-            name: format!("{}:{}", hostname(), std::process::id()),
+            name: crate::store::nodes::this_node().to_string(),
         }
     }
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "tended".into())
-}
+/// Why a survivor marks a run interrupted whose node's lease expired.
+const ORPHANED: &str = "the process running it stopped without finishing it (crash, kill -9 or power loss): its lease expired";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -107,6 +104,8 @@ pub struct Daemon {
     wake: Arc<tokio::sync::Notify>,
     /// The sending config the outbox worker uses; replaced on reload.
     notify_tx: tokio::sync::watch::Sender<Arc<Notify>>,
+    /// This daemon's node lease (renewed in the background; released on a clean stop).
+    lease: Option<crate::store::nodes::LeaseGuard>,
 }
 
 /// The running outbox worker.
@@ -136,13 +135,10 @@ impl Daemon {
         opts: DaemonOptions,
     ) -> Result<Daemon, DaemonError> {
         let now = clock.now();
-        let runs = store
-            .interrupt_running(
-                "the daemon stopped while this run was going (crash, kill -9 or power loss)",
-                now,
-            )
+        let lease = store
+            .hold_lease(&opts.name, crate::store::nodes::NodeKind::Daemon)
             .await?;
-        let slots = store.interrupt_running_slots().await?;
+        let (runs, slots) = store.interrupt_orphaned(ORPHANED, now).await?;
         if runs + slots > 0 {
             tracing::warn!(
                 runs,
@@ -161,6 +157,7 @@ impl Daemon {
             queued: HashMap::new(),
             wake: Arc::new(tokio::sync::Notify::new()),
             notify_tx,
+            lease: Some(lease),
         })
     }
 
@@ -196,6 +193,16 @@ impl Daemon {
     pub async fn tick(&mut self) -> Result<(), StoreError> {
         self.reap();
         let now = self.clock.now();
+        // Another node (a daemon on the same PostgreSQL, a `tended run`) that died: its runs are
+        // interrupted once its lease has expired; a live node's are never touched.
+        let (runs, slots) = self.store.interrupt_orphaned(ORPHANED, now).await?;
+        if runs + slots > 0 {
+            tracing::warn!(
+                runs,
+                slots,
+                "marked the work of a node whose lease expired as interrupted"
+            );
+        }
         let loaded = self.loaded.clone();
         for s in &loaded.cfg.schedules {
             let series = match s.series(&loaded.inv) {
@@ -421,6 +428,7 @@ impl Daemon {
     ) -> tokio::task::JoinHandle<()> {
         let loaded = self.loaded.clone();
         let wake = self.wake.clone();
+        let node = self.opts.name.clone();
         tokio::spawn(async move {
             let series_id = ser.client.clone().unwrap_or_default();
             let slot = SlotKey {
@@ -444,6 +452,7 @@ impl Daemon {
                 origin: RunOrigin {
                     trigger: "schedule".into(),
                     started_by: s.name.clone(),
+                    node,
                 },
                 ..Default::default()
             };
@@ -504,12 +513,15 @@ impl Daemon {
         }
         let now = self.clock.now();
         self.store
-            .interrupt_running(
+            .interrupt_own(
+                &self.opts.name,
                 "the daemon was stopped before this run finished (drain timeout)",
                 now,
             )
             .await?;
-        self.store.interrupt_running_slots().await?;
+        if let Some(lease) = self.lease.take() {
+            lease.release().await;
+        }
         Ok(())
     }
 

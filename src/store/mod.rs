@@ -14,6 +14,7 @@ use sqlx::{AnyPool, Row};
 use crate::modules::{State, TaskResult};
 use crate::runner::model::{HostReport, RunOrigin, RunState, TaskRecord};
 
+pub mod nodes;
 pub mod outbox;
 pub mod report;
 pub mod status;
@@ -298,8 +299,8 @@ impl Store {
         started_at: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
         let row = sqlx::query(
-            "INSERT INTO runs (playbook, pattern, started_by, trigger_kind, check_mode, state, started_at) \
-             VALUES ($1, $2, $3, $4, $5, 'running', $6) RETURNING id",
+            "INSERT INTO runs (playbook, pattern, started_by, trigger_kind, check_mode, state, started_at, owner) \
+             VALUES ($1, $2, $3, $4, $5, 'running', $6, $7) RETURNING id",
         )
         .bind(playbook)
         .bind(pattern)
@@ -307,6 +308,7 @@ impl Store {
         .bind(&origin.trigger)
         .bind(i64::from(check_mode))
         .bind(ms(started_at))
+        .bind(&origin.node)
         .fetch_one(&self.pool)
         .await?;
         Ok(row.try_get::<i64, _>(0)?)
@@ -498,28 +500,6 @@ impl Store {
             .collect()
     }
 
-    /// Slots still marked running (a daemon died while they ran): now interrupted.
-    pub async fn interrupt_running_slots(&self) -> Result<u64, StoreError> {
-        let r = sqlx::query("UPDATE slots SET state = 'interrupted' WHERE state = 'running'")
-            .execute(&self.pool)
-            .await?;
-        Ok(r.rows_affected())
-    }
-
-    /// Marks every run still `running` as interrupted (after a crash); returns how many.
-    pub async fn interrupt_running(
-        &self,
-        reason: &str,
-        now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        let r = sqlx::query("UPDATE runs SET state = 'interrupted', reason = $1, ended_at = $2 WHERE state = 'running'")
-            .bind(reason)
-            .bind(ms(now))
-            .execute(&self.pool)
-            .await?;
-        Ok(r.rows_affected())
-    }
-
     fn run_row(row: &AnyRow) -> Result<RunRow, StoreError> {
         let started_at = time(row.try_get("started_at")?)?;
         let ended: Option<i64> = row.try_get("ended_at")?;
@@ -697,7 +677,10 @@ mod tests {
         for o in opens {
             stores.push(o.await.expect("joins").expect("opens"));
         }
-        sqlx::query("SELECT 1").execute(stores[0].pool()).await.expect("query");
+        sqlx::query("SELECT 1")
+            .execute(stores[0].pool())
+            .await
+            .expect("query");
         for suffix in ["", "-wal", "-shm"] {
             let f = dir.path().join(format!("t.db{suffix}"));
             let mode = std::fs::metadata(&f).expect("exists").permissions().mode() & 0o777;

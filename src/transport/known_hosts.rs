@@ -318,8 +318,14 @@ mod tests {
             "an attacker's key is not accepted as new"
         );
         assert_eq!(check(&text, &name, OTHER), HostKeyStatus::Known);
-        assert_eq!(check(&text, "[LOCALHOST]:2222", OTHER), HostKeyStatus::Known);
-        assert_eq!(check(&format!("Web1 {OTHER}\n"), "web1", OTHER), HostKeyStatus::Known);
+        assert_eq!(
+            check(&text, "[LOCALHOST]:2222", OTHER),
+            HostKeyStatus::Known
+        );
+        assert_eq!(
+            check(&format!("Web1 {OTHER}\n"), "web1", OTHER),
+            HostKeyStatus::Known
+        );
     }
 
     #[test]

@@ -25,7 +25,9 @@ async fn read_capped<R: tokio::io::AsyncRead + Unpin>(mut r: R) -> (Vec<u8>, boo
 
 /// The only variables a local task inherits. A task runs with a clean environment, so the daemon's
 /// secrets (`TENDED_*`, any `password_env`, tokens) never reach a command or its output.
-pub const INHERITED_ENV: &[&str] = &["PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "SHELL", "TMPDIR"];
+pub const INHERITED_ENV: &[&str] = &[
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "SHELL", "TMPDIR",
+];
 
 /// Reads stderr through the sudo gate, writing the password and the task's stdin when it says so.
 async fn gated_stderr(

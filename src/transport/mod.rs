@@ -252,7 +252,17 @@ mod tests {
         let words = shlex::split(&w.command).expect("splits");
         assert_eq!(
             words,
-            ["sudo", "-n", "-H", "-u", "root", "--", "/bin/sh", "-c", "id -u; echo 'a b'"]
+            [
+                "sudo",
+                "-n",
+                "-H",
+                "-u",
+                "root",
+                "--",
+                "/bin/sh",
+                "-c",
+                "id -u; echo 'a b'"
+            ]
         );
         assert_eq!(w.stdin.as_deref(), Some(&b"in"[..]));
         req.r#become = Some(BecomeExec {
@@ -286,7 +296,10 @@ mod tests {
         req.timeout = Some(Duration::from_secs(7));
         let cmd = req.wire(true).expect("wires").command;
         assert!(cmd.contains("-s KILL 7} /bin/sh -c"), "{cmd}");
-        assert_eq!(req.wire(false).expect("wires").command, "sleep 100; echo 'x'");
+        assert_eq!(
+            req.wire(false).expect("wires").command,
+            "sleep 100; echo 'x'"
+        );
     }
 
     #[test]

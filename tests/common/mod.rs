@@ -347,19 +347,53 @@ pub fn tended_env(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
     cmd.output().expect("run tended")
 }
 
-/// A local user with a password and password-protected sudo, for password and become tests.
-/// Creating it needs root, as .ci/run has; the test says so otherwise.
-pub fn password_user() -> (&'static str, &'static str) {
+/// Whether the suite may change the system (create users, sudoers files): only on CI (`CI=true`)
+/// or when asked (`TENDED_TEST_SYSTEM=1`), on a throwaway machine or container. Panics otherwise, with
+/// the reason: such a test fails, it never passes silently.
+pub fn require_system_changes(what: &str) {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let opt_in = std::env::var("TENDED_TEST_SYSTEM").is_ok_and(|v| v == "1");
+    assert!(
+        ci || opt_in,
+        "this test {what} (and removes it again); it runs only on a throwaway machine or container: \
+         set TENDED_TEST_SYSTEM=1 to allow it (CI sets CI=true)"
+    );
+}
+
+/// A local user with a password and password-protected sudo (NOPASSWD only to become `nobody`),
+/// for password and become tests. Removed, with its home and sudoers file, when dropped.
+pub struct SystemUser {
+    pub name: &'static str,
+    pub password: &'static str,
+}
+
+impl Drop for SystemUser {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(format!("/etc/sudoers.d/{}", self.name));
+        // -f: sshd session processes of the test may still be ending.
+        let _ = Command::new("userdel")
+            .args(["-f", "-r", self.name])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+pub fn password_user() -> SystemUser {
     const USER: &str = "tendedpw";
     const PASSWORD: &str = "Correct-Horse-7";
     require("sudo", "sudo");
     require("chpasswd", "passwd");
+    require_system_changes("creates the system user `tendedpw` with sudo rights");
     let uid = Command::new("id").arg("-u").output().expect("id -u");
     assert_eq!(
         String::from_utf8_lossy(&uid.stdout).trim(),
         "0",
         "the password test creates a user `{USER}` and needs root (run the tests as root, as .ci/run does)"
     );
+    let user = SystemUser {
+        name: USER,
+        password: PASSWORD,
+    };
     if !Command::new("id")
         .arg(USER)
         .output()
@@ -383,7 +417,7 @@ pub fn password_user() -> (&'static str, &'static str) {
     assert!(child.wait().expect("chpasswd").success());
     std::fs::write(
         format!("/etc/sudoers.d/{USER}"),
-        format!("{USER} ALL=(ALL:ALL) ALL\n"),
+        format!("{USER} ALL=(ALL:ALL) ALL\n{USER} ALL=(nobody) NOPASSWD: ALL\n"),
     )
     .expect("sudoers entry");
     use std::os::unix::fs::PermissionsExt;
@@ -392,7 +426,7 @@ pub fn password_user() -> (&'static str, &'static str) {
         std::fs::Permissions::from_mode(0o440),
     )
     .expect("chmod sudoers");
-    (USER, PASSWORD)
+    user
 }
 
 /// Several sshd hosts of one test, with an inventory, known_hosts and playbooks in a temp dir.

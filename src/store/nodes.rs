@@ -1,0 +1,192 @@
+//! Runs are owned: each process that starts runs is a node with a lease in the store, and only a
+//! run's own node, or a survivor once that node's lease has expired, may mark it interrupted.
+//!
+//! Leases are written and compared with the database's clock (`db_now_ms`), so the clocks of the
+//! machines running tended never have to agree.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::{Backend, Store, StoreError, ms};
+
+/// How long a node's lease lasts without renewal; renewed every [`RENEW_EVERY`].
+pub const LEASE: Duration = Duration::from_secs(90);
+pub const RENEW_EVERY: Duration = Duration::from_secs(20);
+
+/// What kind of process a node is (shown by `tended nodes` later, and in logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    /// A `tended run` (or `tended exec`) on the command line.
+    Cli,
+    Daemon,
+}
+
+impl NodeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeKind::Cli => "cli",
+            NodeKind::Daemon => "daemon",
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "tended".into())
+}
+
+/// This process's node id: host, process id and a random part (a pid is reused after a reboot).
+pub fn this_node() -> &'static str {
+    static ID: LazyLock<String> = LazyLock::new(|| {
+        let random = crate::transport::sudo::marker("n");
+        let tail: String = random
+            .chars()
+            .filter(char::is_ascii_hexdigit)
+            .take(8)
+            .collect();
+        format!("{}:{}:{tail}", hostname(), std::process::id())
+    });
+    &ID
+}
+
+impl Store {
+    /// The database's clock in milliseconds, as an SQL expression.
+    fn db_now_ms(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000 AS BIGINT)",
+            Backend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        }
+    }
+
+    /// Registers (or renews) `node`'s lease for [`LEASE`] from now, by the database's clock.
+    pub async fn renew_node(&self, node: &str, kind: NodeKind) -> Result<(), StoreError> {
+        let now = self.db_now_ms();
+        let lease = LEASE.as_millis() as i64;
+        let sql = format!(
+            "INSERT INTO nodes (id, kind, host, pid, started_at, lease_until) VALUES ($1, $2, $3, $4, {now}, {now} + $5) \
+             ON CONFLICT (id) DO UPDATE SET lease_until = {now} + $5"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(node)
+            .bind(kind.as_str())
+            .bind(hostname())
+            .bind(i64::from(std::process::id()))
+            .bind(lease)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Removes `node` (it stops cleanly; its runs are finished or interrupted by itself).
+    pub async fn release_node(&self, node: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM nodes WHERE id = $1")
+            .bind(node)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Keeps `node`'s lease alive until the returned guard is dropped (then the node is released
+    /// by its owner, or left to expire if the process dies).
+    pub async fn hold_lease(&self, node: &str, kind: NodeKind) -> Result<LeaseGuard, StoreError> {
+        self.renew_node(node, kind).await?;
+        let (store, id) = (self.clone(), node.to_string());
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(RENEW_EVERY);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = store.renew_node(&id, kind).await {
+                    tracing::warn!(node = %id, error = %e, "cannot renew this node's lease");
+                }
+            }
+        });
+        Ok(LeaseGuard {
+            task,
+            store: self.clone(),
+            node: node.to_string(),
+        })
+    }
+
+    /// Marks `node`'s own running runs and slots interrupted (Ctrl-C, a daemon's drain).
+    pub async fn interrupt_own(
+        &self,
+        node: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let runs = sqlx::query(
+            "UPDATE runs SET state = 'interrupted', reason = $1, ended_at = $2 WHERE state = 'running' AND owner = $3",
+        )
+        .bind(reason)
+        .bind(ms(now))
+        .bind(node)
+        .execute(self.pool())
+        .await?;
+        sqlx::query(
+            "UPDATE slots SET state = 'interrupted' WHERE state = 'running' AND claimed_by = $1",
+        )
+        .bind(node)
+        .execute(self.pool())
+        .await?;
+        Ok(runs.rows_affected())
+    }
+
+    /// Marks interrupted the running runs and slots whose node's lease has expired (it crashed or
+    /// was killed), with `reason`; a live node's work is never touched. Returns (runs, slots).
+    pub async fn interrupt_orphaned(
+        &self,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(u64, u64), StoreError> {
+        let live = format!(
+            "SELECT id FROM nodes WHERE lease_until > {}",
+            self.db_now_ms()
+        );
+        let runs = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET state = 'interrupted', reason = $1, ended_at = $2 WHERE state = 'running' AND owner NOT IN ({live})"
+        )))
+        .bind(reason)
+        .bind(ms(now))
+        .execute(self.pool())
+        .await?;
+        let slots = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE slots SET state = 'interrupted' WHERE state = 'running' AND claimed_by NOT IN ({live})"
+        )))
+        .execute(self.pool())
+        .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM nodes WHERE lease_until <= {}",
+            self.db_now_ms()
+        )))
+        .execute(self.pool())
+        .await?;
+        Ok((runs.rows_affected(), slots.rows_affected()))
+    }
+}
+
+/// Renews a node's lease while it lives.
+pub struct LeaseGuard {
+    task: tokio::task::JoinHandle<()>,
+    store: Store,
+    node: String,
+}
+
+impl LeaseGuard {
+    /// Stops renewing and removes the node (a clean stop).
+    pub async fn release(self) {
+        self.task.abort();
+        if let Err(e) = self.store.release_node(&self.node).await {
+            tracing::warn!(node = %self.node, error = %e, "cannot release this node's lease");
+        }
+    }
+}
+
+impl Drop for LeaseGuard {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

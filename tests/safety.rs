@@ -1,0 +1,302 @@
+//! Attacks on tended's promises through the real binary: hostile inventory values never run as
+//! shell or as options, absurd input is refused before anything runs, secrets are never printed,
+//! clients stay apart, and a closed pipe is not a crash.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{json, tended, text};
+
+fn write(dir: &Path, name: &str, content: &str) {
+    let p = dir.join(name);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    std::fs::write(p, content).expect("write");
+}
+
+/// A local-connection client whose host carries `vars` (YAML, indented for `vars:`).
+fn local_inventory(dir: &Path, vars: &str) {
+    write(
+        dir,
+        "inv/acme.yml",
+        &format!("client: acme\nhosts:\n  box:\n    connection: local\n    vars:\n{vars}"),
+    );
+}
+
+fn run(dir: &Path, playbook: &str) -> std::process::Output {
+    tended(
+        dir,
+        &["run", playbook, "-i", "inv", "--db", "t.db", "--json"],
+    )
+}
+
+#[test]
+fn hostile_inventory_values_never_run_as_shell_whatever_filters_mark_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    local_inventory(
+        d,
+        "      evil: \"x $(touch pwned1) `touch pwned2`; touch pwned3\"\n      items: [\"$(touch pwned4)\", \"b\"]\n",
+    );
+    let chains = [
+        "evil | e",
+        "evil | escape",
+        "evil | tojson",
+        "items | tojson",
+        "(evil | e) ~ (evil | e)",
+        "evil | e | trim",
+        "evil | e | lower",
+        "evil | e | default('x')",
+        "('%s' | e) | format(evil)",
+        "evil | quote",
+    ];
+    let mut pb = String::from("hosts: all\ntasks:\n");
+    for (i, c) in chains.iter().enumerate() {
+        pb.push_str(&format!(
+            "  - name: shell {i}\n    shell: \"printf '%s' {{{{ {c} }}}}\"\n  - name: command {i}\n    command: \"printf '%s' {{{{ {c} }}}}\"\n"
+        ));
+    }
+    write(d, "pb.yml", &pb);
+    let out = run(d, "pb.yml");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for n in 1..=4 {
+        assert!(
+            !d.join(format!("pwned{n}")).exists(),
+            "an inventory value ran as shell:\n{}",
+            text(&out)
+        );
+    }
+    let run = json(&out);
+    let tasks = common::host(&run, "box")["tasks"]
+        .as_array()
+        .expect("tasks")
+        .clone();
+    // `| quote` is not quoted twice: the program gets the value itself.
+    let quoted = &tasks[tasks.len() - 1];
+    assert_eq!(
+        quoted["stdout"], "x $(touch pwned1) `touch pwned2`; touch pwned3",
+        "{quoted:#}"
+    );
+    // `| tojson` arrives as the JSON text, as one argument.
+    assert_eq!(
+        tasks[4]["stdout"], "\"x $(touch pwned1) `touch pwned2`; touch pwned3\"",
+        "{:#}",
+        tasks[4]
+    );
+}
+
+#[test]
+fn a_path_from_an_inventory_var_can_never_be_read_as_an_option() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    // `find -delete/x.tar.gz ...` would delete the files in the working directory.
+    local_inventory(d, "      backup_dir: \"-delete\"\n");
+    write(d, "keep-me.txt", "client data\n");
+    write(
+        d,
+        "pb.yml",
+        "hosts: all\ntasks:\n  - name: backups\n    backup:\n      path: \"{{ backup_dir }}/x.tar.gz\"\n      max_age: 1d\n",
+    );
+    let out = run(d, "pb.yml");
+    assert!(d.join("keep-me.txt").exists(), "{}", text(&out));
+    let run = json(&out);
+    let t = &common::host(&run, "box")["tasks"][0];
+    assert_eq!(t["state"], "failed", "{t:#}");
+    assert!(
+        t["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("must be an absolute path"),
+        "{t:#}"
+    );
+    // A literal relative path is refused before anything runs.
+    write(
+        d,
+        "lit.yml",
+        "hosts: all\ntasks:\n  - backup: {path: \"-delete/x.tar.gz\", max_age: 1d}\n  - service: {name: \"--now\"}\n",
+    );
+    let out = tended(d, &["validate", "lit.yml", "-i", "inv"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("must be an absolute path"), "{e}");
+    assert!(e.contains("would be read as an option"), "{e}");
+}
+
+#[test]
+fn absurd_durations_are_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    local_inventory(d, "      x: 1\n");
+    for timeout in [
+        "\"18446744073709551615s\"",
+        "18446744073709551615",
+        "\"99999999w\"",
+    ] {
+        write(
+            d,
+            "pb.yml",
+            &format!("hosts: all\ntasks:\n  - command: \"true\"\n    timeout: {timeout}\n"),
+        );
+        let out = tended(d, &["validate", "pb.yml", "-i", "inv"]);
+        assert_eq!(out.status.code(), Some(4), "{timeout}: {}", text(&out));
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            e.contains("ten years") || e.contains("integer too large"),
+            "{}",
+            text(&out)
+        );
+        let out = run(d, "pb.yml");
+        assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    }
+    let out = tended(
+        d,
+        &[
+            "run",
+            "pb.yml",
+            "-i",
+            "inv",
+            "--connect-timeout",
+            "18446744073709551615",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "the flag is refused: {}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for args in [&["schema", "playbook"][..], &["modules"][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tended"))
+            .args(args)
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        // The reader goes away before tended writes (`tended schema playbook | true`).
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn every_ansible_spelling_of_an_inline_password_is_refused_and_secrets_are_not_listed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    for key in [
+        "ansible_password",
+        "ansible_ssh_pass",
+        "ansible_ssh_password",
+        "ansible_become_pass",
+        "ansible_become_password",
+        "ansible_sudo_pass",
+        "ansible_sudo_password",
+    ] {
+        write(
+            d,
+            "inv/acme.ini",
+            &format!("[web]\nweb1 ansible_connection=local {key}=hunter2\n"),
+        );
+        let out = tended(d, &["inventory", "list", "-i", "inv"]);
+        assert_eq!(out.status.code(), Some(4), "{key}: {}", text(&out));
+        assert!(!text(&out).contains("hunter2"), "{key}: {}", text(&out));
+    }
+    std::fs::remove_file(d.join("inv/acme.ini")).expect("rm");
+    local_inventory(
+        d,
+        "      db_password: hunter2\n      api_token: s3cr3t-t0ken\n      password_file: /etc/x\n",
+    );
+    for args in [
+        &["inventory", "list", "-i", "inv"][..],
+        &["inventory", "list", "-i", "inv", "--json"][..],
+    ] {
+        let out = tended(d, args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let t = text(&out);
+        assert!(!t.contains("hunter2") && !t.contains("s3cr3t"), "{t}");
+        assert!(t.contains("/etc/x"), "references are not secrets: {t}");
+    }
+}
+
+#[test]
+fn a_client_id_is_a_safe_name_and_no_client_carries_another_clients_id() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(
+        d,
+        "inv/acme.yml",
+        "client: acme\nhosts:\n  a1:\n    connection: local\n",
+    );
+    write(
+        d,
+        "inv/beta.yml",
+        "client: beta\ngroups:\n  acme:\n    hosts: [b1]\nhosts:\n  b1:\n    connection: local\n",
+    );
+    let out = tended(d, &["inventory", "list", "-i", "inv"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("the group `acme` has the id of another client"),
+        "{e}"
+    );
+    write(
+        d,
+        "inv/beta.yml",
+        "client: ../../x\nhosts:\n  b1:\n    connection: local\n",
+    );
+    let out = tended(d, &["inventory", "list", "-i", "inv"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("letters, digits"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn huge_host_ranges_are_refused_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(
+        d,
+        "inv/acme.ini",
+        "[web]\nh[0:9999][0:9999] ansible_connection=local\n",
+    );
+    let out = tended(d, &["inventory", "list", "-i", "inv"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("more than 100000 hosts"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_store_is_created_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    local_inventory(d, "      x: 1\n");
+    write(d, "pb.yml", "hosts: all\ntasks:\n  - command: \"true\"\n");
+    let out = run(d, "pb.yml");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for f in ["t.db", "t.db-wal", "t.db-shm"] {
+        if let Ok(m) = std::fs::metadata(d.join(f)) {
+            assert_eq!(m.permissions().mode() & 0o777, 0o600, "{f}");
+        } else {
+            assert_eq!(f != "t.db", true, "the database exists");
+        }
+    }
+}
