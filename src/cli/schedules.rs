@@ -52,6 +52,7 @@ pub async fn reload(a: ConfigArg) -> Result<u8> {
     let cfg = DaemonConfig::load(&a.config).map_err(invalid)?;
     let mut req = reqwest::Client::new()
         .post(format!("http://{}/reload", cfg.status_listen))
+        .header(crate::schedule::status::RELOAD_HEADER, "1")
         .timeout(std::time::Duration::from_secs(60));
     if let Some(t) = &cfg.status_token {
         let token = t

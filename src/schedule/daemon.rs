@@ -557,11 +557,30 @@ async fn deadman(s: &Schedule, suffix: &str) {
     }
 }
 
-/// Reads the config again; a broken one is refused and the running one stays.
-fn reload_config(config: &std::path::Path, daemon: &mut Daemon) -> Result<(), String> {
+/// Reads the status token the config names (again on each reload, so a rotated token file takes
+/// effect on SIGHUP) into the server's shared slot.
+fn set_status_token(loaded: &Loaded, token: &super::status::SharedToken) -> Result<(), String> {
+    let fresh = match &loaded.cfg.status_token {
+        Some(t) => Some(t.resolve().map_err(|e| format!("status token: {e}"))?),
+        None => None,
+    };
+    *token
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = fresh;
+    Ok(())
+}
+
+/// Reads the config again; a broken one (or an unreadable token) is refused and the running one
+/// stays.
+fn reload_config(
+    config: &std::path::Path,
+    daemon: &mut Daemon,
+    token: &super::status::SharedToken,
+) -> Result<(), String> {
     match DaemonConfig::load(config)
         .map_err(|d| d.to_string())
         .and_then(|c| Loaded::load(c).map_err(|d| d.to_string()))
+        .and_then(|l| set_status_token(&l, token).map(|()| l))
     {
         Ok(l) => {
             daemon.reload(l);
@@ -587,13 +606,8 @@ pub async fn run(config: PathBuf, opts: DaemonOptions) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("database: {e}"))?;
     let loaded = Loaded::load(cfg).map_err(|d| anyhow::anyhow!("{d}"))?;
     let store = Store::open(&url).await.context("opening the database")?;
-    let token = match &loaded.cfg.status_token {
-        Some(t) => Some(
-            t.resolve()
-                .map_err(|e| anyhow::anyhow!("status token: {e}"))?,
-        ),
-        None => None,
-    };
+    let token: super::status::SharedToken = Default::default();
+    set_status_token(&loaded, &token).map_err(|e| anyhow::anyhow!(e))?;
     let listen = loaded.cfg.status_listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -607,7 +621,7 @@ pub async fn run(config: PathBuf, opts: DaemonOptions) -> anyhow::Result<()> {
     let server = tokio::spawn(super::status::serve(
         listener,
         store.clone(),
-        token,
+        token.clone(),
         reload_tx,
         async {
             let _ = stop_rx.await;
@@ -627,8 +641,8 @@ pub async fn run(config: PathBuf, opts: DaemonOptions) -> anyhow::Result<()> {
             _ = tokio::time::sleep(daemon.sleep_for()) => {}
             _ = term.recv() => { tracing::info!("SIGTERM: draining"); break; }
             _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted: draining"); break; }
-            _ = hup.recv() => { let _ = reload_config(&config, &mut daemon); }
-            Some(reply) = reload_rx.recv() => { let _ = reply.send(reload_config(&config, &mut daemon)); }
+            _ = hup.recv() => { let _ = reload_config(&config, &mut daemon, &token); }
+            Some(reply) = reload_rx.recv() => { let _ = reply.send(reload_config(&config, &mut daemon, &token)); }
 
         }
     }

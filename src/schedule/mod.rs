@@ -7,6 +7,7 @@ pub mod config;
 pub mod daemon;
 mod reports;
 pub mod status;
+mod status_listener;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -1,5 +1,10 @@
 //! The daemon's status server: `/healthz`, `/metrics` (Prometheus text) and `/runs` (JSON). On
 //! 127.0.0.1 by default; bound anywhere else it requires `Authorization: Bearer <token>`.
+//!
+//! Without a token, a request must name this machine in its `Host` header (a web page on another
+//! site that rebinds its DNS name to 127.0.0.1 sends its own name, and is refused), and `/reload`
+//! needs the `X-Tended-Reload` header, which a page cannot send to another origin without a CORS
+//! preflight this server never grants. Connections are capped and time-limited (`status_listener`).
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -13,15 +18,42 @@ use crate::store::{HistoryFilter, Store};
 /// A reload request, answered with the outcome once the daemon loop has tried it.
 pub type ReloadRequest = tokio::sync::oneshot::Sender<Result<(), String>>;
 
+/// The status token, replaced when a reload (SIGHUP) reads a rotated token file.
+pub type SharedToken = std::sync::Arc<std::sync::RwLock<Option<SecretString>>>;
+
 #[derive(Clone)]
 struct Ctx {
     store: Store,
-    token: Option<SecretString>,
+    token: SharedToken,
     reload: tokio::sync::mpsc::Sender<ReloadRequest>,
+    /// The names this server answers to without a token: loopback names and its own address.
+    hosts: std::sync::Arc<Vec<String>>,
+}
+
+/// The token in force now (a poisoned lock still holds the last value written).
+fn current_token(ctx: &Ctx) -> Option<SecretString> {
+    ctx.token
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+}
+
+/// Whether the `Host` header names this machine (with or without a port).
+fn known_host(ctx: &Ctx, headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let name = match host.rsplit_once(':') {
+        Some((n, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !n.ends_with(':') => n,
+        _ => host,
+    };
+    ctx.hosts.iter().any(|h| h.eq_ignore_ascii_case(name))
 }
 
 fn authorized(ctx: &Ctx, headers: &HeaderMap) -> bool {
-    let Some(token) = &ctx.token else { return true };
+    let Some(token) = current_token(ctx) else {
+        return known_host(ctx, headers);
+    };
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -37,6 +69,7 @@ fn authorized(ctx: &Ctx, headers: &HeaderMap) -> bool {
 }
 
 fn unauthorized() -> Response {
+    // Without a token this also answers a request whose Host is not this machine.
     (StatusCode::UNAUTHORIZED, "send Authorization: Bearer <token> (the status token_env/token_file of the daemon config)\n").into_response()
 }
 
@@ -101,6 +134,13 @@ async fn reload(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
     if !authorized(&ctx, &headers) {
         return unauthorized();
     }
+    if current_token(&ctx).is_none() && !headers.contains_key(RELOAD_HEADER) {
+        return (
+            StatusCode::FORBIDDEN,
+            "send the X-Tended-Reload header (as `tended reload` does)\n",
+        )
+            .into_response();
+    }
     let (tx, rx) = tokio::sync::oneshot::channel();
     if ctx.reload.send(tx).await.is_err() {
         return (StatusCode::SERVICE_UNAVAILABLE, "the daemon is stopping\n").into_response();
@@ -112,25 +152,42 @@ async fn reload(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
     }
 }
 
+/// The header `/reload` needs when no token is set.
+pub const RELOAD_HEADER: &str = "x-tended-reload";
+
 /// Serves until `shutdown` resolves.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     store: Store,
-    token: Option<SecretString>,
+    token: SharedToken,
     reload_tx: tokio::sync::mpsc::Sender<ReloadRequest>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "[::1]", "::1"]
+        .map(String::from)
+        .to_vec();
+    if let Ok(addr) = listener.local_addr()
+        && !addr.ip().is_unspecified()
+    {
+        hosts.push(match addr.ip() {
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        });
+    }
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/runs", get(runs))
         .route("/reload", axum::routing::post(reload))
+        // No endpoint takes a body.
+        .layer(axum::extract::DefaultBodyLimit::max(1024))
         .with_state(Ctx {
             store,
             token,
             reload: reload_tx,
+            hosts: std::sync::Arc::new(hosts),
         });
-    axum::serve(listener, app)
+    axum::serve(super::status_listener::BoundedListener::new(listener), app)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -38,6 +38,31 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "tended".into())
 }
 
+/// Where this process lives: host name, boot and PID namespace. Two nodes with the same value see
+/// the same process ids, so one can tell at once whether the other's process still exists.
+fn local_identity() -> String {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|b| b.trim().to_string())
+        .unwrap_or_default();
+    let pidns = std::fs::read_link("/proc/self/ns/pid")
+        .map(|l| l.display().to_string())
+        .unwrap_or_default();
+    format!("{} boot={boot} {pidns}", hostname())
+}
+
+/// Whether a process with this id exists in our PID namespace.
+fn process_exists(pid: i64) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
 /// This process's node id: host, process id and a random part (a pid is reused after a reboot).
 pub fn this_node() -> &'static str {
     static ID: LazyLock<String> = LazyLock::new(|| {
@@ -72,7 +97,7 @@ impl Store {
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(node)
             .bind(kind.as_str())
-            .bind(hostname())
+            .bind(local_identity())
             .bind(i64::from(std::process::id()))
             .bind(lease)
             .execute(self.pool())
@@ -142,6 +167,7 @@ impl Store {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(u64, u64), StoreError> {
+        self.expire_dead_local_nodes().await?;
         let live = format!(
             "SELECT id FROM nodes WHERE lease_until > {}",
             self.db_now_ms()
@@ -165,6 +191,28 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok((runs.rows_affected(), slots.rows_affected()))
+    }
+}
+
+impl Store {
+    /// Nodes on this machine (same boot, same PID namespace) whose process is gone lose their lease
+    /// now: a daemon restarted after kill -9 need not wait for its predecessor's lease to run out.
+    async fn expire_dead_local_nodes(&self) -> Result<(), StoreError> {
+        use sqlx::Row;
+        let rows = sqlx::query("SELECT id, pid FROM nodes WHERE host = $1")
+            .bind(local_identity())
+            .fetch_all(self.pool())
+            .await?;
+        for r in rows {
+            let (id, pid): (String, i64) = (r.try_get("id")?, r.try_get("pid")?);
+            if id != this_node() && !process_exists(pid) {
+                sqlx::query("UPDATE nodes SET lease_until = 0 WHERE id = $1")
+                    .bind(&id)
+                    .execute(self.pool())
+                    .await?;
+            }
+        }
+        Ok(())
     }
 }
 
