@@ -1,5 +1,5 @@
 //! The daemon's status server under attack: a flood of idle connections, a DNS-rebinding page, a
-//! cross-site reload, and a rotated token file taking effect on SIGHUP.
+//! cross-site reload, a rotated token file taking effect on SIGHUP, and a ping URL kept out of logs.
 
 mod common;
 
@@ -139,4 +139,28 @@ fn a_rotated_token_file_takes_effect_on_sighup() {
         get(port, "127.0.0.1", "/healthz", &bearer("second-token")).starts_with("HTTP/1.1 200")
     });
     assert!(get(port, "127.0.0.1", "/healthz", &bearer("first-token")).starts_with("HTTP/1.1 401"));
+}
+
+#[test]
+fn a_failing_dead_mans_switch_ping_is_logged_without_its_secret_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let port = free_port("127.0.0.1");
+    let dead = free_port("127.0.0.1");
+    let _daemon = start(
+        d,
+        &format!(
+            "inventory: inv\ndatabase: d.db\nstatus:\n  listen: 127.0.0.1:{port}\nschedules:\n  - {{name: often, playbook: quick.yml, cron: \"*/2 * * * * *\", deadman_url: \"http://127.0.0.1:{dead}/ping/0b1d-secret-check-uuid\"}}\n"
+        ),
+    );
+    let log = || std::fs::read_to_string(d.join("daemon.log")).unwrap_or_default();
+    wait_for("a failed ping in the log", || {
+        log().contains("dead-man's switch ping failed")
+    });
+    let text = log();
+    assert!(!text.contains("0b1d-secret-check-uuid"), "{text}");
+    assert!(
+        text.contains("http://127.0.0.1/"),
+        "the host is named: {text}"
+    );
 }

@@ -10,6 +10,28 @@ use serde_json::{Value, json};
 
 use super::{BoxFuture, Module, ModuleKind, State, TaskContext, TaskResult, parse_params};
 
+/// The most of a response body the `http` module reads (patterns match within it).
+pub const BODY_CAP: usize = 1024 * 1024;
+
+/// Reads at most `cap` bytes of a response body while it streams in, then stops (the connection
+/// is dropped): a 1.5 GB answer costs `cap`, not 3 GB of memory. Returns the bytes and whether
+/// more was sent; a body broken off midway keeps what arrived.
+pub async fn read_capped(mut response: reqwest::Response, cap: usize) -> (Vec<u8>, bool) {
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = cap.saturating_sub(body.len());
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if chunk.len() > room {
+                    return (body, true);
+                }
+            }
+            Ok(None) | Err(_) => return (body, false),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpParams {
@@ -72,6 +94,13 @@ impl Module for Http {
     }
     fn validate(&self, params: &Value) -> Result<(), String> {
         let p: HttpParams = parse_params(self, params)?;
+        if let Some(t) = p.timeout
+            && crate::duration::from_secs(t).is_none_or(|d| d.is_zero())
+        {
+            return Err(format!(
+                "`timeout: {t}` must be a number of seconds above 0 and at most ten years"
+            ));
+        }
         if !p.url.contains("{{") && reqwest::Url::parse(&p.url).is_err() {
             return Err(format!(
                 "`{}` is not a URL (write http://host/path or https://...)",
@@ -117,7 +146,11 @@ impl Module for Http {
             let started = Instant::now();
             let response = client
                 .request(method, &p.url)
-                .timeout(Duration::from_secs(p.timeout.unwrap_or(10)))
+                .timeout(
+                    p.timeout
+                        .and_then(crate::duration::from_secs)
+                        .unwrap_or(Duration::from_secs(10)),
+                )
                 .send()
                 .await;
             let response = match response {
@@ -132,7 +165,8 @@ impl Module for Http {
                 }
             };
             let status = response.status().as_u16();
-            let body = response.text().await.unwrap_or_default();
+            let (body, cut) = read_capped(response, BODY_CAP).await;
+            let body = String::from_utf8_lossy(&body).into_owned();
             let ms = started.elapsed().as_millis() as u64;
             let mut state = State::Ok;
             let mut problems = Vec::new();
@@ -178,9 +212,51 @@ impl Module for Http {
                 format!("{}: {}", p.url, problems.join("; "))
             };
             let mut r = TaskResult::new(state, message);
-            r.data =
-                json!({ "url": p.url, "status": status, "latency_ms": ms, "bytes": body.len() });
+            // `truncated`: only the first BODY_CAP bytes were read and matched.
+            r.data = json!({ "url": p.url, "status": status, "latency_ms": ms, "bytes": body.len(), "truncated": cut });
+            r.truncated = cut;
             r
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_endless_body_is_read_only_up_to_the_cap() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.expect("accept");
+            let mut req = [0u8; 1024];
+            let _ = s.read(&mut req).await;
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
+                .await;
+            // A body that never ends: only the client hanging up stops it.
+            let chunk = vec![b'x'; 64 * 1024];
+            let mut sent = 0usize;
+            while s.write_all(&chunk).await.is_ok() {
+                sent += chunk.len();
+            }
+            sent
+        });
+        let resp = reqwest::Client::new()
+            .get(format!("http://{addr}/"))
+            .send()
+            .await
+            .expect("answer");
+        let (body, cut) = read_capped(resp, 100_000).await;
+        assert_eq!((body.len(), cut), (100_000, true));
+        let sent = server.await.expect("server");
+        assert!(
+            sent < 64 * 1024 * 1024,
+            "the client stopped reading ({sent} bytes sent)"
+        );
     }
 }

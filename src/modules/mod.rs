@@ -8,7 +8,7 @@ pub mod backup_tools;
 mod cert;
 mod command;
 pub mod disk;
-mod http;
+pub mod http;
 pub mod levels;
 mod reboot;
 mod service;

@@ -140,13 +140,9 @@ pub async fn post(hook: &WebhookConfig, body: &str) -> Result<(), SendError> {
     if status.is_success() {
         return Ok(());
     }
-    let answer: String = resp
-        .text()
-        .await
-        .unwrap_or_default()
-        .chars()
-        .take(300)
-        .collect();
+    // Only the start of the answer is kept: read at most 4 KiB of it, whatever the server sends.
+    let (answer, _) = crate::modules::http::read_capped(resp, 4096).await;
+    let answer: String = String::from_utf8_lossy(&answer).chars().take(300).collect();
     let msg = format!("webhook {} answered {status}: {answer}", hook.name);
     if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
         Err(SendError::Transient(msg))

@@ -354,7 +354,11 @@ fn schedule(
     if let Some(u) = &deadman_url
         && reqwest::Url::parse(u).is_err()
     {
-        diags.push(src.diag(pos_of(item, "deadman_url"), format!("`{u}` is not a URL")));
+        // The text is not repeated: a ping URL's path is its secret.
+        diags.push(
+            src.diag(pos_of(item, "deadman_url"), "`deadman_url` is not a URL")
+                .help("write the full ping URL, e.g. https://hc-ping.com/<uuid>"),
+        );
     }
     if diags.len() > before {
         return None;
@@ -368,7 +372,7 @@ fn schedule(
         overlap,
         catch_up,
         grace,
-        deadman_url,
+        deadman_url: deadman_url.map(super::PingUrl::new),
         line: item.pos.line,
     })
 }

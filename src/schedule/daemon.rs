@@ -544,8 +544,8 @@ impl Daemon {
 
 /// Pings a healthchecks-style dead-man's switch; failures are logged, never fatal.
 async fn deadman(s: &Schedule, suffix: &str) {
-    let Some(url) = &s.deadman_url else { return };
-    let url = format!("{}{suffix}", url.trim_end_matches('/'));
+    let Some(ping) = &s.deadman_url else { return };
+    let url = format!("{}{suffix}", ping.expose().trim_end_matches('/'));
     let client = reqwest::Client::new();
     if let Err(e) = client
         .get(&url)
@@ -553,7 +553,8 @@ async fn deadman(s: &Schedule, suffix: &str) {
         .send()
         .await
     {
-        tracing::warn!(schedule = %s.name, error = %e, "dead-man's switch ping failed");
+        // reqwest's error names the URL: log it without, and only the host of the ping URL.
+        tracing::warn!(schedule = %s.name, url = %ping.shown(), error = %e.without_url(), "dead-man's switch ping failed");
     }
 }
 

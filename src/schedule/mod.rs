@@ -108,6 +108,34 @@ impl CronSpec {
     }
 }
 
+/// A dead-man's-switch URL. Its path usually is the secret (a healthchecks.io check id), so it
+/// is shown only as scheme and host, in `Debug`, logs and messages alike.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PingUrl(String);
+
+impl PingUrl {
+    pub fn new(url: String) -> PingUrl {
+        PingUrl(url)
+    }
+    /// The URL itself, for the request only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// `https://hc-ping.com/…`: what may be printed.
+    pub fn shown(&self) -> String {
+        match reqwest::Url::parse(&self.0) {
+            Ok(u) => format!("{}://{}/…", u.scheme(), u.host_str().unwrap_or("")),
+            Err(_) => "(a URL)".into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for PingUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PingUrl({})", self.shown())
+    }
+}
+
 /// One schedule of the daemon's config.
 #[derive(Debug, Clone)]
 pub struct Schedule {
@@ -123,7 +151,7 @@ pub struct Schedule {
     /// How late a missed slot may still be caught up.
     pub grace: Duration,
     /// A healthchecks-style URL pinged on start (`/start`), success and failure (`/fail`).
-    pub deadman_url: Option<String>,
+    pub deadman_url: Option<PingUrl>,
     pub line: u32,
 }
 
