@@ -300,3 +300,63 @@ fn a_store_is_created_readable_by_its_owner_only() {
         }
     }
 }
+
+#[test]
+fn a_full_disk_is_named_and_the_run_is_not_recorded_as_finished() {
+    common::require_system_changes("mounts a 2 MiB tmpfs and fills it");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let small = d.join("small");
+    std::fs::create_dir_all(&small).expect("mkdir");
+    let st = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .arg(&small)
+        .status()
+        .expect("mount");
+    assert!(st.success(), "mounting a tmpfs needs root (as .ci/run has)");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(small.clone());
+    local_inventory(d, "      x: 1\n");
+    write(d, "ok.yml", "hosts: all\ntasks:\n  - command: \"true\"\n");
+    let db = "small/t.db";
+    let out = tended(d, &["run", "ok.yml", "-i", "inv", "--db", db]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The run's first task fills what is left of the disk; the results then cannot be written.
+    let mut pb = format!(
+        "hosts: all\ntasks:\n  - name: fill\n    shell: dd if=/dev/zero of={} bs=4k 2>/dev/null; true\n",
+        small.join("fill").display()
+    );
+    for i in 0..20 {
+        pb.push_str(&format!(
+            "  - name: big {i}\n    shell: head -c 45000 /dev/urandom | base64 -w0\n"
+        ));
+    }
+    write(d, "big.yml", &pb);
+    let out = tended(d, &["run", "big.yml", "-i", "inv", "--db", db]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("disk full"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("box"),
+        "the summary is still printed: {}",
+        text(&out)
+    );
+    // While the disk is full, even opening the store says so (nothing runs: exit 4).
+    let out = tended(d, &["run", "ok.yml", "-i", "inv", "--db", db]);
+    if out.status.code() == Some(4) {
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("disk full"),
+            "{}",
+            text(&out)
+        );
+    }
+    std::fs::remove_file(d.join("small/fill")).expect("free the disk");
+    let history = json(&tended(d, &["history", "--db", db, "--json"]));
+    let newest = &history[0];
+    assert_ne!(newest["state"], "finished", "{history:#}");
+}

@@ -189,11 +189,18 @@ pub fn main() -> ExitCode {
     };
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
+    // Colours only on a terminal (a journal or a log file gets plain text); JSON on request.
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
-        .init();
+        .with_ansi(std::io::stderr().is_terminal());
+    if cli.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
     // A few blocking threads are plenty for file reads and key loading; unbounded (tokio's 512),
     // hundreds of hosts connecting at once each got a thread and its stack: ~80 KiB of RSS per host.
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -52,6 +52,18 @@ fn describe(s: &RunState) -> (String, String) {
                 (*ended_at - *started_at).num_milliseconds() as f64 / 1000.0
             ),
         ),
+        RunState::Unrecorded {
+            started_at,
+            ended_at,
+            outcome,
+            reason,
+        } => (
+            format!("{outcome}, not fully recorded ({reason})"),
+            format!(
+                "{:.1}s",
+                (*ended_at - *started_at).num_milliseconds() as f64 / 1000.0
+            ),
+        ),
         RunState::Interrupted {
             started_at,
             ended_at,

@@ -233,6 +233,9 @@ pub async fn run(a: RunArgs) -> Result<u8> {
             }
         }
     }
+    if let crate::runner::model::RunState::Unrecorded { reason, .. } = &outcome.state {
+        eprintln!("error: run {}: {reason}", outcome.run_id);
+    }
     Ok(outcome.exit_code() as u8)
 }
 

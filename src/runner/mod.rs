@@ -114,8 +114,13 @@ impl RunOutcome {
     pub fn worst(&self) -> State {
         model::outcome(&self.hosts)
     }
+    /// The hosts' worst state as an exit code; at least 2 (failed) when results were lost.
     pub fn exit_code(&self) -> i32 {
-        self.worst().exit_code()
+        let code = self.worst().exit_code();
+        match self.state {
+            RunState::Unrecorded { .. } => code.max(State::Failed.exit_code()),
+            _ => code,
+        }
     }
 }
 
@@ -143,14 +148,19 @@ pub fn plan<'a>(
     Ok(out)
 }
 
-/// Writes host reports to the store in batches, so thousands of hosts do not mean thousands of commits.
+/// Attempts per batch of host results before they are given up as unrecorded.
+const WRITE_ATTEMPTS: u32 = 4;
+
+/// Writes host reports to the store in batches, so thousands of hosts do not mean thousands of
+/// commits. A batch that fails is retried with backoff; one that still fails is counted as
+/// unrecorded (with the last error), and later batches are still written.
 async fn writer(
     store: Store,
     run_id: i64,
     mut rx: mpsc::Receiver<HostReport>,
-) -> (Vec<HostReport>, Option<StoreError>) {
+) -> (Vec<HostReport>, Option<(usize, StoreError)>) {
     let mut all = Vec::new();
-    let mut err = None;
+    let mut lost: Option<(usize, StoreError)> = None;
     let mut batch = Vec::new();
     loop {
         let first = rx.recv().await;
@@ -163,15 +173,26 @@ async fn writer(
                 Err(_) => break,
             }
         }
-        if err.is_none()
-            && let Err(e) = store.record_hosts(run_id, &batch).await
-        {
-            tracing::error!(error = %e, "cannot record host results");
-            err = Some(e);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match store.record_hosts(run_id, &batch).await {
+                Ok(()) => break,
+                Err(e) if attempt < WRITE_ATTEMPTS => {
+                    tracing::warn!(error = %e, attempt, "cannot record host results; retrying");
+                    tokio::time::sleep(Duration::from_millis(250 << (2 * (attempt - 1)))).await;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, hosts = batch.len(), "cannot record host results; giving up on this batch");
+                    let n = lost.as_ref().map_or(0, |(n, _)| *n) + batch.len();
+                    lost = Some((n, e));
+                    break;
+                }
+            }
         }
         all.append(&mut batch);
     }
-    (all, err)
+    (all, lost)
 }
 
 /// Takes one finished host task: its report goes to the progress callback and the store's writer.
@@ -366,16 +387,32 @@ pub async fn run(
     for (_, c) in connections.lock().await.drain() {
         c.close().await;
     }
-    let (mut hosts, write_error) = writer.await.unwrap_or_else(|_| (Vec::new(), None));
+    let (mut hosts, lost) = writer.await.unwrap_or_else(|_| (Vec::new(), None));
     hosts.sort_by(|a, b| a.host.cmp(&b.host).then(a.started_at.cmp(&b.started_at)));
-    let state = RunState::Finished {
-        started_at,
-        ended_at: Utc::now(),
-        outcome: model::outcome(&hosts),
+    let (ended_at, outcome) = (Utc::now(), model::outcome(&hosts));
+    let state = match lost {
+        None => RunState::Finished {
+            started_at,
+            ended_at,
+            outcome,
+        },
+        Some((n, e)) => RunState::Unrecorded {
+            started_at,
+            ended_at,
+            outcome,
+            reason: format!(
+                "the results of {n} of {} hosts could not be recorded: {e}",
+                hosts.len()
+            ),
+        },
     };
-    store.finish_run(run_id, &state).await?;
-    if let Some(e) = write_error {
-        return Err(e.into());
+    // The run's own row is small: it may still fit where the results did not. If it cannot be
+    // written either, the run stays `running` and the next start marks it interrupted.
+    if let Err(e) = store.finish_run(run_id, &state).await {
+        tracing::error!(error = %e, run = run_id, "cannot record the end of the run");
+        if !matches!(state, RunState::Unrecorded { .. }) {
+            return Err(e.into());
+        }
     }
     Ok(RunOutcome {
         run_id,

@@ -23,6 +23,14 @@ pub enum RunState {
         ended_at: DateTime<Utc>,
         reason: String,
     },
+    /// Ran to the end, but some hosts' results could not be written to the store even after
+    /// retries (`reason` says why, e.g. the disk is full): the record is incomplete.
+    Unrecorded {
+        started_at: DateTime<Utc>,
+        ended_at: DateTime<Utc>,
+        outcome: State,
+        reason: String,
+    },
 }
 
 impl RunState {
@@ -31,6 +39,7 @@ impl RunState {
             RunState::Running { .. } => "running",
             RunState::Finished { .. } => "finished",
             RunState::Interrupted { .. } => "interrupted",
+            RunState::Unrecorded { .. } => "unrecorded",
         }
     }
 
@@ -38,7 +47,8 @@ impl RunState {
         match self {
             RunState::Running { started_at }
             | RunState::Finished { started_at, .. }
-            | RunState::Interrupted { started_at, .. } => *started_at,
+            | RunState::Interrupted { started_at, .. }
+            | RunState::Unrecorded { started_at, .. } => *started_at,
         }
     }
 }

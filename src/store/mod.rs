@@ -22,7 +22,8 @@ pub mod status;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(
-        "cannot open the database {url}: {source}. Check the path and its permissions, or pass --db URL"
+        "cannot open the database {url}: {}. Check the path and its permissions, or pass --db URL",
+        describe_sqlx(.source)
     )]
     Open { url: String, source: sqlx::Error },
     #[error("applying the database migrations to {url} failed: {source}")]
@@ -30,10 +31,46 @@ pub enum StoreError {
         url: String,
         source: sqlx::migrate::MigrateError,
     },
-    #[error("database error: {0}")]
+    #[error("database error: {}", describe_sqlx(.0))]
     Query(#[from] sqlx::Error),
     #[error("the database holds a value tended does not understand: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether the store failed because its disk is full (SQLite's SQLITE_FULL, PostgreSQL's
+    /// disk_full 53100, or the OS's ENOSPC).
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Query(e) | StoreError::Open { source: e, .. } => disk_full(e),
+            _ => false,
+        }
+    }
+}
+
+fn disk_full(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => {
+            // SQLITE_FULL, SQLITE_IOERR_SHMSIZE (the -shm file could not grow), disk_full.
+            d.code()
+                .is_some_and(|c| c == "13" || c == "4874" || c == "53100")
+                || d.message().contains("disk is full")
+                || d.message().contains("No space left")
+        }
+        sqlx::Error::Io(io) => io.raw_os_error() == Some(libc::ENOSPC),
+        other => other.to_string().contains("No space left on device"),
+    }
+}
+
+/// A database error as the user reads it: a full disk is named as such, with the fix.
+fn describe_sqlx(e: &sqlx::Error) -> String {
+    if disk_full(e) {
+        format!(
+            "disk full: the disk holding the database has no space left; free some and run again ({e})"
+        )
+    } else {
+        e.to_string()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -321,7 +358,31 @@ impl Store {
         run_id: i64,
         reports: &[HostReport],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        // A connection of its own with plain BEGIN/COMMIT, closed after any failure: after SQLITE_FULL
+        // SQLite may already have rolled back, sqlx's transaction bookkeeping on that connection
+        // goes wrong, and the next batch on it "commits" into a transaction that never ends
+        // (nothing is stored, and the connection holds the write lock). Found with a full tmpfs.
+        let mut conn = self.pool.acquire().await?;
+        let result = async {
+            sqlx::query("BEGIN").execute(&mut *conn).await?;
+            Self::insert_hosts(&mut conn, run_id, reports).await?;
+            sqlx::query("COMMIT").execute(&mut *conn).await?;
+            Ok::<(), StoreError>(())
+        }
+        .await;
+        if result.is_err() {
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            // Not back into the pool: a fresh connection replaces it.
+            drop(conn.detach());
+        }
+        result
+    }
+
+    async fn insert_hosts(
+        tx: &mut sqlx::AnyConnection,
+        run_id: i64,
+        reports: &[HostReport],
+    ) -> Result<(), StoreError> {
         for r in reports {
             let row = sqlx::query(
                 "INSERT INTO host_results (run_id, client, host, state, reason, started_at, ended_at) \
@@ -365,7 +426,6 @@ impl Store {
                 .await?;
             }
         }
-        tx.commit().await?;
         Ok(())
     }
 
@@ -380,6 +440,12 @@ impl Store {
             RunState::Interrupted {
                 ended_at, reason, ..
             } => (None, Some(reason.as_str()), *ended_at),
+            RunState::Unrecorded {
+                ended_at,
+                outcome,
+                reason,
+                ..
+            } => (Some(outcome.as_str()), Some(reason.as_str()), *ended_at),
         };
         sqlx::query(
             "UPDATE runs SET state = $1, outcome = $2, reason = $3, ended_at = $4 WHERE id = $5",
@@ -521,6 +587,17 @@ impl Store {
                     .try_get::<Option<String>, _>("reason")?
                     .unwrap_or_default(),
             },
+            ("unrecorded", Some(e)) => {
+                let outcome: Option<String> = row.try_get("outcome")?;
+                RunState::Unrecorded {
+                    started_at,
+                    ended_at: time(e)?,
+                    outcome: state(outcome.as_deref().unwrap_or("failed"))?,
+                    reason: row
+                        .try_get::<Option<String>, _>("reason")?
+                        .unwrap_or_default(),
+                }
+            }
             (other, _) => return Err(StoreError::Corrupt(format!("run state `{other}`"))),
         };
         Ok(RunRow {
