@@ -112,6 +112,8 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
         #[test]
         fn never_panics_and_never_exceeds_the_bound(s in "\\PC{0,30}") {
             if let Ok(d) = parse(&s, true) {

@@ -5,6 +5,8 @@
 
 pub mod cli;
 pub mod duration;
+#[cfg(test)]
+mod fuzz;
 pub mod glob;
 pub mod inventory;
 pub mod modules;

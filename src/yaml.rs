@@ -247,6 +247,22 @@ impl Node {
     }
 }
 
+/// The largest file tended reads (an inventory of 100,000 hosts is about 7 MiB).
+pub const MAX_FILE_BYTES: usize = 64 << 20;
+
+/// serde-saphyr's limits, raised for large inventories (a 100,000-host file needs about 1.5
+/// million parser events and 600,000 nodes); alias expansion keeps its own default limits, so an
+/// alias bomb is still refused.
+fn yaml_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_events = 40_000_000;
+    budget.max_nodes = 10_000_000;
+    budget.max_total_scalar_bytes = MAX_FILE_BYTES;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
+}
+
 /// A source file read into memory, so diagnostics can quote it.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -269,12 +285,35 @@ impl Source {
                 "write a YAML mapping here (see the examples in the README), or remove the file",
             ));
         }
-        serde_saphyr::from_str::<Node>(&self.text).map_err(|e| {
+        if self.text.len() > MAX_FILE_BYTES {
+            return Err(self
+                .diag(
+                    Pos { line: 1, col: 1 },
+                    format!(
+                        "the file is {} MiB; tended reads files of at most {} MiB",
+                        self.text.len() >> 20,
+                        MAX_FILE_BYTES >> 20
+                    ),
+                )
+                .help("split it: one inventory file per client, one playbook per job"));
+        }
+        serde_saphyr::from_str_with_options::<Node>(&self.text, yaml_options()).map_err(|e| {
             let pos = e
                 .location()
                 .map(|l| pos_of(&l))
                 .unwrap_or(Pos { line: 1, col: 1 });
             let msg = first_line(&e.to_string());
+            if msg.contains("budget breached") {
+                return self
+                    .diag(
+                        pos,
+                        "the file is too large or too deeply nested to read here",
+                    )
+                    .help(
+                        "split it (one inventory file per client); a file of aliases that expand \
+                         into millions of values is refused on purpose",
+                    );
+            }
             self.diag(pos, format!("invalid YAML: {msg}"))
                 .help("fix the YAML syntax at this place (indentation, quoting, a duplicate key)")
         })

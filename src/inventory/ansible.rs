@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::native::vars_map;
-use super::{RawClient, RawHost, expand_range};
+use super::{RawClient, expand_range};
 use crate::yaml::{Diagnostic, Kind, Node, Pos, Source, unknown_keys};
 
 fn new_client(stem: String) -> RawClient {
@@ -145,18 +145,7 @@ fn add_host(
         }
     };
     for n in names {
-        let h = match raw.hosts.iter_mut().find(|h| h.name == n) {
-            Some(h) => h,
-            None => {
-                raw.hosts.push(RawHost {
-                    name: n,
-                    pos,
-                    groups: Default::default(),
-                    vars: Map::new(),
-                });
-                raw.hosts.last_mut().expect("just pushed")
-            }
-        };
+        let h = raw.host_entry(&n, pos);
         if group != "all" && group != "ungrouped" {
             h.groups.insert(group.to_string());
         }

@@ -136,6 +136,30 @@ pub(crate) struct RawClient {
     pub vars: Map<String, Value>,
     pub groups: BTreeMap<String, RawGroup>,
     pub hosts: Vec<RawHost>,
+    /// Where each host is in `hosts`: a lookup per host, not a scan (100,000 hosts in one file
+    /// took minutes with a scan).
+    pub host_index: std::collections::HashMap<String, usize>,
+}
+
+impl RawClient {
+    /// The host named `name`, added at `pos` with no groups or vars if it is new.
+    pub(crate) fn host_entry(&mut self, name: &str, pos: Pos) -> &mut RawHost {
+        let i = match self.host_index.get(name) {
+            Some(&i) => i,
+            None => {
+                self.hosts.push(RawHost {
+                    name: name.to_string(),
+                    pos,
+                    groups: BTreeSet::new(),
+                    vars: Map::new(),
+                });
+                self.host_index
+                    .insert(name.to_string(), self.hosts.len() - 1);
+                self.hosts.len() - 1
+            }
+        };
+        &mut self.hosts[i]
+    }
 }
 
 #[derive(Debug, Default)]
@@ -165,19 +189,33 @@ impl Inventory {
     pub fn load(path: &Path) -> Result<Inventory, Diagnostics> {
         let files = inventory_files(path)?;
         let mut diags = Vec::new();
+        let mut sources = Vec::new();
+        for file in files {
+            match Source::read(&file) {
+                Ok(s) => sources.push(s),
+                Err(e) => diags.push(Diagnostic::file_level(
+                    &file,
+                    format!("cannot read the inventory file: {e}"),
+                )),
+            }
+        }
+        match Inventory::from_sources(sources) {
+            Ok(inv) if diags.is_empty() => Ok(inv),
+            Ok(_) => Err(Diagnostics(diags)),
+            Err(mut d) => {
+                diags.append(&mut d.0);
+                Err(Diagnostics(diags))
+            }
+        }
+    }
+
+    /// Builds the inventory from client files already in memory (one client each).
+    pub fn from_sources(sources: Vec<Source>) -> Result<Inventory, Diagnostics> {
+        let mut diags = Vec::new();
         let mut inv = Inventory::default();
         let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
-        for file in files {
-            let src = match Source::read(&file) {
-                Ok(s) => s,
-                Err(e) => {
-                    diags.push(Diagnostic::file_level(
-                        &file,
-                        format!("cannot read the inventory file: {e}"),
-                    ));
-                    continue;
-                }
-            };
+        for src in sources {
+            let file = src.path.clone();
             let raw = match parse_file(&src) {
                 Ok((raw, mut d)) => {
                     diags.append(&mut d);

@@ -192,28 +192,17 @@ fn names(node: Option<&Node>) -> BTreeSet<String> {
 }
 
 fn pending_membership(raw: &mut RawClient, host: &str, group: &str) {
-    match raw.hosts.iter_mut().find(|h| h.name == host) {
-        Some(h) => {
-            h.groups.insert(group.to_string());
-        }
-        None => raw.hosts.push(RawHost {
-            name: host.to_string(),
-            pos: Default::default(),
-            groups: [group.to_string()].into(),
-            vars: Map::new(),
-        }),
-    }
+    // A host first named by a group keeps position 0 until `hosts:` defines it.
+    raw.host_entry(host, Default::default())
+        .groups
+        .insert(group.to_string());
 }
 
 fn merge_host(raw: &mut RawClient, host: RawHost) {
-    match raw.hosts.iter_mut().find(|h| h.name == host.name) {
-        Some(h) => {
-            h.pos = host.pos;
-            h.groups.extend(host.groups);
-            h.vars.extend(host.vars);
-        }
-        None => raw.hosts.push(host),
-    }
+    let h = raw.host_entry(&host.name, host.pos);
+    h.pos = host.pos;
+    h.groups.extend(host.groups);
+    h.vars.extend(host.vars);
 }
 
 pub(crate) fn vars_map(

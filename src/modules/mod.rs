@@ -5,13 +5,13 @@
 
 pub mod backup;
 pub mod backup_tools;
-mod cert;
+pub(crate) mod cert;
 mod command;
 pub mod disk;
 pub mod http;
 pub mod levels;
 mod reboot;
-mod service;
+pub(crate) mod service;
 mod shell;
 pub mod updates;
 pub mod updates_rpm;

@@ -33,7 +33,7 @@ pub enum DownState {
 
 /// `systemctl is-active`: 0 active; 3 (and other non-zero codes) not active; 4 no such unit.
 /// systemctl's own failures (no systemd, no bus) print to stderr and are UNKNOWN.
-fn activity(rc: Option<i32>, stdout: &str, stderr: &str) -> Result<bool, String> {
+pub(crate) fn activity(rc: Option<i32>, stdout: &str, stderr: &str) -> Result<bool, String> {
     match rc {
         Some(0) => Ok(true),
         Some(4) => Err(format!("no such unit ({})", stdout.trim())),

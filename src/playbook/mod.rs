@@ -81,6 +81,11 @@ impl Playbook {
         load::load(source)
     }
 
+    /// Validates a playbook already in memory (the path names it in messages).
+    pub fn from_source(source: Source) -> Result<Playbook, crate::yaml::Diagnostics> {
+        load::load(source)
+    }
+
     pub fn file(&self) -> &PathBuf {
         &self.source.path
     }

@@ -134,7 +134,8 @@ fn hostile() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // Each case runs /bin/sh: a quarter of the fuzzing budget.
+    #![proptest_config(ProptestConfig { cases: (crate::fuzz::config().cases / 4).max(64), ..crate::fuzz::config() })]
 
     #[test]
     fn hostile_values_arrive_byte_exact_and_never_run(v in hostile()) {

@@ -3,7 +3,7 @@
 //! batches while the run goes on.
 
 pub mod admission;
-mod host;
+pub(crate) mod host;
 pub mod model;
 
 use std::collections::HashMap;

@@ -100,6 +100,13 @@ impl DaemonConfig {
             Diagnostic::file_level(path, format!("cannot read the daemon config: {e}"))
                 .help("pass --config FILE (see tended.yml in the repository)")
         })?;
+        DaemonConfig::from_source(src)
+    }
+
+    /// Validates a config already in memory; relative paths are taken from its path's directory.
+    pub fn from_source(src: Source) -> Result<DaemonConfig, Diagnostics> {
+        let path = src.path.clone();
+        let path = path.as_path();
         let node = src.parse()?;
         let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let mut diags = unknown_keys(&src, &node, TOP_KEYS, "the daemon config");
