@@ -22,7 +22,7 @@ for need in sshd:openssh-server ssh:openssh-client /usr/bin/time:time; do
         echo "missing $bin: apt-get install $pkg" >&2; exit 1
     fi
 done
-[ -n "${TENDED_BIN:-}" ] || cargo build --release --quiet
+[ -n "${TENDED_BIN:-}" ] || cargo build --profile dist --quiet
 if [[ " $TOOLS " == *" ansible "* || " $TOOLS " == *" pyinfra "* ]]; then
     if [ ! -x "$VENV/bin/ansible-playbook" ] || [ ! -x "$VENV/bin/pyinfra" ]; then
         echo "installing ansible-core and pyinfra into $VENV (pip)" >&2
@@ -31,7 +31,7 @@ if [[ " $TOOLS " == *" ansible "* || " $TOOLS " == *" pyinfra "* ]]; then
     fi
     echo "versions: $("$VENV/bin/ansible-playbook" --version | head -n 1), pyinfra $("$VENV/bin/pyinfra" --version 2>&1 | tail -n 1)" >&2
 fi
-TENDED=${TENDED_BIN:-$PWD/target/release/tended}
+TENDED=${TENDED_BIN:-$PWD/target/dist/tended}
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }

@@ -360,3 +360,27 @@ fn a_full_disk_is_named_and_the_run_is_not_recorded_as_finished() {
     let newest = &history[0];
     assert_ne!(newest["state"], "finished", "{history:#}");
 }
+
+#[test]
+fn reports_are_written_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    local_inventory(d, "      x: 1\n");
+    write(d, "pb.yml", "hosts: all\ntasks:\n  - command: \"true\"\n");
+    let out = tended(
+        d,
+        &["run", "pb.yml", "-i", "inv", "--db", "t.db", "--report", "out/reports"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for f in ["out/reports/acme.html", "out/reports/acme.txt"] {
+        let mode = std::fs::metadata(d.join(f)).expect(f).permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{f}");
+    }
+    let mode = std::fs::metadata(d.join("out/reports"))
+        .expect("dir")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o700);
+}

@@ -547,3 +547,31 @@ fn a_host_cut_off_mid_run_is_lost_by_keepalive_and_the_others_finish() {
     assert_eq!(ok["tasks"].as_array().expect("tasks").len(), 3);
     assert_eq!(ok["state"], "changed");
 }
+
+#[test]
+fn a_host_known_by_its_rsa_key_is_accepted_when_it_also_offers_ed25519() {
+    // The host has an RSA key beside its ed25519 one; known_hosts holds only the RSA key, written
+    // `ssh-rsa` as ssh-keyscan and OpenSSH record it. OpenSSH negotiates the known type first.
+    let keys = tempfile::tempdir().expect("tempdir");
+    let rsa = keys.path().join("rsa_host_key");
+    let st = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f"])
+        .arg(&rsa)
+        .status()
+        .expect("ssh-keygen");
+    assert!(st.success());
+    let fleet = Fleet::with_config(&["rsa"], &format!("HostKey {}\n", rsa.display()));
+    let (_, sshd) = &fleet.hosts[0];
+    let public = std::fs::read_to_string(rsa.with_extension("pub")).expect("rsa pub");
+    let key: Vec<&str> = public.split_whitespace().take(2).collect();
+    assert_eq!(key[0], "ssh-rsa");
+    std::fs::write(
+        fleet.path().join("known_hosts"),
+        format!("[{}]:{} {}\n", sshd.addr, sshd.port, key.join(" ")),
+    )
+    .expect("known_hosts");
+    fleet.inventory("", "");
+    fleet.playbook("pb.yml", "hosts: all\ntasks:\n  - command: \"true\"\n");
+    let out = fleet.run("pb.yml", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

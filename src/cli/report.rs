@@ -53,13 +53,33 @@ pub async fn write_report(
         .map_err(|e| invalid(format!("error: {e}")))?;
     let html = out.with_extension("html");
     if let Some(dir) = html.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    std::fs::write(&html, report::render::html(&r, msp))
-        .with_context(|| format!("cannot write {}", html.display()))?;
-    std::fs::write(out.with_extension("txt"), report::render::text(&r, msp))
-        .with_context(|| format!("cannot write {}", out.with_extension("txt").display()))?;
+    write_private(&html, &report::render::html(&r, msp))?;
+    write_private(&out.with_extension("txt"), &report::render::text(&r, msp))?;
     Ok(html)
+}
+
+/// A report names the client's machines and their open problems: readable by its owner only
+/// (mode 0600, also when an older file is replaced), whatever the umask.
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .and_then(|()| f.write_all(text.as_bytes()))
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 pub async fn report(a: ReportArgs) -> Result<u8> {
