@@ -370,7 +370,16 @@ fn reports_are_written_readable_by_their_owner_only() {
     write(d, "pb.yml", "hosts: all\ntasks:\n  - command: \"true\"\n");
     let out = tended(
         d,
-        &["run", "pb.yml", "-i", "inv", "--db", "t.db", "--report", "out/reports"],
+        &[
+            "run",
+            "pb.yml",
+            "-i",
+            "inv",
+            "--db",
+            "t.db",
+            "--report",
+            "out/reports",
+        ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     for f in ["out/reports/acme.html", "out/reports/acme.txt"] {

@@ -31,6 +31,10 @@ pub struct ReportArgs {
     /// through the outbox: if the server is down, the daemon sends it when the server is back.
     #[arg(long, requires = "config")]
     send: bool,
+    /// Print the report's figures as JSON (score or null, areas, devices with their state and
+    /// issues, findings, actions, the period), for PSA tools and scripts.
+    #[arg(long, conflicts_with_all = ["out", "send"])]
+    json: bool,
     /// The daemon's config: its mail server, MSP name, inventory and database are used.
     #[arg(short, long, env = "TENDED_CONFIG")]
     config: Option<PathBuf>,
@@ -135,7 +139,11 @@ pub async fn report(a: ReportArgs) -> Result<u8> {
             let r = report::build(&store, client, period, chrono::Utc::now())
                 .await
                 .map_err(|e| invalid(format!("error: {e}")))?;
-            out!("{}", report::render::text(&r, &msp));
+            if a.json {
+                outln!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                out!("{}", report::render::text(&r, &msp));
+            }
         }
     }
     Ok(exit::OK)

@@ -3,12 +3,14 @@
 
 pub mod alerts;
 pub mod config;
+pub mod forecast;
 pub mod mail;
 pub mod outbox;
 pub mod render;
 pub mod webhook;
 mod words;
 
+pub use forecast::{days_to_full, days_to_full_rule};
 pub use words::count;
 use words::{period_words, sentences};
 
@@ -76,7 +78,9 @@ pub enum Light {
     Green,
     Amber,
     Red,
-    /// Nothing of this kind is monitored.
+    /// A check of this kind ran but could not tell (no systemd, a tool missing): not "down".
+    Unknown,
+    /// Nothing of this kind is monitored, or there are no results in the period.
     Grey,
 }
 
@@ -92,8 +96,19 @@ pub struct DiskForecast {
     pub host: String,
     pub mount: String,
     pub used_percent: f64,
-    /// None when the disk is not filling up.
+    /// None when there is no forecast: not filling up, or not enough history (`enough_history`).
     pub days_to_full: Option<f64>,
+    /// Whether the history is long enough to forecast at all (see `forecast`).
+    pub enough_history: bool,
+}
+
+/// A certificate that expires soon, once however many hosts checked it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CertFinding {
+    pub name: String,
+    pub days_left: i64,
+    /// The hosts it was checked from, sorted.
+    pub hosts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -129,7 +144,7 @@ pub struct Figures {
     pub backups_verified: usize,
     pub last_good_backup_age_hours: Option<f64>,
     pub fixed_automatically: usize,
-    pub certificates_expiring: Vec<(String, i64)>,
+    pub certificates_expiring: Vec<CertFinding>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -140,8 +155,11 @@ pub struct Report {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
     pub timezone: String,
-    pub score: u8,
-    pub band: &'static str,
+    /// None when the period holds no results: no score is made up from nothing.
+    pub score: Option<u8>,
+    pub band: Option<&'static str>,
+    /// Whether any result was recorded for this client in the period.
+    pub has_data: bool,
     pub areas: Vec<Area>,
     pub summary: Vec<String>,
     pub figures: Figures,
@@ -149,25 +167,6 @@ pub struct Report {
     pub devices: Vec<Device>,
     pub actions: Vec<Action>,
     pub next_window: Option<String>,
-}
-
-/// Days until full from a least-squares line through (time, used bytes) points; None when not growing.
-pub fn days_to_full(points: &[(f64, f64)], size: f64) -> Option<f64> {
-    if points.len() < 2 {
-        return None;
-    }
-    let n = points.len() as f64;
-    let (mx, my) = (
-        points.iter().map(|p| p.0).sum::<f64>() / n,
-        points.iter().map(|p| p.1).sum::<f64>() / n,
-    );
-    let var: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    if var <= 0.0 {
-        return None;
-    }
-    let slope = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / var;
-    let last = points.last()?.1;
-    (slope > 0.0).then(|| ((size - last) / slope / 86_400.0).max(0.0))
 }
 
 /// The next start of one of the client's maintenance windows.
@@ -239,15 +238,17 @@ pub fn assemble(
         *e = (*e).max(h.state);
     }
     f.runs = per_run.len();
-    f.runs_ok = per_run.values().filter(|s| **s <= State::Warning).count();
+    // "In order" means ok or changed: a warning is a finding.
+    f.runs_ok = per_run.values().filter(|s| **s <= State::Changed).count();
     f.runs_with_problems = f.runs - f.runs_ok;
 
     let mut actions = Vec::new();
+    // The latest result of each check on each host, whichever playbook ran it.
     let mut latest: BTreeMap<(String, String), &TaskRow> = BTreeMap::new();
     for t in tasks {
         // A skipped check (its `when` was false) says nothing about the area.
         if t.state != State::Skipped {
-            latest.insert((t.host.clone(), t.module.clone()), t);
+            latest.insert((t.host.clone(), t.check.clone()), t);
         }
         if let Some(installed) = t.data["installed"].as_array() {
             for p in installed {
@@ -305,9 +306,9 @@ pub fn assemble(
     }
     let latest_of = |module: &str| -> Vec<&TaskRow> {
         latest
-            .iter()
-            .filter(|((_, m), _)| m == module)
-            .map(|(_, t)| *t)
+            .values()
+            .filter(|t| t.module == module)
+            .copied()
             .collect()
     };
     // Patching.
@@ -329,14 +330,24 @@ pub fn assemble(
                 .map(|a| (a + (to - t.at).num_seconds().max(0) as f64) / 3600.0)
         })
         .min_by(|a, b| a.total_cmp(b));
+    // One finding per certificate, with every host it was checked from.
+    let mut certs: BTreeMap<String, (i64, BTreeSet<String>)> = BTreeMap::new();
     for t in latest_of("cert") {
         if let Some(d) = t.data["days_left"].as_i64().filter(|d| *d < 30) {
-            f.certificates_expiring.push((
-                t.data["servername"].as_str().unwrap_or(&t.host).to_string(),
-                d,
-            ));
+            let name = t.data["servername"].as_str().unwrap_or(&t.host).to_string();
+            let e = certs.entry(name).or_insert((d, BTreeSet::new()));
+            e.0 = e.0.min(d);
+            e.1.insert(t.host.clone());
         }
     }
+    f.certificates_expiring = certs
+        .into_iter()
+        .map(|(name, (days_left, hosts))| CertFinding {
+            name,
+            days_left,
+            hosts: hosts.into_iter().collect(),
+        })
+        .collect();
     // Disks: latest use and a forecast from the history.
     // (host, mount) -> (time, used bytes, size bytes, used percent) points.
     type Points = Vec<(f64, f64, f64, f64)>;
@@ -364,13 +375,14 @@ pub fn assemble(
             continue;
         };
         let xy: Vec<(f64, f64)> = pts.iter().map(|p| (p.0, p.1)).collect();
-        let days = days_to_full(&xy, size);
+        let days = days_to_full_rule(&xy, size);
         if pct >= 80.0 || days.is_some_and(|d| d < 60.0) {
             disks.push(DiskForecast {
                 host: host.clone(),
                 mount: mount.clone(),
                 used_percent: pct,
                 days_to_full: days,
+                enough_history: forecast::enough_history(&xy),
             });
         }
     }
@@ -383,7 +395,8 @@ pub fn assemble(
     };
     let to_light = |s: Option<State>| match s {
         None => Light::Grey,
-        Some(s) if s >= State::Critical || s == State::Unknown => Light::Red,
+        Some(State::Unknown) => Light::Unknown,
+        Some(s) if s >= State::Critical => Light::Red,
         Some(State::Warning) => Light::Amber,
         Some(_) => Light::Green,
     };
@@ -397,15 +410,8 @@ pub fn assemble(
     {
         disk_light = Light::Amber;
     }
-    let service_light = to_light(
-        light_of("service").max(
-            tasks
-                .iter()
-                .filter(|t| t.module == "shell" && t.name.to_lowercase().contains("service"))
-                .map(|t| t.state)
-                .max(),
-        ),
-    );
+    // From the `service` module's results only, never from the wording of task names.
+    let service_light = to_light(light_of("service"));
     let areas = vec![
         Area {
             name: "Patching",
@@ -420,6 +426,7 @@ pub fn assemble(
                     count(f.pending_security, "security update", "security updates")
                 ),
                 Light::Green => "up to date".into(),
+                Light::Unknown => "could not be checked".into(),
                 Light::Grey => "not monitored".into(),
             },
         },
@@ -428,6 +435,7 @@ pub fn assemble(
             light: backup_light,
             note: match (backup_light, f.last_good_backup_age_hours) {
                 (Light::Grey, _) => "not monitored".into(),
+                (Light::Unknown, _) => "could not be checked".into(),
                 (_, Some(h)) => format!("last good backup {h:.0} hours old"),
                 (_, None) => "no good backup confirmed".into(),
             },
@@ -435,7 +443,11 @@ pub fn assemble(
         Area {
             name: "Disk space",
             light: disk_light,
-            note: if disks.is_empty() {
+            note: if disk_light == Light::Grey {
+                "not monitored".into()
+            } else if disk_light == Light::Unknown {
+                "could not be checked".into()
+            } else if disks.is_empty() {
                 "plenty of room".into()
             } else {
                 if disks.len() == 1 {
@@ -452,25 +464,44 @@ pub fn assemble(
                 Light::Red => "a service is down".into(),
                 Light::Amber => "a service needs a look".into(),
                 Light::Green => "running".into(),
+                Light::Unknown => "a service could not be checked".into(),
                 Light::Grey => "not monitored".into(),
             },
         },
     ];
-    let score = areas.iter().fold(100i32, |s, a| {
-        s - match a.light {
-            Light::Red => 25,
-            Light::Amber => 10,
-            _ => 0,
-        }
-    }) - (f.runs_with_problems.min(4) as i32) * 5;
-    let score = score.clamp(0, 100) as u8;
-    let band = if score >= 85 {
-        "good"
-    } else if score >= 60 {
-        "fair"
+    let has_data = !tasks.is_empty() || !hosts.is_empty();
+    let areas: Vec<Area> = if has_data {
+        areas
     } else {
-        "needs attention"
+        areas
+            .into_iter()
+            .map(|a| Area {
+                light: Light::Grey,
+                note: "no results in this period".into(),
+                ..a
+            })
+            .collect()
     };
+    // No results, no score: a number made from nothing would be a reassuring default.
+    let score = has_data.then(|| {
+        let s = areas.iter().fold(100i32, |s, a| {
+            s - match a.light {
+                Light::Red => 25,
+                Light::Amber | Light::Unknown => 10,
+                _ => 0,
+            }
+        }) - (f.runs_with_problems.min(4) as i32) * 5;
+        s.clamp(0, 100) as u8
+    });
+    let band = score.map(|score| {
+        if score >= 85 {
+            "good"
+        } else if score >= 60 {
+            "fair"
+        } else {
+            "needs attention"
+        }
+    });
     // Devices.
     let mut names: BTreeSet<&str> = hosts.iter().map(|h| h.host.as_str()).collect();
     names.extend(tasks.iter().map(|t| t.host.as_str()));
@@ -484,15 +515,24 @@ pub fn assemble(
                 .map(|x| x.at)
                 .max()
                 .unwrap_or(from);
-            let state = hosts
+            // The worst of the latest result of each of its checks; a host that could not be
+            // reached in its newest run is unreachable whatever its checks said before.
+            let checks = latest
                 .iter()
-                .filter(|x| x.host == h)
-                .max_by_key(|x| x.at)
-                .map_or(State::Skipped, |x| x.state);
+                .filter(|((host, _), t)| host == h && !t.ignored)
+                .map(|(_, t)| t.state)
+                .max();
+            let newest_host = hosts.iter().filter(|x| x.host == h).max_by_key(|x| x.at);
+            let state = match (checks, newest_host.map(|x| x.state)) {
+                (_, Some(State::Unreachable)) => State::Unreachable,
+                (Some(c), _) => c,
+                (None, Some(s)) => s,
+                (None, None) => State::Skipped,
+            };
             let issues = latest
                 .iter()
                 .filter(|((host, _), t)| host == h && t.state > State::Changed && !t.ignored)
-                .map(|(_, t)| format!("{}: {}", t.name, t.message))
+                .map(|(_, t)| words::client_phrase(t))
                 .collect();
             Device {
                 host: h.to_string(),
@@ -514,13 +554,19 @@ pub fn assemble(
             }
         })
         .collect::<Vec<_>>();
-    let summary = sentences(
-        &f,
-        &disks,
-        devices.len(),
-        period_words(from, to),
-        backup_light,
-    );
+    let next_window = next_window(client, now);
+    let summary = if has_data {
+        sentences(
+            &f,
+            &disks,
+            devices.len(),
+            period_words(from, to),
+            backup_light,
+            next_window.as_deref(),
+        )
+    } else {
+        words::no_data(devices.len(), period_words(from, to))
+    };
     Report {
         client: client.id.clone(),
         client_name: client.name.clone(),
@@ -538,33 +584,20 @@ pub fn assemble(
         timezone: client.timezone.name().to_string(),
         score,
         band,
+        has_data,
         areas,
         summary,
         figures: f,
         disks,
         devices,
         actions,
-        next_window: next_window(client, now),
+        next_window,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn forecast_from_a_growing_disk() {
-        let day = 86_400.0;
-        let pts: Vec<(f64, f64)> = (0..10).map(|i| (i as f64 * day, 50.0 + i as f64)).collect();
-        let d = days_to_full(&pts, 100.0).expect("growing");
-        assert!((d - 41.0).abs() < 0.01, "{d}");
-        assert_eq!(
-            days_to_full(&[(0.0, 5.0), (day, 5.0)], 10.0),
-            None,
-            "flat is not filling"
-        );
-        assert_eq!(days_to_full(&[(0.0, 5.0)], 10.0), None);
-    }
 
     #[test]
     fn periods() {

@@ -20,7 +20,26 @@ fn color(l: Light) -> (&'static str, &'static str) {
         Light::Green => ("#1e8e3e", "Good"),
         Light::Amber => ("#e37400", "Attention"),
         Light::Red => ("#c5221f", "Action needed"),
+        Light::Unknown => ("#6a1b9a", "Could not check"),
         Light::Grey => ("#80868b", "Not monitored"),
+    }
+}
+
+/// What a device's state is called in the client's text (`unknown` is not "down").
+fn state_word(s: State) -> &'static str {
+    match s {
+        State::Unknown => "could not check",
+        State::Skipped => "no results",
+        other => other.as_str(),
+    }
+}
+
+/// The disk forecast as the client reads it (see `forecast`).
+fn full_in(d: &super::DiskForecast) -> String {
+    match d.days_to_full {
+        Some(x) => format!("about {x:.0} days"),
+        None if !d.enough_history => "not enough history yet".into(),
+        None => "not filling up".into(),
     }
 }
 
@@ -28,6 +47,7 @@ fn state_color(s: State) -> &'static str {
     match s {
         State::Ok | State::Changed | State::Skipped => "#1e8e3e",
         State::Warning => "#e37400",
+        State::Unknown => "#6a1b9a",
         _ => "#c5221f",
     }
 }
@@ -77,19 +97,18 @@ pub fn html(r: &Report, msp: &str) -> String {
         to = day(r.to - chrono::Duration::seconds(1), &r.timezone),
         tz = esc(&r.timezone),
     );
-    let (band_color, _) = color(if r.score >= 85 {
-        Light::Green
-    } else if r.score >= 60 {
-        Light::Amber
-    } else {
-        Light::Red
+    let (band_color, _) = color(match r.score {
+        None => Light::Grey,
+        Some(s) if s >= 85 => Light::Green,
+        Some(s) if s >= 60 => Light::Amber,
+        Some(_) => Light::Red,
     });
     let _ = write!(
         h,
         "<tr><td style=\"padding:12px 28px\"><table role=\"presentation\" cellpadding=\"0\" cellspacing=\"0\" width=\"100%\"><tr>\
          <td style=\"width:120px;text-align:center;vertical-align:middle\"><div style=\"font-size:44px;font-weight:bold;color:{band_color}\">{score}</div><div style=\"font-size:13px;color:{band_color}\">health: {band}</div></td><td>",
-        score = r.score,
-        band = esc(r.band)
+        score = r.score.map_or("–".to_string(), |s| s.to_string()),
+        band = esc(r.band.unwrap_or("no data for this period"))
     );
     for a in &r.areas {
         let (c, word) = color(a.light);
@@ -157,9 +176,16 @@ pub fn html(r: &Report, msp: &str) -> String {
             } else {
                 f.certificates_expiring
                     .iter()
-                    .map(|(n, d)| format!("{n} ({d} days)"))
+                    .map(|c| {
+                        format!(
+                            "{} ({} days; checked from {})",
+                            c.name,
+                            c.days_left,
+                            c.hosts.join(", ")
+                        )
+                    })
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join("; ")
             },
         ),
     ];
@@ -182,10 +208,7 @@ pub fn html(r: &Report, msp: &str) -> String {
             "<tr><td style=\"padding:8px 28px\"><h2 style=\"font-size:17px;margin:12px 0 6px 0\">Disks to watch</h2><table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"border-collapse:collapse\"><tr><th style=\"{th}\">Device</th><th style=\"{th}\">Disk</th><th style=\"{th}\">Used</th><th style=\"{th}\">Full in</th></tr>"
         );
         for d in &r.disks {
-            let full = d
-                .days_to_full
-                .map(|x| format!("about {x:.0} days"))
-                .unwrap_or_else(|| "not filling up".into());
+            let full = full_in(d);
             let _ = write!(
                 h,
                 "<tr><td style=\"{td}\">{}</td><td style=\"{td}\">{}</td><td style=\"{td}\">{}</td><td style=\"{td}\">{}</td></tr>",
@@ -219,7 +242,7 @@ pub fn html(r: &Report, msp: &str) -> String {
             "<tr><td style=\"{td}\"><b>{}</b>{issues}</td><td style=\"{td};color:{}\">{}</td><td style=\"{td}\">{}</td><td style=\"{td}\">{}</td><td style=\"{td}\">{}</td></tr>",
             esc(&d.host),
             state_color(d.state),
-            esc(d.state.as_str()),
+            esc(state_word(d.state)),
             d.fullest_disk.map(bar).unwrap_or_else(|| "-".into()),
             d.pending_updates
                 .map(|p| format!("{p} ({} security)", d.pending_security.unwrap_or(0)))
@@ -281,7 +304,14 @@ pub fn text(r: &Report, msp: &str) -> String {
         day(r.to - chrono::Duration::seconds(1), &r.timezone),
         r.timezone
     );
-    let _ = writeln!(t, "Health: {} / 100 ({})", r.score, r.band);
+    match (r.score, r.band) {
+        (Some(score), Some(band)) => {
+            let _ = writeln!(t, "Health: {score} / 100 ({band})");
+        }
+        _ => {
+            let _ = writeln!(t, "Health: no results in this period, so no score");
+        }
+    }
     for a in &r.areas {
         let _ = writeln!(t, "  {:<11} {:<14} {}", a.name, color(a.light).1, a.note);
     }
@@ -313,9 +343,10 @@ pub fn text(r: &Report, msp: &str) -> String {
                 d.host,
                 d.mount,
                 d.used_percent,
-                d.days_to_full
-                    .map(|x| format!("full in about {x:.0} days"))
-                    .unwrap_or_else(|| "not filling up".into())
+                match d.days_to_full {
+                    Some(x) => format!("full in about {x:.0} days"),
+                    None => full_in(d),
+                }
             );
         }
     }
@@ -325,7 +356,7 @@ pub fn text(r: &Report, msp: &str) -> String {
             t,
             "  {:<20} {:<11} disk {:>4}  updates {:>4}",
             d.host,
-            d.state.as_str(),
+            state_word(d.state),
             d.fullest_disk
                 .map(|p| format!("{p:.0}%"))
                 .unwrap_or_else(|| "-".into()),

@@ -3,6 +3,43 @@
 use chrono::{DateTime, Utc};
 
 use super::{DiskForecast, Figures, Light};
+use crate::modules::State;
+use crate::store::report::TaskRow;
+
+/// What a client reads about one finding of a check: the check's name and the module's own one-line
+/// summary, never a tool's raw (multi-line) output; "could not be checked" for `unknown`.
+pub(super) fn client_phrase(t: &TaskRow) -> String {
+    if t.state == State::Unknown {
+        return format!("{}: could not be checked (we are looking into it)", t.name);
+    }
+    let first = t.message.lines().next().unwrap_or("").trim();
+    let mut line: String = first.chars().take(160).collect();
+    if first.chars().count() > 160 {
+        line.push('…');
+    }
+    if line.is_empty() {
+        format!("{}: {}", t.name, t.state)
+    } else {
+        format!("{}: {line}", t.name)
+    }
+}
+
+/// The whole summary when the period holds no results: it says so, and claims nothing else.
+pub(super) fn no_data(devices: usize, period: String) -> Vec<String> {
+    vec![
+        format!(
+            "We have no maintenance results for {} in {period}, so this report cannot say how {} doing.",
+            if devices == 0 {
+                "your devices".to_string()
+            } else {
+                format!("your {}", count(devices as u64, "device", "devices"))
+            },
+            if devices == 1 { "it is" } else { "they are" }
+        ),
+        "If you expected maintenance in this period, please contact us: we will find out why."
+            .into(),
+    ]
+}
 
 /// `1 device`, `3 devices`.
 pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
@@ -26,6 +63,7 @@ pub(super) fn sentences(
     devices: usize,
     period: String,
     backups: Light,
+    next_window: Option<&str>,
 ) -> Vec<String> {
     let mut s = Vec::new();
     s.push(match f.runs {
@@ -33,28 +71,28 @@ pub(super) fn sentences(
             "No maintenance ran on your {} in {period}.",
             count(devices as u64, "device", "devices")
         ),
-        n => format!(
-            "In {period} we checked your {} {}; {} found everything in order{}.",
-            count(devices as u64, "device", "devices"),
-            if n == 1 {
+        n => {
+            let times = if n == 1 {
                 "once".to_string()
             } else {
                 format!("{n} times")
-            },
-            if f.runs_ok == n {
-                "every check".to_string()
-            } else {
-                count(f.runs_ok as u64, "check", "checks")
-            },
-            if f.runs_with_problems > 0 {
-                format!(
-                    " and {} found something we followed up",
-                    count(f.runs_with_problems as u64, "check", "checks")
-                )
-            } else {
-                String::new()
-            }
-        ),
+            };
+            // Each part counts runs by their worst result: a warning is a finding, not "in order".
+            let outcome = match (f.runs_ok, f.runs_with_problems) {
+                (ok, 0) if ok == n && n == 1 => "it found everything in order".to_string(),
+                (ok, 0) if ok == n => "every check found everything in order".to_string(),
+                (0, p) if p == 1 => "it found something we followed up".to_string(),
+                (0, p) => format!("all {p} found something we followed up"),
+                (ok, p) => format!(
+                    "{} found everything in order and {p} found something we followed up",
+                    count(ok as u64, "check", "checks")
+                ),
+            };
+            format!(
+                "In {period} we checked your {} {times}; {outcome}.",
+                count(devices as u64, "device", "devices"),
+            )
+        }
     });
     s.push(if f.updates_installed > 0 {
         format!(
@@ -71,12 +109,26 @@ pub(super) fn sentences(
             }
         )
     } else if f.pending_security > 0 {
+        // Only what is known: the next window if one is planned, never an install it promises.
         format!(
-            "{} waiting and will be installed in the next maintenance window.",
+            "{} waiting to be installed; {}.",
             if f.pending_security == 1 {
                 "1 security update is".to_string()
             } else {
                 format!("{} security updates are", f.pending_security)
+            },
+            match next_window {
+                Some(w) => format!("your next maintenance window is {w}"),
+                None => "no maintenance window is planned yet".to_string(),
+            }
+        )
+    } else if f.pending_updates > 0 {
+        format!(
+            "{} waiting to be installed.",
+            if f.pending_updates == 1 {
+                "1 update is".to_string()
+            } else {
+                format!("{} updates are", f.pending_updates)
             }
         )
     } else {
@@ -114,19 +166,31 @@ pub(super) fn sentences(
         .filter(|d| d.days_to_full.is_some_and(|x| x < 30.0) || d.used_percent >= 90.0)
         .map(|d| match d.days_to_full {
             Some(x) => format!(
-                "the disk {} on {} will be full in about {x:.0} days",
-                d.mount, d.host
+                "the disk {} on {} will be full in about {}",
+                d.mount,
+                d.host,
+                count(x.round() as u64, "day", "days")
+            ),
+            None if !d.enough_history => format!(
+                "the disk {} on {} is {:.0}% full (not enough history yet to say when it will be full)",
+                d.mount, d.host, d.used_percent
             ),
             None => format!(
                 "the disk {} on {} is {:.0}% full",
                 d.mount, d.host, d.used_percent
             ),
         })
-        .chain(
-            f.certificates_expiring
-                .iter()
-                .map(|(n, d)| format!("the certificate of {n} expires in {d} days")),
-        )
+        .chain(f.certificates_expiring.iter().map(|c| {
+            if c.days_left < 0 {
+                format!("the certificate of {} has expired", c.name)
+            } else {
+                format!(
+                    "the certificate of {} expires in {}",
+                    c.name,
+                    count(c.days_left as u64, "day", "days")
+                )
+            }
+        }))
         .collect();
     s.push(if decisions.is_empty() {
         "Nothing needs your decision.".into()

@@ -14,6 +14,9 @@ pub struct TaskRow {
     pub host: String,
     pub module: String,
     pub name: String,
+    /// The check's id: the playbook's file name and the task's name (`daily-health.yml:Disk
+    /// space`), so the same check is followed across runs, and checks of two playbooks stay apart.
+    pub check: String,
     pub state: State,
     pub message: String,
     pub data: serde_json::Value,
@@ -40,8 +43,9 @@ impl Store {
         to: DateTime<Utc>,
     ) -> Result<Vec<TaskRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT run_id, host, module, task_name, state, message, data, started_at, ignored FROM task_results \
-             WHERE client = $1 AND started_at >= $2 AND started_at < $3 ORDER BY started_at, id",
+            "SELECT t.run_id, t.host, t.module, t.task_name, t.state, t.message, t.data, t.started_at, t.ignored, r.playbook \
+             FROM task_results t JOIN runs r ON r.id = t.run_id \
+             WHERE t.client = $1 AND t.started_at >= $2 AND t.started_at < $3 ORDER BY t.started_at, t.id",
         )
         .bind(client)
         .bind(ms(from))
@@ -51,11 +55,17 @@ impl Store {
         rows.iter()
             .map(|r| {
                 let data: String = r.try_get("data")?;
+                let playbook: String = r.try_get("playbook")?;
+                let name: String = r.try_get("task_name")?;
+                let file = std::path::Path::new(&playbook)
+                    .file_name()
+                    .map_or(playbook.clone(), |f| f.to_string_lossy().into_owned());
                 Ok(TaskRow {
                     run_id: r.try_get("run_id")?,
                     host: r.try_get("host")?,
                     module: r.try_get("module")?,
-                    name: r.try_get("task_name")?,
+                    check: format!("{file}:{name}"),
+                    name,
                     state: state(&r.try_get::<String, _>("state")?)?,
                     message: r.try_get("message")?,
                     data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
