@@ -410,6 +410,7 @@ fn the_real_daemon_runs_reloads_stops_and_recovers_from_kill_9() {
         "tended_task_duration_seconds_count{module=\"command\"}",
         "tended_unreachable_hosts 0",
         "tended_last_success_timestamp_seconds{schedule=\"every2s\"}",
+        "tended_last_completed_timestamp_seconds{schedule=\"every2s\"}",
         "tended_slots{schedule=\"every2s\",state=\"ran\"}",
     ] {
         assert!(metrics.contains(needle), "missing {needle} in\n{metrics}");

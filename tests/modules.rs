@@ -367,7 +367,7 @@ fn fake_systemctl(dir: &std::path::Path) -> std::path::PathBuf {
     let state = dir.join("units");
     std::fs::create_dir_all(&state).expect("units");
     let script = format!(
-        "#!/bin/sh\n# Test double: is-active exits 0 active / 3 inactive / 4 unknown unit; restart activates;\n# reboot drops every session of this test's sshd and starts it again (the kernel does not reboot).\ncmd=$1; unit=$2; f={s}/$unit\n\
+        "#!/bin/sh\n# Test double: is-active exits 0 active / 3 inactive / 4 unknown unit; restart activates;\n# reboot drops every session of this test's sshd and starts it again (the kernel does not reboot).\n# Like systemctl, `--` ends the options: the unit follows it.\ncmd=$1; unit=$2; [ \"$unit\" = -- ] && unit=$3; f={s}/$unit\n\
          if [ \"$cmd\" = reboot ]; then uuidgen 2>/dev/null > {s}/next_boot_id || date +%s%N > {s}/next_boot_id; \
          setsid sh -c 'sleep 1; for l in $(pgrep -f \"^/usr/sbin/sshd .*-f $FAKE_SSHD_CFG\"); do pkill -KILL -P $l; kill -KILL $l; done; \
          [ -e {s}/next_boot_id ] && mv {s}/next_boot_id {s}/boot_id; sleep 1; /usr/sbin/sshd -f $FAKE_SSHD_CFG -E /dev/null' </dev/null >/dev/null 2>&1 & exit 0; fi\n\

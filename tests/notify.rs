@@ -160,6 +160,41 @@ fn a_report_is_mailed_over_starttls_with_login_and_a_refused_address_fails_with_
     let listing = tended(d, &["outbox", "--config", "tended.yml"]);
     assert_eq!(listing.status.code(), Some(1), "{}", text(&listing));
     assert!(String::from_utf8_lossy(&listing.stdout).contains("User unknown"));
+    // Dealt with (the address was a typo and is fixed in the inventory): acknowledged, it stays on
+    // record and `tended outbox` no longer exits 1 for it.
+    let id = failed[0]["id"].as_i64().expect("id").to_string();
+    let ack = tended(
+        d,
+        &[
+            "outbox",
+            "--config",
+            "tended.yml",
+            "--ack",
+            &id,
+            "--reason",
+            "typo fixed",
+        ],
+    );
+    assert_eq!(ack.status.code(), Some(0), "{}", text(&ack));
+    let listing = tended(d, &["outbox", "--config", "tended.yml"]);
+    assert_eq!(listing.status.code(), Some(0), "{}", text(&listing));
+    let kept: Vec<_> = outbox(d)
+        .into_iter()
+        .filter(|r| r["state"] == "acknowledged")
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert!(
+        kept[0]["last_error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("typo fixed")
+    );
+    let again = tended(d, &["outbox", "--config", "tended.yml", "--ack", &id]);
+    assert_eq!(
+        again.status.code(),
+        Some(4),
+        "only a failed message can be acknowledged"
+    );
 
     // Implicit TLS (port 465 style) to a second server, same login.
     let implicit = SmtpServer::start(
@@ -315,12 +350,27 @@ fn the_daemon_alerts_once_per_change_and_delivers_exactly_once_after_the_server_
         reports.iter().all(|m| format!("<{}>", m.id) == report_id),
         "the queued message itself was sent (same Message-ID)"
     );
-    let alert = mails
+    let alerts: Vec<&Mail> = mails
         .iter()
-        .find(|m| m.subject.contains("new problem"))
-        .unwrap_or_else(|| panic!("no alert in {subjects:?}"));
-    assert_eq!(alert.subject, "[tended] Acme Dental: 1 new problem");
-    assert_eq!(alert.to, ["jane@acme.example", "noc@msp.example"]);
+        .filter(|m| m.subject.contains("new problem"))
+        .collect();
+    assert_eq!(alerts.len(), 2, "one per audience: {subjects:?}");
+    let alert = alerts[0];
+    // The worst severity first; the MSP and the client's contact each get their own message.
+    assert_eq!(
+        alert.subject,
+        "[tended] CRITICAL Acme Dental: 1 new problem"
+    );
+    let mut audiences: Vec<Vec<String>> = alerts.iter().map(|m| m.to.clone()).collect();
+    audiences.sort();
+    assert_eq!(
+        audiences,
+        [
+            vec!["jane@acme.example".to_string()],
+            vec!["noc@msp.example".to_string()]
+        ],
+        "never one mixed To:"
+    );
     assert!(
         alert.text.contains("acme-here · backup flag: failed"),
         "{}",
@@ -346,10 +396,14 @@ fn the_daemon_alerts_once_per_change_and_delivers_exactly_once_after_the_server_
     let got = smtp.received();
     assert_eq!(got.len(), 6, "the recovery once, to both addresses");
     let rec = parse(&got[5].raw);
-    assert_eq!(rec.subject, "[tended] Acme Dental: 1 recovered");
+    assert_eq!(rec.subject, "[tended] RECOVERED Acme Dental: 1 recovered");
     assert!(rec.text.contains("Recovered") && rec.text.contains("backup flag: ok"));
     let ids: std::collections::BTreeSet<String> = got.iter().map(|r| parse(&r.raw).id).collect();
-    assert_eq!(ids.len(), 3, "report, alert, recovery: three messages");
+    assert_eq!(
+        ids.len(),
+        5,
+        "the report, and the alert and the recovery once per audience"
+    );
 
     // Webhooks: the JSON one got both alerts and run summaries, the Slack one the alerts only.
     let seen = hooks.lock().expect("hooks").clone();
@@ -482,7 +536,10 @@ async fn missed_slots_are_one_alert_not_one_per_slot() {
     let rows = daemon.store().outbox(true).await.expect("outbox");
     assert_eq!(rows.len(), 1, "one alert for the missed slots: {rows:?}");
     assert_eq!(rows[0].recipient, "noc@msp.example");
-    assert_eq!(rows[0].subject, "[tended] Acme Dental: 1 new problem");
+    assert_eq!(
+        rows[0].subject,
+        "[tended] CRITICAL Acme Dental: 1 new problem"
+    );
     assert!(
         rows[0].body.contains("schedule hourly") && rows[0].body.contains("2 slots from"),
         "{}",
@@ -493,5 +550,67 @@ async fn missed_slots_are_one_alert_not_one_per_slot() {
         daemon.store().outbox(true).await.expect("outbox").len(),
         1,
         "not again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tended_own_events_go_to_the_msp_only_even_with_client_contacts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    inventory(d);
+    std::fs::write(
+        d.join("quick.yml"),
+        "hosts: all\ntasks:\n  - command: \"true\"\n",
+    )
+    .expect("pb");
+    // Jane (alerts: true) gets the client's own check changes; never tended's own events.
+    std::fs::write(
+        d.join("tended.yml"),
+        "inventory: inv\ndatabase: d.db\nmail: {server: \"127.0.0.1:9\", tls: none, from: noc@msp.example}\nalerts: {to: [noc@msp.example], client_contacts: true}\nschedules:\n  - {name: hourly, playbook: quick.yml, hosts: acme, cron: \"0 * * * *\", catch_up: none}\n",
+    )
+    .expect("config");
+    // A run left running by a daemon that died on another machine (its node has no lease).
+    let store = tended::store::Store::open(&d.join("d.db").display().to_string())
+        .await
+        .expect("store");
+    let origin = tended::runner::model::RunOrigin {
+        trigger: "schedule".into(),
+        started_by: "hourly".into(),
+        node: "elsewhere:4242:dead".into(),
+    };
+    let t0 = Utc
+        .with_ymd_and_hms(2026, 11, 23, 9, 30, 0)
+        .single()
+        .expect("t");
+    let run = store
+        .start_run("quick.yml", "acme", &origin, false, t0)
+        .await
+        .expect("run");
+    drop(store);
+    let clock = Arc::new(FakeClock(Mutex::new(t0)));
+    let mut daemon = daemon(d, clock.clone(), "a").await;
+    let rows = daemon.store().outbox(true).await.expect("outbox");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].recipient, "noc@msp.example");
+    assert!(
+        rows[0].subject.starts_with("[tended] CRITICAL"),
+        "{}",
+        rows[0].subject
+    );
+    assert!(
+        rows[0].body.contains(&format!("run {run} of hourly"))
+            && rows[0].body.contains("interrupted"),
+        "{}",
+        rows[0].body
+    );
+    // Missed slots (the daemon was not running) are tended's own failure too: the MSP only.
+    daemon.tick().await.expect("tick");
+    clock.set(t0 + chrono::Duration::minutes(150) + chrono::Duration::seconds(20));
+    daemon.tick().await.expect("tick");
+    let rows = daemon.store().outbox(true).await.expect("outbox");
+    assert!(rows.len() >= 2, "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r.recipient == "noc@msp.example"),
+        "no client contact gets tended's own events: {rows:?}"
     );
 }

@@ -20,8 +20,15 @@ pub struct OutboxArgs {
     #[arg(long)]
     json: bool,
     /// Put this failed message back in the queue (after fixing the address or the server).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", conflicts_with = "ack")]
     retry: Option<i64>,
+    /// Mark this failed message as dealt with: it stays on record (`--all`) and no longer makes
+    /// `tended outbox` exit 1.
+    #[arg(long, value_name = "ID")]
+    ack: Option<i64>,
+    /// Why (with --ack), kept with the message.
+    #[arg(long, requires = "ack")]
+    reason: Option<String>,
 }
 
 pub async fn outbox(a: OutboxArgs) -> Result<u8> {
@@ -33,6 +40,33 @@ pub async fn outbox(a: OutboxArgs) -> Result<u8> {
     let store = Store::open(&url)
         .await
         .map_err(|e| invalid(format!("error: {e}")))?;
+    let now = chrono::Utc::now();
+    let forget = chrono::Duration::from_std(cfg.notify.delivery.forget_failed_after)
+        .unwrap_or(chrono::Duration::days(30));
+    store
+        .expire_failed(now - forget)
+        .await
+        .context("updating the outbox")?;
+    if let Some(id) = a.ack {
+        let who = crate::runner::whoami();
+        let note = match &a.reason {
+            Some(r) => format!("by {who}: {r}"),
+            None => format!("by {who}"),
+        };
+        if store
+            .ack_failed(id, &note)
+            .await
+            .context("updating the outbox")?
+        {
+            outln!(
+                "message {id} is acknowledged ({note}); it stays on record (`tended outbox --all`)"
+            );
+            return Ok(exit::OK);
+        }
+        return Err(invalid(format!(
+            "error: no failed message with id {id} (see `tended outbox`)"
+        )));
+    }
     if let Some(id) = a.retry {
         if store
             .retry_failed(id, chrono::Utc::now())
@@ -56,7 +90,7 @@ pub async fn outbox(a: OutboxArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     outln!(
-        "{:>5}  {:<7}  {:<6}  {:<28}  {:>8}  {:<20}  subject / why",
+        "{:>5}  {:<12}  {:<6}  {:<28}  {:>8}  {:<20}  subject / why",
         "id",
         "state",
         "kind",
@@ -71,10 +105,10 @@ pub async fn outbox(a: OutboxArgs) -> Result<u8> {
                 .sent_at
                 .map(|t| format!("sent {}", t.format("%m-%d %H:%M")))
                 .unwrap_or_default(),
-            OutboxState::Failed => "-".into(),
+            OutboxState::Failed | OutboxState::Acknowledged => "-".into(),
         };
         outln!(
-            "{:>5}  {:<7}  {:<6}  {:<28}  {:>8}  {:<20}  {}",
+            "{:>5}  {:<12}  {:<6}  {:<28}  {:>8}  {:<20}  {}",
             r.id,
             r.state.as_str(),
             r.kind,

@@ -31,6 +31,10 @@ pub struct ReportArgs {
     /// through the outbox: if the server is down, the daemon sends it when the server is back.
     #[arg(long, requires = "config")]
     send: bool,
+    /// With --send: mail it to these addresses too (comma-separated), e.g. for a client whose
+    /// inventory (an Ansible INI file) carries no contacts.
+    #[arg(long, requires = "send", value_delimiter = ',', value_name = "ADDR")]
+    to: Vec<String>,
     /// Print the report's figures as JSON (score or null, areas, devices with their state and
     /// issues, findings, actions, the period), for PSA tools and scripts.
     #[arg(long, conflicts_with_all = ["out", "send"])]
@@ -124,7 +128,14 @@ pub async fn report(a: ReportArgs) -> Result<u8> {
     if a.send
         && let Some(cfg) = &cfg
     {
-        return send(&store, cfg, client, period).await;
+        for addr in &a.to {
+            if addr.parse::<lettre::Address>().is_err() {
+                return Err(invalid(format!(
+                    "error: --to `{addr}` is not a mail address"
+                )));
+            }
+        }
+        return send(&store, cfg, client, period, &a.to).await;
     }
     match &a.out {
         Some(out) => {
@@ -150,13 +161,19 @@ pub async fn report(a: ReportArgs) -> Result<u8> {
 }
 
 /// Queues the report in the outbox and makes one delivery pass: sent now, or left for the daemon.
-async fn send(store: &Store, cfg: &DaemonConfig, client: &Client, period: Period) -> Result<u8> {
+async fn send(
+    store: &Store,
+    cfg: &DaemonConfig,
+    client: &Client,
+    period: Period,
+    to: &[String],
+) -> Result<u8> {
     let now = chrono::Utc::now();
     let r = report::build(store, client, period, now)
         .await
         .map_err(|e| invalid(format!("error: {e}")))?;
     let cause = format!("report:manual:{}:{}", client.id, now.timestamp_millis());
-    let msgs = report::outbox::report_messages(&cfg.notify, client, &r, &[], &cause, now)
+    let msgs = report::outbox::report_messages(&cfg.notify, client, &r, to, &cause, now)
         .map_err(|e| invalid(format!("error: {e}")))?;
     store
         .enqueue(&msgs, &[], now)

@@ -198,7 +198,10 @@ pub async fn run(a: RunArgs) -> Result<u8> {
             bar.finish_and_clear();
             let now = chrono::Utc::now();
             // Only this process's own run: another `tended run` or a daemon on the store goes on.
-            let n = store.interrupt_own(node, "interrupted by Ctrl-C", now).await.unwrap_or(0);
+            let n = store
+                .interrupt_own(node, "interrupted by Ctrl-C", now)
+                .await
+                .map_or(0, |r| r.len());
             eprintln!("interrupted; {n} run(s) marked interrupted in the store");
             lease.release().await;
             return Ok(exit::INTERRUPTED);

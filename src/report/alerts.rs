@@ -189,6 +189,23 @@ pub fn compare(
     (alerts, states)
 }
 
+/// The worst severity of a batch, as a subject starts with it: CRITICAL (critical, failed or
+/// unreachable), UNKNOWN, WARNING, or RECOVERED when every line is a recovery.
+pub fn severity(alerts: &[Alert]) -> &'static str {
+    match alerts
+        .iter()
+        .filter(|a| a.change != Change::Recovered)
+        .map(|a| a.state)
+        .max()
+    {
+        None => "RECOVERED",
+        Some(s) if s >= State::Critical => "CRITICAL",
+        Some(State::Unknown) => "UNKNOWN",
+        Some(State::Warning) => "WARNING",
+        Some(_) => "OK",
+    }
+}
+
 fn title(client_name: &str, alerts: &[Alert]) -> String {
     let n = |c: Change| alerts.iter().filter(|a| a.change == c).count();
     let mut parts = Vec::new();
@@ -205,7 +222,11 @@ fn title(client_name: &str, alerts: &[Alert]) -> String {
     if n(Change::Recovered) > 0 {
         parts.push(format!("{} recovered", n(Change::Recovered)));
     }
-    format!("[tended] {client_name}: {}", parts.join(", "))
+    format!(
+        "[tended] {} {client_name}: {}",
+        severity(alerts),
+        parts.join(", ")
+    )
 }
 
 fn heading(c: Change) -> &'static str {
@@ -276,26 +297,44 @@ pub fn bodies(client_name: &str, alerts: &[Alert], context: &str) -> (String, St
     (text, html)
 }
 
-/// Recipients of a client's alerts: the MSP's addresses, plus the client's contacts marked
-/// `alerts: true` when the config allows.
-fn recipients(cfg: &AlertConfig, inv: &Inventory, client: &str) -> Vec<String> {
-    let mut to = cfg.to.clone();
-    if cfg.client_contacts
-        && let Some(c) = inv.client(client)
-    {
-        to.extend(
-            c.contacts
-                .iter()
-                .filter(|c| c.alerts)
-                .map(|c| c.email.clone()),
-        );
-    }
-    to.sort();
-    to.dedup();
-    to
+/// Where an alert comes from, which decides who may read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Changes of the client's own checks: the MSP, and the client's contacts marked `alerts: true`.
+    Checks,
+    /// tended's own events (missed slots, interrupted runs, daemon errors): the MSP only.
+    Tended,
+}
+
+/// The two audiences of a client's alerts, never mixed in one message: the MSP's addresses, and
+/// (for changes of the client's own checks, when the config allows) the client's contacts marked
+/// `alerts: true`.
+fn audiences(
+    cfg: &AlertConfig,
+    inv: &Inventory,
+    client: &str,
+    origin: Origin,
+) -> [(&'static str, Vec<String>); 2] {
+    let mut msp = cfg.to.clone();
+    msp.sort();
+    msp.dedup();
+    let mut contacts: Vec<String> = match inv.client(client) {
+        Some(c) if cfg.client_contacts && origin == Origin::Checks => c
+            .contacts
+            .iter()
+            .filter(|c| c.alerts)
+            .map(|c| c.email.clone())
+            .filter(|e| !msp.contains(e))
+            .collect(),
+        _ => Vec::new(),
+    };
+    contacts.sort();
+    contacts.dedup();
+    [("msp", msp), ("client", contacts)]
 }
 
 /// The messages for one batch of alerts (one client): a mail per recipient row, a post per webhook.
+#[allow(clippy::too_many_arguments)]
 pub fn messages(
     notify: &Notify,
     inv: &Inventory,
@@ -303,6 +342,7 @@ pub fn messages(
     alerts: &[Alert],
     cause: &str,
     context: &str,
+    origin: Origin,
     now: DateTime<Utc>,
 ) -> Result<Vec<NewMessage>, String> {
     let client_name = match inv.client(client) {
@@ -313,8 +353,10 @@ pub fn messages(
     let subject = title(&client_name, alerts);
     let mut out = Vec::new();
     if let (Some(cfg), Some(mc)) = (&notify.alerts, &notify.mail) {
-        let to = recipients(cfg, inv, client);
-        if !to.is_empty() {
+        for (audience, to) in audiences(cfg, inv, client, origin) {
+            if to.is_empty() {
+                continue;
+            }
             let (text, html) = bodies(&client_name, alerts, context);
             let mail = Mail {
                 to,
@@ -322,7 +364,8 @@ pub fn messages(
                 text,
                 html: Some(html),
             };
-            out.extend(mail::outbox_rows(mc, mail, "alert", client, cause, now)?);
+            let cause = format!("{cause}:{audience}");
+            out.extend(mail::outbox_rows(mc, mail, "alert", client, &cause, now)?);
         }
     }
     let worst = alerts
@@ -403,6 +446,7 @@ pub async fn after_run(
             &list,
             &format!("alert:run{run_id}:{client}"),
             context,
+            Origin::Checks,
             now,
         ) {
             Ok(m) => msgs.extend(m),

@@ -127,6 +127,8 @@ pub struct Delivery {
     pub retry_first: Duration,
     pub retry_max: Duration,
     pub give_up_after: Duration,
+    /// A failed message older than this stops counting as a failure (default 30 days).
+    pub forget_failed_after: Duration,
 }
 
 impl Default for Delivery {
@@ -135,6 +137,7 @@ impl Default for Delivery {
             retry_first: Duration::from_secs(30),
             retry_max: Duration::from_secs(3600),
             give_up_after: Duration::from_secs(3 * 86_400),
+            forget_failed_after: Duration::from_secs(30 * 86_400),
         }
     }
 }
@@ -311,7 +314,12 @@ pub fn load(src: &Source, top: &Node, base: &Path, diags: &mut Vec<Diagnostic>) 
         diags.extend(unknown_keys(
             src,
             d,
-            &["retry_first", "retry_max", "give_up_after"],
+            &[
+                "retry_first",
+                "retry_max",
+                "give_up_after",
+                "forget_failed_after",
+            ],
             "delivery",
         ));
         let def = Delivery::default();
@@ -319,6 +327,13 @@ pub fn load(src: &Source, top: &Node, base: &Path, diags: &mut Vec<Diagnostic>) 
             retry_first: duration(src, d, "retry_first", def.retry_first, diags),
             retry_max: duration(src, d, "retry_max", def.retry_max, diags),
             give_up_after: duration(src, d, "give_up_after", def.give_up_after, diags),
+            forget_failed_after: duration(
+                src,
+                d,
+                "forget_failed_after",
+                def.forget_failed_after,
+                diags,
+            ),
         };
     }
     n

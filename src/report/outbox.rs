@@ -190,6 +190,53 @@ pub async fn queue_report(
         .map_err(|e| e.to_string())
 }
 
+/// Runs that were marked interrupted (a node crashed, or the daemon stopped before they finished):
+/// one alert to the MSP only, never to a client.
+pub async fn queue_interrupted(
+    store: &Store,
+    notify: &Notify,
+    inv: &crate::inventory::Inventory,
+    runs: &[crate::store::nodes::InterruptedRun],
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    if runs.is_empty() || !notify.wants_alerts() {
+        return Ok(0);
+    }
+    let alerts: Vec<super::alerts::Alert> = runs
+        .iter()
+        .map(|r| super::alerts::Alert {
+            client: String::new(),
+            host: "(scheduler)".into(),
+            check: format!("run {} of {} ({})", r.id, r.started_by, r.playbook),
+            change: super::alerts::Change::Problem,
+            state: crate::modules::State::Critical,
+            previous: None,
+            detail: format!("interrupted: {reason}"),
+            tried: None,
+        })
+        .collect();
+    let ids: Vec<String> = runs.iter().map(|r| r.id.to_string()).collect();
+    let cause = format!("interrupted:{}", ids.join(","));
+    let context = "Interrupted runs are recorded; see `tended show RUN_ID`. The schedule's catch_up policy decides whether a slot runs again.";
+    match super::alerts::messages(
+        notify,
+        inv,
+        "",
+        &alerts,
+        &cause,
+        context,
+        super::alerts::Origin::Tended,
+        now,
+    ) {
+        Ok(m) => store.enqueue(&m, &[], now).await,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the interrupted-run alert");
+            Ok(0)
+        }
+    }
+}
+
 /// Queues the alert that slots were missed (one per series and pass, however many slots).
 pub async fn queue_missed(
     store: &Store,
@@ -227,7 +274,17 @@ pub async fn queue_missed(
     let cause = format!("missed:{schedule}:{client}:{}", last.timestamp());
     let context =
         format!("Schedule {schedule}. Missed slots are recorded; see `tended schedules`.");
-    match super::alerts::messages(notify, inv, client, &[alert], &cause, &context, now) {
+    // Our own failure, not the client's: the MSP only.
+    match super::alerts::messages(
+        notify,
+        inv,
+        client,
+        &[alert],
+        &cause,
+        &context,
+        super::alerts::Origin::Tended,
+        now,
+    ) {
         Ok(m) => store.enqueue(&m, &[], now).await,
         Err(e) => {
             tracing::error!(error = %e, "cannot build the missed-slot alert");

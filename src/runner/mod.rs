@@ -65,10 +65,24 @@ impl Default for RunOptions {
     }
 }
 
+/// The effective user, as the system knows it (not `$USER`, which may be missing or set to anything):
+/// recorded as who started a run or acknowledged a message.
 pub fn whoami() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into())
+    // SAFETY: geteuid cannot fail; getpwuid_r writes only into the buffers passed, and the name is
+    // read only when it reports success with a non-null result.
+    unsafe {
+        let uid = libc::geteuid();
+        let mut pw: libc::passwd = std::mem::zeroed();
+        let mut buf = vec![0 as libc::c_char; 4096];
+        let mut out: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut out);
+        if rc == 0 && !out.is_null() && !pw.pw_name.is_null() {
+            return std::ffi::CStr::from_ptr(pw.pw_name)
+                .to_string_lossy()
+                .into_owned();
+        }
+        format!("uid {uid}")
+    }
 }
 
 impl RunOptions {

@@ -139,7 +139,17 @@ impl Daemon {
             .hold_lease(&opts.name, crate::store::nodes::NodeKind::Daemon)
             .await?;
         let (runs, slots) = store.interrupt_orphaned(ORPHANED, now).await?;
-        if runs + slots > 0 {
+        crate::report::outbox::queue_interrupted(
+            &store,
+            &loaded.cfg.notify,
+            &loaded.inv,
+            &runs,
+            ORPHANED,
+            now,
+        )
+        .await?;
+        let runs = runs.len();
+        if runs as u64 + slots > 0 {
             tracing::warn!(
                 runs,
                 slots,
@@ -196,7 +206,21 @@ impl Daemon {
         // Another node (a daemon on the same PostgreSQL, a `tended run`) that died: its runs are
         // interrupted once its lease has expired; a live node's are never touched.
         let (runs, slots) = self.store.interrupt_orphaned(ORPHANED, now).await?;
-        if runs + slots > 0 {
+        if crate::report::outbox::queue_interrupted(
+            &self.store,
+            &self.loaded.cfg.notify,
+            &self.loaded.inv,
+            &runs,
+            ORPHANED,
+            now,
+        )
+        .await?
+            > 0
+        {
+            self.wake.notify_one();
+        }
+        let runs = runs.len();
+        if runs as u64 + slots > 0 {
             tracing::warn!(
                 runs,
                 slots,
@@ -512,13 +536,21 @@ impl Daemon {
             }
         }
         let now = self.clock.now();
-        self.store
-            .interrupt_own(
-                &self.opts.name,
-                "the daemon was stopped before this run finished (drain timeout)",
-                now,
-            )
+        let reason = "the daemon was stopped before this run finished (drain timeout)";
+        let runs = self
+            .store
+            .interrupt_own(&self.opts.name, reason, now)
             .await?;
+        // Queued now, sent by the next daemon's outbox worker if not by this one.
+        crate::report::outbox::queue_interrupted(
+            &self.store,
+            &self.loaded.cfg.notify,
+            &self.loaded.inv,
+            &runs,
+            reason,
+            now,
+        )
+        .await?;
         if let Some(lease) = self.lease.take() {
             lease.release().await;
         }

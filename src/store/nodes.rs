@@ -15,6 +15,28 @@ use super::{Backend, Store, StoreError, ms};
 pub const LEASE: Duration = Duration::from_secs(90);
 pub const RENEW_EVERY: Duration = Duration::from_secs(20);
 
+/// A run that was marked interrupted, for the alert to the MSP.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InterruptedRun {
+    pub id: i64,
+    pub playbook: String,
+    /// The schedule's name, or the user.
+    pub started_by: String,
+}
+
+fn interrupted_rows(rows: &[sqlx::any::AnyRow]) -> Result<Vec<InterruptedRun>, StoreError> {
+    use sqlx::Row;
+    rows.iter()
+        .map(|r| {
+            Ok(InterruptedRun {
+                id: r.try_get("id")?,
+                playbook: r.try_get("playbook")?,
+                started_by: r.try_get("started_by")?,
+            })
+        })
+        .collect()
+}
+
 /// What kind of process a node is (shown by `tended nodes` later, and in logs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeKind {
@@ -142,14 +164,15 @@ impl Store {
         node: &str,
         reason: &str,
         now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Vec<InterruptedRun>, StoreError> {
         let runs = sqlx::query(
-            "UPDATE runs SET state = 'interrupted', reason = $1, ended_at = $2 WHERE state = 'running' AND owner = $3",
+            "UPDATE runs SET state = 'interrupted', reason = $1, ended_at = $2 WHERE state = 'running' AND owner = $3 \
+             RETURNING id, playbook, started_by",
         )
         .bind(reason)
         .bind(ms(now))
         .bind(node)
-        .execute(self.pool())
+        .fetch_all(self.pool())
         .await?;
         sqlx::query(
             "UPDATE slots SET state = 'interrupted' WHERE state = 'running' AND claimed_by = $1",
@@ -157,7 +180,7 @@ impl Store {
         .bind(node)
         .execute(self.pool())
         .await?;
-        Ok(runs.rows_affected())
+        interrupted_rows(&runs)
     }
 
     /// Marks interrupted the running runs and slots whose node's lease has expired (it crashed or
@@ -166,18 +189,19 @@ impl Store {
         &self,
         reason: &str,
         now: DateTime<Utc>,
-    ) -> Result<(u64, u64), StoreError> {
+    ) -> Result<(Vec<InterruptedRun>, u64), StoreError> {
         self.expire_dead_local_nodes().await?;
         let live = format!(
             "SELECT id FROM nodes WHERE lease_until > {}",
             self.db_now_ms()
         );
         let runs = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE runs SET state = 'interrupted', reason = $1, ended_at = $2 WHERE state = 'running' AND owner NOT IN ({live})"
+            "UPDATE runs SET state = 'interrupted', reason = $1, ended_at = $2 WHERE state = 'running' AND owner NOT IN ({live}) \
+             RETURNING id, playbook, started_by"
         )))
         .bind(reason)
         .bind(ms(now))
-        .execute(self.pool())
+        .fetch_all(self.pool())
         .await?;
         let slots = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE slots SET state = 'interrupted' WHERE state = 'running' AND claimed_by NOT IN ({live})"
@@ -190,7 +214,7 @@ impl Store {
         )))
         .execute(self.pool())
         .await?;
-        Ok((runs.rows_affected(), slots.rows_affected()))
+        Ok((interrupted_rows(&runs)?, slots.rows_affected()))
     }
 }
 

@@ -39,6 +39,9 @@ pub enum OutboxState {
     Sent,
     /// Given up: the server refused it, or it could not be sent for too long.
     Failed,
+    /// A failed message someone dealt with (`tended outbox --ack`), or one older than
+    /// `delivery: forget_failed_after`: kept for the record, no longer counted as a failure.
+    Acknowledged,
 }
 
 impl OutboxState {
@@ -47,6 +50,7 @@ impl OutboxState {
             OutboxState::Pending => "pending",
             OutboxState::Sent => "sent",
             OutboxState::Failed => "failed",
+            OutboxState::Acknowledged => "acknowledged",
         }
     }
 
@@ -55,6 +59,7 @@ impl OutboxState {
             "pending" => Ok(OutboxState::Pending),
             "sent" => Ok(OutboxState::Sent),
             "failed" => Ok(OutboxState::Failed),
+            "acknowledged" => Ok(OutboxState::Acknowledged),
             other => Err(StoreError::Corrupt(format!("outbox state `{other}`"))),
         }
     }
@@ -283,9 +288,39 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    /// The outbox, oldest first: what waits and what failed, and with `sent` also what went out.
+    /// Marks a failed message as dealt with, with who said so and why; false if there is none.
+    pub async fn ack_failed(&self, id: i64, note: &str) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE outbox SET state = 'acknowledged', last_error = COALESCE(last_error, '') || $1 \
+             WHERE id = $2 AND state = 'failed'",
+        )
+        .bind(format!(" [acknowledged: {note}]"))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Acknowledges failed messages created before `before` (`delivery: forget_failed_after`).
+    pub async fn expire_failed(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let r = sqlx::query(
+            "UPDATE outbox SET state = 'acknowledged', last_error = COALESCE(last_error, '') || ' [acknowledged: expired]' \
+             WHERE state = 'failed' AND created_at < $1",
+        )
+        .bind(super::ms(before))
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// The outbox, oldest first: what waits and what failed, and with `sent` also what went out
+    /// and what was acknowledged.
     pub async fn outbox(&self, sent: bool) -> Result<Vec<OutboxRow>, StoreError> {
-        let filter = if sent { "" } else { "WHERE state <> 'sent'" };
+        let filter = if sent {
+            ""
+        } else {
+            "WHERE state NOT IN ('sent', 'acknowledged')"
+        };
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM outbox {filter} ORDER BY id"
         )))

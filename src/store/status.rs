@@ -17,6 +17,8 @@ pub struct StatusCounts {
     pub unreachable_hosts: i64,
     /// (schedule, end of its newest run that finished ok/changed)
     pub last_success: Vec<(String, DateTime<Utc>)>,
+    /// (schedule, end of its newest run that ran to completion, whatever its checks found)
+    pub last_completed: Vec<(String, DateTime<Utc>)>,
     /// (schedule, slot state, count)
     pub slots: Vec<(String, String, i64)>,
     /// Outbox messages waiting and failed.
@@ -50,6 +52,18 @@ impl Store {
         {
             if let Some(t) = r.try_get::<Option<i64>, _>("t")? {
                 c.last_success.push((r.try_get("started_by")?, time(t)?));
+            }
+        }
+        // Completed: the schedule ran to its end (a check finding something is not a failure to run).
+        for r in sqlx::query(
+            "SELECT started_by, MAX(ended_at) AS t FROM runs WHERE trigger_kind = 'schedule' AND state = 'finished' \
+             GROUP BY started_by",
+        )
+        .fetch_all(self.pool())
+        .await?
+        {
+            if let Some(t) = r.try_get::<Option<i64>, _>("t")? {
+                c.last_completed.push((r.try_get("started_by")?, time(t)?));
             }
         }
         for r in
@@ -94,6 +108,14 @@ pub fn prometheus(c: &StatusCounts) -> String {
     for (s, t) in &c.last_success {
         o.push_str(&format!(
             "tended_last_success_timestamp_seconds{{schedule=\"{}\"}} {}\n",
+            label(s),
+            t.timestamp()
+        ));
+    }
+    o.push_str("# HELP tended_last_completed_timestamp_seconds End of the newest run of each schedule that ran to completion, whatever its checks found (alert when this stops moving).\n# TYPE tended_last_completed_timestamp_seconds gauge\n");
+    for (s, t) in &c.last_completed {
+        o.push_str(&format!(
+            "tended_last_completed_timestamp_seconds{{schedule=\"{}\"}} {}\n",
             label(s),
             t.timestamp()
         ));
