@@ -26,9 +26,9 @@ install_packages() {
     command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
     # A real SMTP server for the mail tests (tests/smtp_server.py runs on Debian's python3).
     /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
-    # sshfs makes a real network mount that hangs when its server is stopped (tests/modules.rs).
+    # sshfs makes a real network mount that hangs when its server is stopped (tests/it/modules.rs).
     command -v sshfs >/dev/null 2>&1 || missing+=(sshfs)
-    # Headless Chromium renders the report into a screenshot (tests/report.rs).
+    # Headless Chromium renders the report into a screenshot (tests/it/report.rs).
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "ci: installing ${missing[*]}"

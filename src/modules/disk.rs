@@ -196,7 +196,7 @@ pub fn select_mounts(entries: &[MountEntry], p: &DiskParams) -> Vec<MountEntry> 
 /// `X <path>` when df failed or hung. The timeout sends SIGKILL, and df writes to a temp file, not a
 /// pipe: a `df` stuck on a dead network or FUSE mount sleeps in the kernel where no signal reaches it
 /// until the server answers, and a pipe it holds open would keep the whole script waiting (found with
-/// a stopped sshfs mount, see tests/modules.rs).
+/// a stopped sshfs mount, see tests/it/modules.rs).
 fn measure_script(paths: &[String], timeout: u64) -> String {
     let list: Vec<String> = paths.iter().map(|p| q(p)).collect();
     format!(

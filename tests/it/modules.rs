@@ -2,11 +2,9 @@
 //! Debian package database (simulation only), backups on files and a real restic repository, a
 //! service through a test double that speaks systemctl's exit codes, and remediation.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 fn tasks(out: &std::process::Output, host_name: &str) -> Vec<serde_json::Value> {
     host(&json(out), host_name)["tasks"]

@@ -1,14 +1,12 @@
 //! The daemon: driven by a fake clock for slots, overlap, missed slots and catch-up, and the real
 //! binary for signals and crash recovery.
 
-mod common;
-
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use common::*;
+use crate::common::*;
 use tended::modules::State;
 use tended::schedule::daemon::Daemon;
 

@@ -1,11 +1,9 @@
 //! The command line as a new user meets it: the quick start, inventories in every format, and one
 //! clear message with a non-zero exit for every kind of bad input.
 
-mod common;
-
 use std::path::Path;
 
-use common::{json, tended, text};
+use crate::common::{json, tended, text};
 
 fn write(dir: &Path, name: &str, content: &str) {
     let p = dir.join(name);

@@ -1,13 +1,11 @@
 //! The daemon's status server under attack: a flood of idle connections, a DNS-rebinding page, a
 //! cross-site reload, a rotated token file taking effect on SIGHUP, and a ping URL kept out of logs.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Guard, free_port, wait_for};
+use crate::common::{Guard, free_port, wait_for};
 
 /// One raw HTTP request over loopback; returns the whole answer ("" when the server closed).
 fn request(port: u16, raw: &str) -> String {

@@ -1,10 +1,8 @@
 //! Client reports: only the client's own hosts, the figures and sentences from recorded results, and
 //! HTML that mail clients accept.
 
-mod common;
-
 use chrono::{Duration, Utc};
-use common::{require, tended, text};
+use crate::common::{require, tended, text};
 use serde_json::json;
 use std::path::Path;
 use tended::inventory::Inventory;

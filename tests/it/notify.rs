@@ -2,13 +2,11 @@
 //! over STARTTLS with login, refused addresses, a server that goes away and comes back, alerts once
 //! per change, and scheduled reports claimed once.
 
-mod common;
-
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use chrono::{TimeZone, Utc};
-use common::*;
+use crate::common::*;
 use tended::store::Store;
 
 /// A parsed received mail: subject, To addresses, text part, HTML part, Message-ID.

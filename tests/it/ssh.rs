@@ -1,8 +1,6 @@
 //! End-to-end runs of the real binary against real OpenSSH servers on loopback.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const FIVE_TASKS: &str = r#"
 name: five tasks

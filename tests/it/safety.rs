@@ -2,12 +2,10 @@
 //! shell or as options, absurd input is refused before anything runs, secrets are never printed,
 //! clients stay apart, and a closed pipe is not a crash.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{json, tended, text};
+use crate::common::{json, tended, text};
 
 fn write(dir: &Path, name: &str, content: &str) {
     let p = dir.join(name);
@@ -70,7 +68,7 @@ fn hostile_inventory_values_never_run_as_shell_whatever_filters_mark_them() {
         );
     }
     let run = json(&out);
-    let tasks = common::host(&run, "box")["tasks"]
+    let tasks = crate::common::host(&run, "box")["tasks"]
         .as_array()
         .expect("tasks")
         .clone();
@@ -103,7 +101,7 @@ fn a_path_from_an_inventory_var_can_never_be_read_as_an_option() {
     let out = run(d, "pb.yml");
     assert!(d.join("keep-me.txt").exists(), "{}", text(&out));
     let run = json(&out);
-    let t = &common::host(&run, "box")["tasks"][0];
+    let t = &crate::common::host(&run, "box")["tasks"][0];
     assert_eq!(t["state"], "failed", "{t:#}");
     assert!(
         t["message"]
@@ -303,7 +301,7 @@ fn a_store_is_created_readable_by_its_owner_only() {
 
 #[test]
 fn a_full_disk_is_named_and_the_run_is_not_recorded_as_finished() {
-    common::require_system_changes("mounts a 2 MiB tmpfs and fills it");
+    crate::common::require_system_changes("mounts a 2 MiB tmpfs and fills it");
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let small = d.join("small");

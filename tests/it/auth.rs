@@ -1,11 +1,9 @@
 //! Authentication paths against real sshd: an encrypted key with its passphrase from the environment,
 //! ssh-agent, and a password from the environment with sudo asking for the same secret.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 fn inventory(dir: &std::path::Path, body: &str) {
     std::fs::create_dir_all(dir.join("inv")).expect("inv");
