@@ -5,8 +5,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
 use crate::common::*;
+use chrono::{DateTime, TimeZone, Utc};
 use tended::modules::State;
 use tended::schedule::daemon::Daemon;
 

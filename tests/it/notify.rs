@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use chrono::{TimeZone, Utc};
 use crate::common::*;
+use chrono::{TimeZone, Utc};
 use tended::store::Store;
 
 /// A parsed received mail: subject, To addresses, text part, HTML part, Message-ID.

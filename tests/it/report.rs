@@ -1,8 +1,8 @@
 //! Client reports: only the client's own hosts, the figures and sentences from recorded results, and
 //! HTML that mail clients accept.
 
-use chrono::{Duration, Utc};
 use crate::common::{require, tended, text};
+use chrono::{Duration, Utc};
 use serde_json::json;
 use std::path::Path;
 use tended::inventory::Inventory;

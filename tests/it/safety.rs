@@ -402,3 +402,65 @@ fn reports_are_written_readable_by_their_owner_only() {
         & 0o777;
     assert_eq!(mode, 0o700);
 }
+
+#[test]
+fn a_hosts_terminal_escape_sequences_never_reach_the_operators_terminal() {
+    // `script` (util-linux, Debian `bsdutils`) gives tended a real terminal, as an operator has.
+    crate::common::require("script", "bsdutils");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    local_inventory(d, "      x: 1\n");
+    // A host whose systemctl answers with an OSC 52 clipboard write and a clear-screen sequence:
+    // the service check's message quotes the tool's error.
+    write(
+        d,
+        "bin/systemctl",
+        "#!/bin/sh\nprintf 'x\\033]52;c;cm0gLXJmIH4=\\007\\033[2J' >&2\nexit 1\n",
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            d.join("bin/systemctl"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .expect("chmod");
+    }
+    write(
+        d,
+        "pb.yml",
+        "hosts: all\ntasks:\n  - name: hostile\n    service: nginx\n",
+    );
+    let path = format!(
+        "{}:{}",
+        d.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let bin = env!("CARGO_BIN_EXE_tended");
+    for cmd in [
+        format!("{bin} run pb.yml -i inv --db t.db"),
+        format!("{bin} show 1 --db t.db"),
+    ] {
+        let out = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .current_dir(d)
+            .env("TENDED_LOG", "error")
+            .env("PATH", &path)
+            .output()
+            .expect("script");
+        let screen = String::from_utf8_lossy(&out.stdout);
+        assert!(screen.contains("hostile"), "{cmd}: {screen}");
+        // The host's text is there, shown escaped.
+        assert!(screen.contains("\\u{1b}]52"), "{cmd}: {screen:?}");
+        assert!(
+            !screen.contains("\u{1b}]52") && !screen.contains("\u{1b}[2J"),
+            "{cmd}: a host's escape sequence reached the terminal: {screen:?}"
+        );
+    }
+    // JSON keeps the text as the host sent it.
+    let out = tended(d, &["show", "1", "--db", "t.db", "--json"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("\\u001b]52"),
+        "{}",
+        text(&out)
+    );
+}
