@@ -105,7 +105,16 @@ async fn main() -> anyhow::Result<()> {
                     at,
                 ));
                 if day == 3 {
-                    tasks.push(task("Web server running (after remediation)", "service", State::Ok, "fixed automatically (was critical): nginx is active", json!({"unit": "nginx", "restarted": true, "remediation": {"before": "critical", "fixed": true}}), at));
+                    let mut recheck = task(
+                        "Web server running",
+                        "service",
+                        State::Ok,
+                        "fixed automatically (was critical): nginx is active",
+                        json!({"unit": "nginx", "restarted": true, "remediation": {"before": "critical", "fixed": true}}),
+                        at,
+                    );
+                    recheck.role = tended::model::Role::Recheck;
+                    tasks.push(recheck);
                 }
             }
             let worst = tasks

@@ -9,6 +9,7 @@ pub mod duration;
 mod fuzz;
 pub mod glob;
 pub mod inventory;
+pub mod model;
 pub mod modules;
 pub mod playbook;
 pub mod report;

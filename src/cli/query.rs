@@ -172,7 +172,7 @@ pub async fn show(a: ShowArgs) -> Result<u8> {
             outln!(
                 "  {:<10} {}{ignored}  [{}; {}ms{}] {}",
                 t.result.state.as_str(),
-                t.name,
+                t.display_name(),
                 t.module,
                 t.duration_ms,
                 if t.attempts > 1 {

@@ -168,7 +168,7 @@ pub async fn run(a: RunArgs) -> Result<u8> {
     let show_lines = !a.json;
     let b1 = bar.clone();
     let on_task: runner::TaskCallback =
-        Arc::new(move |host, t| b1.set_message(format!("{host}: {}", t.name)));
+        Arc::new(move |host, t| b1.set_message(format!("{host}: {}", t.display_name())));
     let b2 = bar.clone();
     let on_host: runner::HostCallback = Arc::new(move |r: &HostReport| {
         if show_lines {
@@ -306,7 +306,7 @@ pub fn summary(o: &RunOutcome) -> String {
                 out.push_str(&format!(
                     "{} / {}: {}: {}\n",
                     h.host,
-                    t.name,
+                    t.display_name(),
                     t.result.state,
                     t.result.message.lines().next().unwrap_or("")
                 ));

@@ -4,7 +4,7 @@
 use chrono::{NaiveDateTime, Utc};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{BoxFuture, Module, ModuleKind, State, TaskContext, TaskResult, parse_params};
 use crate::transport::quote as q;
@@ -125,7 +125,14 @@ impl Module for Cert {
                 )
             };
             let mut r = TaskResult::new(state, message);
-            r.data = json!({ "address": format!("{host}:{port}"), "servername": sni, "not_after": not_after.and_utc().to_rfc3339(), "days_left": days, "subject": subject, "issuer": issuer });
+            r.data = crate::model::data::write(&crate::model::data::CertData {
+                address: format!("{host}:{port}"),
+                servername: sni,
+                not_after: not_after.and_utc().to_rfc3339(),
+                days_left: Some(days),
+                subject,
+                issuer,
+            });
             r
         })
     }

@@ -4,7 +4,7 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::levels::{Amount, Direction, Levels, Measure, human_bytes};
 use super::{BoxFuture, Module, ModuleKind, State, TaskContext, TaskResult, parse_params};
@@ -209,20 +209,8 @@ fn measure_script(paths: &[String], timeout: u64) -> String {
     )
 }
 
-#[derive(Debug, Serialize)]
-struct MountResult {
-    mount: String,
-    fstype: String,
-    state: State,
-    size_bytes: Option<u64>,
-    used_bytes: Option<u64>,
-    free_bytes: Option<u64>,
-    used_percent: Option<f64>,
-    inodes_total: Option<u64>,
-    inodes_used: Option<u64>,
-    inodes_used_percent: Option<f64>,
-    problem: Option<String>,
-}
+/// One mount's result: the shared model's type, which the report reads back.
+type MountResult = crate::model::data::DiskMount;
 
 fn pct(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| (part as f64 * 1000.0 / whole as f64).round() / 10.0)
@@ -366,7 +354,7 @@ pub(crate) fn judge(output: &str, asked: &[(String, String)], p: &DiskParams) ->
         bad.join("; ")
     };
     let mut r = TaskResult::new(worst, message);
-    r.data = json!({ "mounts": results });
+    r.data = crate::model::data::write(&crate::model::data::DiskData { mounts: results });
     r
 }
 

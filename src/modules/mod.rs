@@ -18,106 +18,16 @@ pub mod updates_rpm;
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::inventory::Host;
 use crate::transport::{BecomeExec, BoxFuture, ExecOutput, ExecRequest, Transport, TransportError};
 
-/// The state of one task result. Checks use the Nagios severities; actions ok/changed/failed.
-/// Ordered from best to worst, so the worst of several is their maximum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum State {
-    Skipped,
-    Ok,
-    Changed,
-    Warning,
-    Unknown,
-    Critical,
-    Failed,
-    Unreachable,
-}
+pub use crate::model::{State, TaskResult};
 
-impl State {
-    pub const ALL: [State; 8] = [
-        State::Skipped,
-        State::Ok,
-        State::Changed,
-        State::Warning,
-        State::Unknown,
-        State::Critical,
-        State::Failed,
-        State::Unreachable,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Skipped => "skipped",
-            State::Ok => "ok",
-            State::Changed => "changed",
-            State::Warning => "warning",
-            State::Unknown => "unknown",
-            State::Critical => "critical",
-            State::Failed => "failed",
-            State::Unreachable => "unreachable",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<State> {
-        State::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-
-    /// Whether the host's remaining tasks stop after this (unless `ignore_errors`).
-    pub fn is_failure(self) -> bool {
-        matches!(self, State::Failed | State::Unreachable)
-    }
-
-    /// The process exit code this state stands for: 0 ok, 1 warning, 2 failed/critical/unknown, 3 unreachable.
-    pub fn exit_code(self) -> i32 {
-        match self {
-            State::Skipped | State::Ok | State::Changed => 0,
-            State::Warning => 1,
-            State::Unknown | State::Critical | State::Failed => 2,
-            State::Unreachable => 3,
-        }
-    }
-}
-
-impl std::fmt::Display for State {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What a module reports for one task on one host.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct TaskResult {
-    pub state: State,
-    pub rc: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-    /// One line a person reads: what happened or what is wrong.
-    pub message: String,
-    /// Structured numbers and facts, kept for trends and reports.
-    pub data: Value,
-    /// Output beyond the cap was dropped.
-    pub truncated: bool,
-}
-
+/// What modules add to a task result: built from a transport's answer.
 impl TaskResult {
-    pub fn new(state: State, message: impl Into<String>) -> TaskResult {
-        TaskResult {
-            state,
-            rc: None,
-            stdout: String::new(),
-            stderr: String::new(),
-            message: message.into(),
-            data: Value::Null,
-            truncated: false,
-        }
-    }
-
     /// A result for a command that could not run at all.
     pub fn from_transport_error(e: &TransportError) -> TaskResult {
         let state = match e {

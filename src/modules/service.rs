@@ -3,7 +3,7 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{BoxFuture, Module, ModuleKind, State, TaskContext, TaskResult, parse_params};
 
@@ -95,7 +95,12 @@ impl Module for Service {
                 }
             };
             let status = out.stdout_text().trim().to_string();
-            let mut data = json!({ "unit": p.name, "active": active, "status": status });
+            let mut data = crate::model::data::ServiceData {
+                unit: p.name.clone(),
+                active,
+                status: status.clone(),
+                ..Default::default()
+            };
             let down = match p.down_state.unwrap_or_default() {
                 DownState::Critical => State::Critical,
                 DownState::Warning => State::Warning,
@@ -120,7 +125,7 @@ impl Module for Service {
                 let again = ctx.exec(&check).await;
                 match (restart, again) {
                     (Ok(r), Ok(a)) if a.rc == Some(0) => {
-                        data["restarted"] = json!(true);
+                        data.restarted = Some(true);
                         TaskResult::new(
                             State::Changed,
                             format!("{} was {status}; restarted, now active", p.name),
@@ -128,7 +133,7 @@ impl Module for Service {
                         .with_output(&r)
                     }
                     (Ok(r), Ok(a)) => {
-                        data["restarted"] = json!(false);
+                        data.restarted = Some(false);
                         let why = if r.rc == Some(0) {
                             format!("still {}", a.stdout_text().trim())
                         } else {
@@ -148,9 +153,9 @@ impl Module for Service {
                     .exec(format!("LC_ALL=C systemctl is-enabled -- {unit}"))
                     .await
                 {
-                    Ok(o) if o.rc == Some(0) => data["enabled"] = json!(true),
+                    Ok(o) if o.rc == Some(0) => data.enabled = Some(true),
                     Ok(o) => {
-                        data["enabled"] = json!(false);
+                        data.enabled = Some(false);
                         result.state = result.state.max(State::Warning);
                         result.message.push_str(&format!(
                             "; not enabled at boot ({})",
@@ -160,7 +165,7 @@ impl Module for Service {
                     Err(e) => return TaskResult::from_transport_error(&e),
                 }
             }
-            result.data = data;
+            result.data = crate::model::data::write(&data);
             result
         })
     }

@@ -11,8 +11,8 @@ use super::mail::{self, Mail};
 use super::render::esc;
 use super::webhook::{self, Item, Notice};
 use crate::inventory::Inventory;
+use crate::model::{HostReport, Role, TaskRecord};
 use crate::modules::State;
-use crate::runner::model::{HostReport, TaskRecord};
 use crate::store::outbox::{AlertState, NewMessage};
 use crate::store::{Store, StoreError};
 
@@ -85,25 +85,23 @@ pub fn observe(h: &HostReport) -> Vec<Observed> {
         let s: Vec<String> = h
             .tasks
             .iter()
-            .filter(|t| t.index == index && t.name.starts_with("remediate: "))
+            .filter(|t| t.index == index && t.role == Role::Remediation)
             .map(|t: &TaskRecord| {
                 if t.module == "remediate" {
                     t.result.message.clone()
                 } else {
-                    format!("{} ({})", t.name, t.result.state)
+                    format!("{} ({})", t.display_name(), t.result.state)
                 }
             })
             .collect();
         (!s.is_empty()).then(|| s.join("; "))
     };
     for t in &h.tasks {
-        if t.ignored || t.name.starts_with("remediate: ") || t.result.state == State::Skipped {
+        if t.ignored || t.role == Role::Remediation || t.result.state == State::Skipped {
             continue;
         }
-        let check = t
-            .name
-            .strip_suffix(" (after remediation)")
-            .unwrap_or(&t.name);
+        // A re-check has its check's own name: it replaces the superseded first result.
+        let check = t.name.as_str();
         out.retain(|o| o.check != check);
         out.push(Observed {
             client: h.client.clone(),
@@ -528,9 +526,21 @@ mod tests {
     }
 
     fn rec(index: usize, name: &str, module: &str, state: State, ignored: bool) -> TaskRecord {
+        role_rec(index, name, module, state, ignored, Role::Task)
+    }
+
+    fn role_rec(
+        index: usize,
+        name: &str,
+        module: &str,
+        state: State,
+        ignored: bool,
+        role: Role,
+    ) -> TaskRecord {
         let result = crate::modules::TaskResult::new(state, format!("{name} said {state}"));
         TaskRecord {
             ignored,
+            role,
             ..TaskRecord::new(index, name, module, result, DateTime::UNIX_EPOCH, 1)
         }
     }
@@ -546,19 +556,21 @@ mod tests {
             ended_at: DateTime::UNIX_EPOCH,
             tasks: vec![
                 rec(0, "Disk space", "disk", State::Critical, true),
-                rec(
+                role_rec(
                     0,
-                    "remediate: clean apt cache",
+                    "clean apt cache",
                     "command",
                     State::Changed,
                     false,
+                    Role::Remediation,
                 ),
-                rec(
+                role_rec(
                     0,
-                    "Disk space (after remediation)",
+                    "Disk space",
                     "disk",
                     State::Critical,
                     false,
+                    Role::Recheck,
                 ),
                 rec(1, "Updates", "updates", State::Skipped, false),
                 rec(2, "Web server", "service", State::Changed, false),
@@ -579,7 +591,10 @@ mod tests {
             o[1].tried.as_deref(),
             Some("remediate: clean apt cache (changed)")
         );
-        assert_eq!(o[1].detail, "Disk space (after remediation) said critical");
+        assert_eq!(
+            o[1].detail, "Disk space said critical",
+            "the re-check's result"
+        );
         let (text, html) = bodies(
             "Acme",
             &[Alert {

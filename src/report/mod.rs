@@ -19,9 +19,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::inventory::Client;
+use crate::model::data::{
+    BackupData, CertData, DiskData, RemediationData, ServiceData, UpdatesData,
+};
 use crate::modules::State;
 use crate::store::report::{HostRow, TaskRow};
 use crate::store::{Store, StoreError};
@@ -199,10 +201,6 @@ fn next_window(client: &Client, now: DateTime<Utc>) -> Option<String> {
         })
 }
 
-fn num(v: &Value) -> Option<f64> {
-    v.as_f64()
-}
-
 /// Builds the report of `client` for `period` from the store.
 pub async fn build(
     store: &Store,
@@ -246,14 +244,16 @@ pub fn assemble(
     // The latest result of each check on each host, whichever playbook ran it.
     let mut latest: BTreeMap<(String, String), &TaskRow> = BTreeMap::new();
     for t in tasks {
-        // A skipped check (its `when` was false) says nothing about the area.
-        if t.state != State::Skipped {
+        // A skipped check (its `when` was false) says nothing about the area; a remediation step
+        // is not a check (its re-check, with the check's own name, is).
+        if t.state != State::Skipped && t.role != crate::model::Role::Remediation {
             latest.insert((t.host.clone(), t.check.clone()), t);
         }
-        if let Some(installed) = t.data["installed"].as_array() {
-            for p in installed {
+        if t.module == "updates" {
+            let u: UpdatesData = t.data_as();
+            for p in &u.installed {
                 f.updates_installed += 1;
-                if p["security"].as_bool() == Some(true) {
+                if p.security {
                     f.security_installed += 1;
                 }
                 actions.push(Action {
@@ -261,43 +261,44 @@ pub fn assemble(
                     host: t.host.clone(),
                     what: format!(
                         "updated {} {} -> {}",
-                        p["name"].as_str().unwrap_or("?"),
-                        p["from"].as_str().unwrap_or("new"),
-                        p["to"].as_str().unwrap_or("?")
+                        p.name,
+                        p.from.as_deref().unwrap_or("new"),
+                        p.to
                     ),
                 });
             }
+            if let Some(r) = u.reboot.filter(|r| r.performed) {
+                f.reboots += 1;
+                actions.push(Action {
+                    at: t.at,
+                    host: t.host.clone(),
+                    what: match r.seconds {
+                        Some(s) => format!("restarted the machine (back in {s}s)"),
+                        None => "restarted the machine".into(),
+                    },
+                });
+            }
         }
-        if t.data["reboot"]["performed"].as_bool() == Some(true) {
-            f.reboots += 1;
-            actions.push(Action {
-                at: t.at,
-                host: t.host.clone(),
-                what: format!(
-                    "restarted the machine (back in {}s)",
-                    t.data["reboot"]["seconds"]
-                ),
-            });
+        if t.module == "service" {
+            let sd: ServiceData = t.data_as();
+            if sd.restarted == Some(true) {
+                actions.push(Action {
+                    at: t.at,
+                    host: t.host.clone(),
+                    what: format!("restarted the service {}", sd.unit),
+                });
+            }
         }
-        if t.data["restarted"].as_bool() == Some(true) {
-            actions.push(Action {
-                at: t.at,
-                host: t.host.clone(),
-                what: format!(
-                    "restarted the service {}",
-                    t.data["unit"].as_str().unwrap_or("?")
-                ),
-            });
-        }
-        if t.data["remediation"]["fixed"].as_bool() == Some(true) {
+        let fixed = t.role == crate::model::Role::Recheck
+            && t.data_as::<RemediationData>()
+                .remediation
+                .is_some_and(|r| r.fixed);
+        if fixed {
             f.fixed_automatically += 1;
             actions.push(Action {
                 at: t.at,
                 host: t.host.clone(),
-                what: format!(
-                    "fixed automatically: {}",
-                    t.name.trim_end_matches(" (after remediation)")
-                ),
+                what: format!("fixed automatically: {}", t.name),
             });
         }
         if t.module == "backup" && t.state == State::Ok {
@@ -314,8 +315,9 @@ pub fn assemble(
     // Patching.
     let mut overdue = 0;
     for t in latest_of("updates") {
-        f.pending_updates += t.data["pending"].as_u64().unwrap_or(0);
-        f.pending_security += t.data["pending_security"].as_u64().unwrap_or(0);
+        let u: UpdatesData = t.data_as();
+        f.pending_updates += u.pending.unwrap_or(0);
+        f.pending_security += u.pending_security.unwrap_or(0);
         if t.state == State::Critical {
             overdue += 1;
         }
@@ -326,15 +328,21 @@ pub fn assemble(
         .into_iter()
         .filter(|t| t.state == State::Ok)
         .filter_map(|t| {
-            num(&t.data["age_seconds"])
-                .map(|a| (a + (to - t.at).num_seconds().max(0) as f64) / 3600.0)
+            t.data_as::<BackupData>()
+                .age_seconds
+                .map(|a| (a as f64 + (to - t.at).num_seconds().max(0) as f64) / 3600.0)
         })
         .min_by(|a, b| a.total_cmp(b));
     // One finding per certificate, with every host it was checked from.
     let mut certs: BTreeMap<String, (i64, BTreeSet<String>)> = BTreeMap::new();
     for t in latest_of("cert") {
-        if let Some(d) = t.data["days_left"].as_i64().filter(|d| *d < 30) {
-            let name = t.data["servername"].as_str().unwrap_or(&t.host).to_string();
+        let c: CertData = t.data_as();
+        if let Some(d) = c.days_left.filter(|d| *d < 30) {
+            let name = if c.servername.is_empty() {
+                t.host.clone()
+            } else {
+                c.servername.clone()
+            };
             let e = certs.entry(name).or_insert((d, BTreeSet::new()));
             e.0 = e.0.min(d);
             e.1.insert(t.host.clone());
@@ -353,19 +361,16 @@ pub fn assemble(
     type Points = Vec<(f64, f64, f64, f64)>;
     let mut series: BTreeMap<(String, String), Points> = BTreeMap::new();
     for t in history.iter().filter(|t| t.module == "disk") {
-        for m in t.data["mounts"].as_array().into_iter().flatten() {
-            if let (Some(used), Some(size), Some(pct)) = (
-                num(&m["used_bytes"]),
-                num(&m["size_bytes"]),
-                num(&m["used_percent"]),
-            ) {
-                series
-                    .entry((
-                        t.host.clone(),
-                        m["mount"].as_str().unwrap_or("?").to_string(),
-                    ))
-                    .or_default()
-                    .push((t.at.timestamp() as f64, used, size, pct));
+        for m in t.data_as::<DiskData>().mounts {
+            if let (Some(used), Some(size), Some(pct)) =
+                (m.used_bytes, m.size_bytes, m.used_percent)
+            {
+                series.entry((t.host.clone(), m.mount)).or_default().push((
+                    t.at.timestamp() as f64,
+                    used as f64,
+                    size as f64,
+                    pct,
+                ));
             }
         }
     }
@@ -508,7 +513,14 @@ pub fn assemble(
     let devices = names
         .into_iter()
         .map(|h| {
-            let of = |m: &str| latest.get(&(h.to_string(), m.to_string())).copied();
+            // The host's newest result of a module's checks (there may be several per module).
+            let of = |m: &str| {
+                latest
+                    .iter()
+                    .filter(|((host, _), t)| host == h && t.module == m)
+                    .map(|(_, t)| *t)
+                    .max_by_key(|t| t.at)
+            };
             let last = hosts
                 .iter()
                 .filter(|x| x.host == h)
@@ -539,17 +551,18 @@ pub fn assemble(
                 state,
                 last_checked: last,
                 fullest_disk: of("disk").and_then(|t| {
-                    t.data["mounts"].as_array().and_then(|m| {
-                        m.iter()
-                            .filter_map(|x| num(&x["used_percent"]))
-                            .max_by(|a, b| a.total_cmp(b))
-                    })
+                    t.data_as::<DiskData>()
+                        .mounts
+                        .iter()
+                        .filter_map(|m| m.used_percent)
+                        .max_by(|a, b| a.total_cmp(b))
                 }),
-                pending_updates: of("updates").and_then(|t| t.data["pending"].as_u64()),
-                pending_security: of("updates").and_then(|t| t.data["pending_security"].as_u64()),
+                pending_updates: of("updates").and_then(|t| t.data_as::<UpdatesData>().pending),
+                pending_security: of("updates")
+                    .and_then(|t| t.data_as::<UpdatesData>().pending_security),
                 backup_age_hours: of("backup")
-                    .and_then(|t| num(&t.data["age_seconds"]))
-                    .map(|a| a / 3600.0),
+                    .and_then(|t| t.data_as::<BackupData>().age_seconds)
+                    .map(|a| a as f64 / 3600.0),
                 issues,
             }
         })

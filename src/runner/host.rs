@@ -211,6 +211,7 @@ impl HostRun<'_> {
         TaskRecord {
             index,
             name: task.name.clone(),
+            role: crate::model::Role::Task,
             module: task.module.0.name().to_string(),
             ignored: task.ignore_errors && result.state == State::Failed,
             result,
@@ -395,7 +396,8 @@ async fn remediate(
     report.tasks.push(first);
     let skipped = |why: String| TaskRecord {
         index,
-        name: format!("remediate: {}", task.name),
+        name: task.name.clone(),
+        role: crate::model::Role::Remediation,
         module: "remediate".into(),
         result: TaskResult::new(State::Skipped, why),
         attempts: 0,
@@ -411,7 +413,7 @@ async fn remediate(
     }
     for fix in &task.remediate {
         let mut r = run.task(index, fix).await;
-        r.name = format!("remediate: {}", r.name);
+        r.role = crate::model::Role::Remediation;
         let failed = r.result.state.is_failure() && !r.ignored;
         (run.shared.on_task)(&run.host.name, &r);
         report.tasks.push(r);
@@ -423,12 +425,13 @@ async fn remediate(
     // The re-check decides the host's state; the first result stays visible.
     report.tasks[first_index].ignored = true;
     let fixed = again.result.state <= State::Changed;
-    again.name = format!("{} (after remediation)", task.name);
+    again.role = crate::model::Role::Recheck;
     let mut data = again.result.data.take();
     if !data.is_object() {
         data = json!({ "value": data });
     }
-    data["remediation"] = json!({ "before": before, "fixed": fixed });
+    data["remediation"] =
+        crate::model::data::write(&crate::model::data::Remediation { before, fixed });
     again.result.data = data;
     if fixed {
         again.result.message = format!(

@@ -11,8 +11,8 @@ use serde::Serialize;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
+use crate::model::{HostReport, RunOrigin, RunState, TaskRecord};
 use crate::modules::{State, TaskResult};
-use crate::runner::model::{HostReport, RunOrigin, RunState, TaskRecord};
 
 pub mod nodes;
 pub mod outbox;
@@ -401,8 +401,8 @@ impl Store {
             for t in &r.tasks {
                 sqlx::query(
                     "INSERT INTO task_results (run_id, host_result_id, client, host, task_index, task_name, module, state, rc, \
-                     stdout, stderr, message, data, truncated, attempts, ignored, started_at, duration_ms) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+                     stdout, stderr, message, data, truncated, attempts, ignored, started_at, duration_ms, role) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
                 )
                 .bind(run_id)
                 .bind(host_id)
@@ -422,6 +422,7 @@ impl Store {
                 .bind(i64::from(t.ignored))
                 .bind(ms(t.started_at))
                 .bind(t.duration_ms as i64)
+                .bind(t.role.as_str())
                 .execute(&mut *tx)
                 .await?;
             }
@@ -470,7 +471,7 @@ impl Store {
             // Only numbered placeholders are spliced in; the host names are bound.
             let sql = format!(
                 "SELECT t.host, t.task_name, t.data FROM task_results t WHERE t.id IN \
-                 (SELECT MAX(id) FROM task_results WHERE host IN ({}) AND state <> 'skipped' GROUP BY host, task_name)",
+                 (SELECT MAX(id) FROM task_results WHERE host IN ({}) AND state <> 'skipped' AND role <> 'remediation' GROUP BY host, task_name)",
                 placeholders(chunk.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -686,7 +687,7 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         let tasks = sqlx::query(
-            "SELECT * FROM task_results WHERE run_id = $1 ORDER BY host_result_id, task_index",
+            "SELECT * FROM task_results WHERE run_id = $1 ORDER BY host_result_id, task_index, id",
         )
         .bind(run_id)
         .fetch_all(&self.pool)
@@ -703,6 +704,8 @@ impl Store {
                 records.push(TaskRecord {
                     index: t.try_get::<i64, _>("task_index")? as usize,
                     name: t.try_get("task_name")?,
+                    role: crate::model::Role::parse(&t.try_get::<String, _>("role")?)
+                        .ok_or_else(|| StoreError::Corrupt("task role".into()))?,
                     module: t.try_get("module")?,
                     result: TaskResult {
                         state: state(&t.try_get::<String, _>("state")?)?,

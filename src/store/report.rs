@@ -17,11 +17,20 @@ pub struct TaskRow {
     /// The check's id: the playbook's file name and the task's name (`daily-health.yml:Disk
     /// space`), so the same check is followed across runs, and checks of two playbooks stay apart.
     pub check: String,
+    /// A remediation step, the re-check, or the task itself.
+    pub role: crate::model::Role,
     pub state: State,
     pub message: String,
     pub data: serde_json::Value,
     pub at: DateTime<Utc>,
     pub ignored: bool,
+}
+
+impl TaskRow {
+    /// The module's data as its own type (see `model::data`).
+    pub fn data_as<T: serde::de::DeserializeOwned + Default>(&self) -> T {
+        crate::model::data::read(&self.data)
+    }
 }
 
 /// One host's result in one run.
@@ -43,7 +52,7 @@ impl Store {
         to: DateTime<Utc>,
     ) -> Result<Vec<TaskRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT t.run_id, t.host, t.module, t.task_name, t.state, t.message, t.data, t.started_at, t.ignored, r.playbook \
+            "SELECT t.run_id, t.host, t.module, t.task_name, t.role, t.state, t.message, t.data, t.started_at, t.ignored, r.playbook \
              FROM task_results t JOIN runs r ON r.id = t.run_id \
              WHERE t.client = $1 AND t.started_at >= $2 AND t.started_at < $3 ORDER BY t.started_at, t.id",
         )
@@ -65,6 +74,8 @@ impl Store {
                     host: r.try_get("host")?,
                     module: r.try_get("module")?,
                     check: format!("{file}:{name}"),
+                    role: crate::model::Role::parse(&r.try_get::<String, _>("role")?)
+                        .unwrap_or_default(),
                     name,
                     state: state(&r.try_get::<String, _>("state")?)?,
                     message: r.try_get("message")?,

@@ -490,6 +490,13 @@ fn remediation_fixes_a_check_and_both_results_are_recorded() {
         .map(|x| x["state"].as_str().unwrap_or(""))
         .collect();
     assert_eq!(states, ["warning", "changed", "ok"], "{t:#?}");
+    // Each record says what it is; the names are the tasks' own.
+    let roles: Vec<&str> = t.iter().map(|x| x["role"].as_str().unwrap_or("")).collect();
+    assert_eq!(roles, ["task", "remediation", "recheck"], "{t:#?}");
+    assert_eq!(
+        t[0]["name"], t[2]["name"],
+        "one check, one name, across its remediation"
+    );
     assert_eq!(
         t[2]["data"]["remediation"],
         serde_json::json!({"before": "warning", "fixed": true})

@@ -122,13 +122,15 @@ async fn figures_sentences_forecast_and_mail_safe_html() {
                 json!({"age_seconds": 7200}),
                 at,
             ));
-            tasks.push(task(
-                "No stale lock (after remediation)",
+            let mut recheck = task(
+                "No stale lock",
                 "command",
                 State::Ok,
                 json!({"remediation": {"before": "warning", "fixed": true}}),
                 at,
-            ));
+            );
+            recheck.role = tended::model::Role::Recheck;
+            tasks.push(recheck);
             tasks.push(task(
                 "Shop certificate",
                 "cert",

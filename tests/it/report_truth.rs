@@ -49,6 +49,7 @@ fn row(r: Row<'_>) -> TaskRow {
         module: r.module.into(),
         name: r.name.into(),
         check: format!("{}:{}", r.playbook, r.name),
+        role: tended::model::Role::Task,
         state: r.state,
         message: r.message.into(),
         data: r.data,

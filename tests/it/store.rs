@@ -8,6 +8,7 @@ use tended::store::{HistoryFilter, Store};
 
 fn task(index: usize, state: State, rc: Option<i32>) -> TaskRecord {
     TaskRecord {
+        role: tended::model::Role::Task,
         index,
         name: format!("task {index}"),
         module: "shell".into(),

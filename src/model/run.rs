@@ -1,0 +1,150 @@
+//! What a run produces: typed states with their timestamps, as the store records them.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{Role, State, TaskResult};
+
+/// A run's life. Each variant carries its own timestamps, so a finished run without an end cannot exist.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RunState {
+    Running {
+        started_at: DateTime<Utc>,
+    },
+    Finished {
+        started_at: DateTime<Utc>,
+        ended_at: DateTime<Utc>,
+        outcome: State,
+    },
+    /// Stopped before it could finish (daemon shutdown, crash found at start-up).
+    Interrupted {
+        started_at: DateTime<Utc>,
+        ended_at: DateTime<Utc>,
+        reason: String,
+    },
+    /// Ran to the end, but some hosts' results could not be written to the store even after
+    /// retries (`reason` says why, e.g. the disk is full): the record is incomplete.
+    Unrecorded {
+        started_at: DateTime<Utc>,
+        ended_at: DateTime<Utc>,
+        outcome: State,
+        reason: String,
+    },
+}
+
+impl RunState {
+    pub fn name(&self) -> &'static str {
+        match self {
+            RunState::Running { .. } => "running",
+            RunState::Finished { .. } => "finished",
+            RunState::Interrupted { .. } => "interrupted",
+            RunState::Unrecorded { .. } => "unrecorded",
+        }
+    }
+
+    pub fn started_at(&self) -> DateTime<Utc> {
+        match self {
+            RunState::Running { started_at }
+            | RunState::Finished { started_at, .. }
+            | RunState::Interrupted { started_at, .. }
+            | RunState::Unrecorded { started_at, .. } => *started_at,
+        }
+    }
+}
+
+/// Who or what started a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunOrigin {
+    /// `manual` (the CLI) or `schedule`.
+    pub trigger: String,
+    /// A user name, or the schedule's name.
+    pub started_by: String,
+    /// The node (process) that runs it: only it, or a survivor after its lease expired, may mark
+    /// the run interrupted (see `store::nodes`).
+    pub node: String,
+}
+
+/// One task's result on one host, with timing.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskRecord {
+    pub index: usize,
+    pub name: String,
+    pub module: String,
+    #[serde(flatten)]
+    pub result: TaskResult,
+    /// What this record is: the task itself, a remediation step, or the re-check.
+    #[serde(default)]
+    pub role: Role,
+    pub attempts: u32,
+    /// Shown, not counted against the host: a failure under `ignore_errors`, or a check result
+    /// superseded by its re-check after remediation.
+    #[serde(default)]
+    pub ignored: bool,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: u64,
+}
+
+impl TaskRecord {
+    /// The name as people read it: remediation steps and re-checks say what they are.
+    pub fn display_name(&self) -> String {
+        match self.role {
+            Role::Task => self.name.clone(),
+            Role::Remediation => format!("remediate: {}", self.name),
+            Role::Recheck => format!("{} (after remediation)", self.name),
+        }
+    }
+
+    /// A task's record after one attempt, not ignored; the runner, the store and the examples fill
+    /// in the rest.
+    pub fn new(
+        index: usize,
+        name: impl Into<String>,
+        module: impl Into<String>,
+        result: TaskResult,
+        started_at: DateTime<Utc>,
+        duration_ms: u64,
+    ) -> TaskRecord {
+        TaskRecord {
+            index,
+            name: name.into(),
+            module: module.into(),
+            result,
+            role: Role::Task,
+            attempts: 1,
+            ignored: false,
+            started_at,
+            duration_ms,
+        }
+    }
+}
+
+/// Everything one host did in a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostReport {
+    pub host: String,
+    pub client: String,
+    /// The worst task state; `unreachable` when the host could not be reached or was lost.
+    pub state: State,
+    /// Why the host is unreachable or stopped early.
+    pub reason: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
+    pub tasks: Vec<TaskRecord>,
+}
+
+impl HostReport {
+    /// Counts of task states, in `State` order.
+    pub fn counts(&self) -> [usize; 8] {
+        let mut c = [0; 8];
+        for t in &self.tasks {
+            c[t.result.state as usize] += 1;
+        }
+        c
+    }
+}
+
+/// The overall result a run ends with, and the process exit code it maps to.
+pub fn outcome(hosts: &[HostReport]) -> State {
+    hosts.iter().map(|h| h.state).max().unwrap_or(State::Ok)
+}
