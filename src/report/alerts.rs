@@ -26,6 +26,9 @@ pub enum Change {
     Worse,
     Reminder,
     Recovered,
+    /// The check is no longer in its schedule's playbook (renamed or removed): its state is
+    /// forgotten, with this note to the MSP.
+    Retired,
 }
 
 impl Change {
@@ -35,6 +38,7 @@ impl Change {
             Change::Worse => "worse",
             Change::Reminder => "reminder",
             Change::Recovered => "recovered",
+            Change::Retired => "retired",
         }
     }
 }
@@ -181,6 +185,7 @@ pub fn compare(
                 since,
                 notified_at,
                 detail: o.detail.clone(),
+                playbook: String::new(),
             });
         }
     }
@@ -192,10 +197,11 @@ pub fn compare(
 pub fn severity(alerts: &[Alert]) -> &'static str {
     match alerts
         .iter()
-        .filter(|a| a.change != Change::Recovered)
+        .filter(|a| !matches!(a.change, Change::Recovered | Change::Retired))
         .map(|a| a.state)
         .max()
     {
+        None if alerts.iter().all(|a| a.change == Change::Retired) => "NOTE",
         None => "RECOVERED",
         Some(s) if s >= State::Critical => "CRITICAL",
         Some(State::Unknown) => "UNKNOWN",
@@ -220,6 +226,12 @@ fn title(client_name: &str, alerts: &[Alert]) -> String {
     if n(Change::Recovered) > 0 {
         parts.push(format!("{} recovered", n(Change::Recovered)));
     }
+    if n(Change::Retired) > 0 {
+        parts.push(format!(
+            "{} retired",
+            super::count(n(Change::Retired) as u64, "check", "checks")
+        ));
+    }
     format!(
         "[tended] {} {client_name}: {}",
         severity(alerts),
@@ -233,6 +245,7 @@ fn heading(c: Change) -> &'static str {
         Change::Worse => "Got worse",
         Change::Reminder => "Still open (reminder)",
         Change::Recovered => "Recovered",
+        Change::Retired => "Retired: no longer in the playbook",
     }
 }
 
@@ -352,13 +365,19 @@ pub fn messages(
     let mut out = Vec::new();
     if let (Some(cfg), Some(mc)) = (&notify.alerts, &notify.mail) {
         for (audience, to) in audiences(cfg, inv, client, origin) {
-            if to.is_empty() {
+            // Retired checks are a note for the MSP's records, not news for the client.
+            let lines: Vec<Alert> = alerts
+                .iter()
+                .filter(|a| audience == "msp" || a.change != Change::Retired)
+                .cloned()
+                .collect();
+            if to.is_empty() || lines.is_empty() {
                 continue;
             }
-            let (text, html) = bodies(&client_name, alerts, context);
+            let (text, html) = bodies(&client_name, &lines, context);
             let mail = Mail {
                 to,
-                subject: subject.clone(),
+                subject: title(&client_name, &lines),
                 text,
                 html: Some(html),
             };
@@ -407,7 +426,51 @@ pub fn messages(
     Ok(out)
 }
 
-/// After a run: compare, record the new states and queue the alerts, all in one transaction.
+/// The playbook a scheduled run ran: its file name and every task name in it (a check that is not
+/// among them any more is retired).
+pub struct RunPlaybook<'a> {
+    pub file: &'a str,
+    pub tasks: &'a std::collections::BTreeSet<String>,
+}
+
+/// The checks of `playbook` whose states are recorded for a host of this run but that the playbook
+/// no longer has: retired after this complete run (a host that could not be reached says nothing).
+fn retirements(
+    prev: &HashMap<(String, String), AlertState>,
+    hosts: &[HostReport],
+    playbook: &RunPlaybook<'_>,
+) -> Vec<Alert> {
+    let mut out = Vec::new();
+    for h in hosts.iter().filter(|h| h.state != State::Unreachable) {
+        for ((host, check), st) in prev {
+            if host == &h.host
+                && st.playbook == playbook.file
+                && check != REACHABLE
+                && !playbook.tasks.contains(check)
+            {
+                out.push(Alert {
+                    client: h.client.clone(),
+                    host: host.clone(),
+                    check: check.clone(),
+                    change: Change::Retired,
+                    state: st.state,
+                    previous: Some(st.state),
+                    detail: format!(
+                        "no longer in {}; its last state ({}) is forgotten",
+                        playbook.file, st.state
+                    ),
+                    tried: None,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| (&a.host, &a.check).cmp(&(&b.host, &b.check)));
+    out
+}
+
+/// After a run: compare, record the new states and queue the alerts, all in one transaction. With
+/// the run's playbook, each state records it, and checks the playbook no longer has are retired.
+#[allow(clippy::too_many_arguments)]
 pub async fn after_run(
     store: &Store,
     notify: &Notify,
@@ -415,6 +478,7 @@ pub async fn after_run(
     run_id: i64,
     hosts: &[HostReport],
     context: &str,
+    playbook: Option<RunPlaybook<'_>>,
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
     if !notify.wants_alerts() || hosts.is_empty() {
@@ -430,7 +494,35 @@ pub async fn after_run(
     let names: Vec<&str> = hosts.iter().map(|h| h.host.as_str()).collect();
     let prev = store.alert_states(&names).await?;
     let seen: Vec<Observed> = hosts.iter().flat_map(observe).collect();
-    let (alerts, states) = compare(&prev, &seen, cfg, now);
+    let (mut alerts, mut states) = compare(&prev, &seen, cfg, now);
+    if let Some(pb) = &playbook {
+        for s in &mut states {
+            if s.check != REACHABLE {
+                s.playbook = pb.file.to_string();
+            }
+        }
+        // States recorded before they carried a playbook learn it now.
+        for o in seen.iter().filter(|o| o.check != REACHABLE) {
+            let key = (o.host.clone(), o.check.clone());
+            if let Some(p) = prev.get(&key).filter(|p| p.playbook.is_empty())
+                && !states
+                    .iter()
+                    .any(|s| s.host == o.host && s.check == o.check)
+            {
+                states.push(AlertState {
+                    playbook: pb.file.to_string(),
+                    ..p.clone()
+                });
+            }
+        }
+        let retired = retirements(&prev, hosts, pb);
+        let keys: Vec<(String, String)> = retired
+            .iter()
+            .map(|a| (a.host.clone(), a.check.clone()))
+            .collect();
+        store.retire_alert_states(&keys).await?;
+        alerts.extend(retired);
+    }
     let mut by_client: BTreeMap<&str, Vec<Alert>> = BTreeMap::new();
     for a in &alerts {
         by_client.entry(&a.client).or_default().push(a.clone());
@@ -543,6 +635,62 @@ mod tests {
             role,
             ..TaskRecord::new(index, name, module, result, DateTime::UNIX_EPOCH, 1)
         }
+    }
+
+    #[test]
+    fn a_check_that_left_its_playbook_is_retired_after_a_complete_run_on_a_reached_host() {
+        let t0 = DateTime::UNIX_EPOCH;
+        let st = |host: &str, check: &str, playbook: &str| {
+            (
+                (host.to_string(), check.to_string()),
+                AlertState {
+                    host: host.into(),
+                    check: check.into(),
+                    client: "acme".into(),
+                    state: State::Critical,
+                    since: t0,
+                    notified_at: Some(t0),
+                    detail: "old".into(),
+                    playbook: playbook.into(),
+                },
+            )
+        };
+        let prev: HashMap<_, _> = [
+            st("web1", "Disk space (old name)", "daily.yml"),
+            st("web1", "Disk space", "daily.yml"),
+            st("web1", "Nightly backup", "backup.yml"),
+            st("web2", "Disk space (old name)", "daily.yml"),
+        ]
+        .into_iter()
+        .collect();
+        let host = |name: &str, state: State| HostReport {
+            host: name.into(),
+            client: "acme".into(),
+            state,
+            reason: None,
+            started_at: t0,
+            ended_at: t0,
+            tasks: Vec::new(),
+        };
+        let tasks: std::collections::BTreeSet<String> = ["Disk space".to_string()].into();
+        let pb = RunPlaybook {
+            file: "daily.yml",
+            tasks: &tasks,
+        };
+        let retired = retirements(
+            &prev,
+            &[host("web1", State::Ok), host("web2", State::Unreachable)],
+            &pb,
+        );
+        let keys: Vec<(&str, &str)> = retired
+            .iter()
+            .map(|a| (a.host.as_str(), a.check.as_str()))
+            .collect();
+        // Only web1's renamed check: another playbook's check stays, and web2 was not reached.
+        assert_eq!(keys, [("web1", "Disk space (old name)")]);
+        assert_eq!(retired[0].change, Change::Retired);
+        assert_eq!(severity(&retired), "NOTE");
+        assert!(title("Acme", &retired).contains("1 check retired"));
     }
 
     #[test]

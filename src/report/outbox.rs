@@ -300,6 +300,7 @@ pub async fn after_run(
     inv: &crate::inventory::Inventory,
     schedule: &str,
     outcome: &crate::runner::RunOutcome,
+    playbook: &crate::playbook::Playbook,
 ) -> Result<usize, StoreError> {
     let now = Utc::now();
     let local = |c: &str| {
@@ -320,6 +321,17 @@ pub async fn after_run(
         local(&client),
         outcome.run_id
     );
+    // Only a run that went to its end may retire checks: an interrupted one saw too little.
+    let file = playbook
+        .file()
+        .file_name()
+        .map_or_else(String::new, |f| f.to_string_lossy().into_owned());
+    let tasks: std::collections::BTreeSet<String> = playbook
+        .plays
+        .iter()
+        .flat_map(|p| p.tasks.iter().map(|t| t.name.clone()))
+        .collect();
+    let complete = matches!(outcome.state, crate::model::RunState::Finished { .. });
     let mut n = super::alerts::after_run(
         store,
         notify,
@@ -327,6 +339,10 @@ pub async fn after_run(
         outcome.run_id,
         &outcome.hosts,
         &context,
+        complete.then_some(super::alerts::RunPlaybook {
+            file: &file,
+            tasks: &tasks,
+        }),
         now,
     )
     .await?;

@@ -505,6 +505,7 @@ impl Daemon {
                         &loaded.inv,
                         &s.name,
                         &outcome,
+                        pb,
                     )
                     .await
                     {

@@ -96,6 +96,8 @@ pub struct AlertState {
     /// When an alert (or reminder) about this state last went out; None when none did.
     pub notified_at: Option<DateTime<Utc>>,
     pub detail: String,
+    /// The playbook (file name) whose task this check is; '' for host reachability.
+    pub playbook: String,
 }
 
 const COLUMNS: &str = "id, channel, kind, client, recipient, subject, body, message_id, state, attempts, next_attempt_at, last_error, created_at, sent_at";
@@ -154,8 +156,8 @@ impl Store {
         }
         for s in states {
             sqlx::query(
-                "INSERT INTO alert_states (host, check_name, client, state, since, notified_at, detail) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (host, check_name) DO UPDATE SET client = $3, state = $4, since = $5, notified_at = $6, detail = $7",
+                "INSERT INTO alert_states (host, check_name, client, state, since, notified_at, detail, playbook) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (host, check_name) DO UPDATE SET client = $3, state = $4, since = $5, notified_at = $6, detail = $7, playbook = $8",
             )
             .bind(&s.host)
             .bind(&s.check)
@@ -164,11 +166,24 @@ impl Store {
             .bind(ms(s.since))
             .bind(s.notified_at.map(ms))
             .bind(&s.detail)
+            .bind(&s.playbook)
             .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;
         Ok(added)
+    }
+
+    /// Forgets the states of checks that no longer exist (retired after a complete run).
+    pub async fn retire_alert_states(&self, keys: &[(String, String)]) -> Result<(), StoreError> {
+        for (host, check) in keys {
+            sqlx::query("DELETE FROM alert_states WHERE host = $1 AND check_name = $2")
+                .bind(host)
+                .bind(check)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
     }
 
     /// The recorded alert states of these hosts, by (host, check).
@@ -179,7 +194,7 @@ impl Store {
         let mut out = HashMap::new();
         for chunk in hosts.chunks(200) {
             let sql = format!(
-                "SELECT host, check_name, client, state, since, notified_at, detail FROM alert_states WHERE host IN ({})",
+                "SELECT host, check_name, client, state, since, notified_at, detail, playbook FROM alert_states WHERE host IN ({})",
                 super::placeholders(chunk.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -198,6 +213,7 @@ impl Store {
                         .map(time)
                         .transpose()?,
                     detail: r.try_get("detail")?,
+                    playbook: r.try_get("playbook")?,
                 };
                 out.insert((s.host.clone(), s.check.clone()), s);
             }

@@ -268,6 +268,7 @@ async fn outbox_story(a: &Store, b: &Store) {
         since: now,
         notified_at: Some(now),
         detail: "93%".into(),
+        playbook: "daily-health.yml".into(),
     };
     let added = a
         .enqueue(
