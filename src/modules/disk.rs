@@ -241,18 +241,13 @@ pub(crate) fn judge(output: &str, asked: &[(String, String)], p: &DiskParams) ->
     let mut results = Vec::new();
     for (i, (path, fstype)) in asked.iter().enumerate() {
         if failed.contains(path) || i >= space.len() + failed.len() {
+            // Nothing measured: every figure stays unknown (the type's default).
             results.push(MountResult {
                 mount: path.clone(),
                 fstype: fstype.clone(),
                 state: State::Unknown,
-                size_bytes: None,
-                used_bytes: None,
-                free_bytes: None,
-                used_percent: None,
-                inodes_total: None,
-                inodes_used: None,
-                inodes_used_percent: None,
                 problem: Some("df failed or timed out (a stale network mount?)".into()),
+                ..Default::default()
             });
         }
     }

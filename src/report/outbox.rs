@@ -219,19 +219,26 @@ pub async fn queue_interrupted(
     let ids: Vec<String> = runs.iter().map(|r| r.id.to_string()).collect();
     let cause = format!("interrupted:{}", ids.join(","));
     let context = "Interrupted runs are recorded; see `tended show RUN_ID`. The schedule's catch_up policy decides whether a slot runs again.";
-    match super::alerts::messages(
-        notify,
-        inv,
-        "",
-        &alerts,
-        &cause,
-        context,
-        super::alerts::Origin::Tended,
-        now,
-    ) {
+    queue_tended_event(store, notify, inv, "", &alerts, &cause, context, now).await
+}
+
+/// Queues one of tended's own events (missed slots, interrupted runs): to the MSP only.
+#[allow(clippy::too_many_arguments)]
+async fn queue_tended_event(
+    store: &Store,
+    notify: &Notify,
+    inv: &crate::inventory::Inventory,
+    client: &str,
+    alerts: &[super::alerts::Alert],
+    cause: &str,
+    context: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let origin = super::alerts::Origin::Tended;
+    match super::alerts::messages(notify, inv, client, alerts, cause, context, origin, now) {
         Ok(m) => store.enqueue(&m, &[], now).await,
         Err(e) => {
-            tracing::error!(error = %e, "cannot build the interrupted-run alert");
+            tracing::error!(error = %e, cause, "cannot build the alert for tended's own event");
             Ok(0)
         }
     }
@@ -275,22 +282,7 @@ pub async fn queue_missed(
     let context =
         format!("Schedule {schedule}. Missed slots are recorded; see `tended schedules`.");
     // Our own failure, not the client's: the MSP only.
-    match super::alerts::messages(
-        notify,
-        inv,
-        client,
-        &[alert],
-        &cause,
-        &context,
-        super::alerts::Origin::Tended,
-        now,
-    ) {
-        Ok(m) => store.enqueue(&m, &[], now).await,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot build the missed-slot alert");
-            Ok(0)
-        }
-    }
+    queue_tended_event(store, notify, inv, client, &[alert], &cause, &context, now).await
 }
 
 /// After a daemon run: the alerts (on change) and the run summary for webhooks that want runs.

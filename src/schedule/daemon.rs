@@ -56,6 +56,33 @@ impl Default for DaemonOptions {
 /// Why a survivor marks a run interrupted whose node's lease expired.
 const ORPHANED: &str = "the process running it stopped without finishing it (crash, kill -9 or power loss): its lease expired";
 
+/// Another node (a daemon on the same PostgreSQL, a `tended run`) that died: its running runs and
+/// slots are marked interrupted once its lease has expired (a live node's are never touched), and
+/// the MSP is alerted. On start and on every tick; returns how many messages were queued.
+async fn sweep_orphans(
+    store: &Store,
+    loaded: &Loaded,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let (runs, slots) = store.interrupt_orphaned(ORPHANED, now).await?;
+    if !runs.is_empty() || slots > 0 {
+        tracing::warn!(
+            runs = runs.len(),
+            slots,
+            "marked the work of a node that stopped (its lease expired) as interrupted"
+        );
+    }
+    crate::report::outbox::queue_interrupted(
+        store,
+        &loaded.cfg.notify,
+        &loaded.inv,
+        &runs,
+        ORPHANED,
+        now,
+    )
+    .await
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error("{0}")]
@@ -138,24 +165,7 @@ impl Daemon {
         let lease = store
             .hold_lease(&opts.name, crate::store::nodes::NodeKind::Daemon)
             .await?;
-        let (runs, slots) = store.interrupt_orphaned(ORPHANED, now).await?;
-        crate::report::outbox::queue_interrupted(
-            &store,
-            &loaded.cfg.notify,
-            &loaded.inv,
-            &runs,
-            ORPHANED,
-            now,
-        )
-        .await?;
-        let runs = runs.len();
-        if runs as u64 + slots > 0 {
-            tracing::warn!(
-                runs,
-                slots,
-                "marked work left running by a previous daemon as interrupted"
-            );
-        }
+        sweep_orphans(&store, &loaded, now).await?;
         let (notify_tx, _) = tokio::sync::watch::channel(Arc::new(loaded.cfg.notify.clone()));
         Ok(Daemon {
             loaded: Arc::new(loaded),
@@ -203,29 +213,8 @@ impl Daemon {
     pub async fn tick(&mut self) -> Result<(), StoreError> {
         self.reap();
         let now = self.clock.now();
-        // Another node (a daemon on the same PostgreSQL, a `tended run`) that died: its runs are
-        // interrupted once its lease has expired; a live node's are never touched.
-        let (runs, slots) = self.store.interrupt_orphaned(ORPHANED, now).await?;
-        if crate::report::outbox::queue_interrupted(
-            &self.store,
-            &self.loaded.cfg.notify,
-            &self.loaded.inv,
-            &runs,
-            ORPHANED,
-            now,
-        )
-        .await?
-            > 0
-        {
+        if sweep_orphans(&self.store, &self.loaded, now).await? > 0 {
             self.wake.notify_one();
-        }
-        let runs = runs.len();
-        if runs as u64 + slots > 0 {
-            tracing::warn!(
-                runs,
-                slots,
-                "marked the work of a node whose lease expired as interrupted"
-            );
         }
         let loaded = self.loaded.clone();
         for s in &loaded.cfg.schedules {

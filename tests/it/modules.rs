@@ -19,22 +19,8 @@ fn disk_measures_real_mounts_including_one_with_a_space() {
     fleet.trust_all();
     fleet.inventory("", "");
     // A small tmpfs with a space in its mount point, 90% full; unmounted however the test ends.
-    require_system_changes("mounts a tmpfs");
     let mnt = fleet.path().join("space mount");
-    std::fs::create_dir_all(&mnt).expect("mountpoint");
-    let st = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
-        .arg(&mnt)
-        .status()
-        .expect("mount");
-    assert!(st.success(), "mounting a tmpfs needs root (as .ci/run has)");
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-        }
-    }
-    let _unmount = Unmount(mnt.clone());
+    let _tmpfs = Tmpfs::mount(&mnt, "4m");
     let fill = Command::new("dd")
         .arg("if=/dev/zero")
         .arg(format!("of={}/fill", mnt.display()))

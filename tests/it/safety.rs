@@ -301,24 +301,10 @@ fn a_store_is_created_readable_by_its_owner_only() {
 
 #[test]
 fn a_full_disk_is_named_and_the_run_is_not_recorded_as_finished() {
-    crate::common::require_system_changes("mounts a 2 MiB tmpfs and fills it");
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let small = d.join("small");
-    std::fs::create_dir_all(&small).expect("mkdir");
-    let st = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
-        .arg(&small)
-        .status()
-        .expect("mount");
-    assert!(st.success(), "mounting a tmpfs needs root (as .ci/run has)");
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-        }
-    }
-    let _unmount = Unmount(small.clone());
+    let _tmpfs = crate::common::Tmpfs::mount(&small, "2m");
     local_inventory(d, "      x: 1\n");
     write(d, "ok.yml", "hosts: all\ntasks:\n  - command: \"true\"\n");
     let db = "small/t.db";

@@ -360,6 +360,30 @@ pub fn require_system_changes(what: &str) {
     );
 }
 
+/// A tmpfs of `size` (e.g. `4m`) mounted at `dir`, unmounted however the test ends. Needs root and
+/// the system-changes opt-in.
+pub struct Tmpfs(pub PathBuf);
+
+impl Tmpfs {
+    pub fn mount(dir: &Path, size: &str) -> Tmpfs {
+        require_system_changes("mounts a tmpfs");
+        std::fs::create_dir_all(dir).expect("mountpoint");
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("mount");
+        assert!(st.success(), "mounting a tmpfs needs root (as .ci/run has)");
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
 /// A local user with a password and password-protected sudo (NOPASSWD only to become `nobody`),
 /// for password and become tests. Removed, with its home and sudoers file, when dropped.
 pub struct SystemUser {
