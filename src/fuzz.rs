@@ -273,7 +273,7 @@ fn a_yaml_alias_bomb_is_refused_quickly() {
         let prev = format!("*a{}", i - 1);
         text.push_str(&format!(
             "a{i}: &a{i} [{}]\n",
-            vec![prev.as_str(); 10].join(", ")
+            [prev.as_str(); 10].join(", ")
         ));
     }
     text.push_str("hosts: all\ntasks: []\n");

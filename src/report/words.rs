@@ -81,7 +81,7 @@ pub(super) fn sentences(
             let outcome = match (f.runs_ok, f.runs_with_problems) {
                 (ok, 0) if ok == n && n == 1 => "it found everything in order".to_string(),
                 (ok, 0) if ok == n => "every check found everything in order".to_string(),
-                (0, p) if p == 1 => "it found something we followed up".to_string(),
+                (0, 1) => "it found something we followed up".to_string(),
                 (0, p) => format!("all {p} found something we followed up"),
                 (ok, p) => format!(
                     "{} found everything in order and {p} found something we followed up",

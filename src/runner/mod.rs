@@ -360,7 +360,7 @@ pub async fn run(
                     Some(t) => Ok(t),
                     None => host::connect(&host, &opts, &shared.admission).await,
                 };
-                let report = match transport {
+                match transport {
                     Ok(t) => {
                         connections
                             .lock()
@@ -388,8 +388,7 @@ pub async fn run(
                             tasks: Vec::new(),
                         }
                     }
-                };
-                report
+                }
             });
             running.insert(handle.id(), who);
         }

@@ -294,7 +294,7 @@ fn a_store_is_created_readable_by_its_owner_only() {
         if let Ok(m) = std::fs::metadata(d.join(f)) {
             assert_eq!(m.permissions().mode() & 0o777, 0o600, "{f}");
         } else {
-            assert_eq!(f != "t.db", true, "the database exists");
+            assert_ne!(f, "t.db", "the database exists");
         }
     }
 }
