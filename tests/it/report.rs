@@ -236,6 +236,49 @@ async fn figures_sentences_forecast_and_mail_safe_html() {
         "{text}"
     );
     screenshot(&html);
+    // The DOM Chromium builds from it holds what the client is meant to read, in the right places.
+    let dom = dom(&html);
+    assert!(dom.contains("Needs your decision"), "{dom}");
+    assert!(
+        dom.contains(">web1</td>") || dom.contains(">web1</b>"),
+        "a device row for web1: {dom}"
+    );
+    assert!(!dom.contains("<script"), "{dom}");
+    // An empty period's report says so in the DOM too, with no score.
+    let empty = report::assemble(client, now - Duration::days(7), now, now, &[], &[], &[]);
+    let dom = self::dom(&report::render::html(&empty, "Example IT"));
+    assert!(dom.contains("no data for this period"), "{dom}");
+    assert!(!dom.contains("100</div>"), "no made-up score: {dom}");
+}
+
+/// The DOM headless Chromium builds from a page (`--dump-dom`).
+fn dom(html: &str) -> String {
+    let chromium = require("chromium", "chromium");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("page.html");
+    std::fs::write(&file, html).expect("html");
+    let out = std::process::Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", dir.path().join("profile").display()))
+        .arg(format!("file://{}", file.display()))
+        .output()
+        .expect("run chromium");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("<body"),
+        "chromium printed no DOM: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
 }
 
 /// Renders the report in headless Chromium into target/tmp/report-screenshot.png, for a person to
