@@ -16,8 +16,8 @@ use crate::store::Store;
 #[derive(Args, Debug)]
 pub struct ReportArgs {
     /// The client (its short name in the inventory).
-    #[arg(long)]
-    client: String,
+    #[arg(long, required_unless_present = "archived")]
+    client: Option<String>,
     /// 7d, 30d (any Nd) or month (the previous calendar month in the client's zone).
     #[arg(long, default_value = "7d")]
     period: String,
@@ -35,6 +35,14 @@ pub struct ReportArgs {
     /// inventory (an Ansible INI file) carries no contacts.
     #[arg(long, requires = "send", value_delimiter = ',', value_name = "ADDR")]
     to: Vec<String>,
+    /// Show an archived (sent) report again, byte for byte: its text, or with --out its HTML and
+    /// text, or with --json the figures it was built from.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["send", "client", "evidence"])]
+    archived: Option<i64>,
+    /// Export, as CSV, every recorded result behind the client's figures in the period (time, host,
+    /// check, module, role, state, summary, and the figures' own values): the proof of work.
+    #[arg(long, conflicts_with_all = ["send", "json"])]
+    evidence: bool,
     /// Print the report's figures as JSON (score or null, areas, devices with their state and
     /// issues, findings, actions, the period), for PSA tools and scripts.
     #[arg(long, conflicts_with_all = ["out", "send"])]
@@ -101,18 +109,6 @@ pub async fn report(a: ReportArgs) -> Result<u8> {
         (None, Some(c)) => c.notify.msp.display(),
         (None, None) => Msp::default().display(),
     };
-    let inv = match &cfg {
-        Some(c) => crate::inventory::Inventory::load(&c.inventory).map_err(invalid)?,
-        None => load_inventory(&a.inventory)?,
-    };
-    let Some(client) = inv.client(&a.client) else {
-        let ids: Vec<&str> = inv.clients.iter().map(|c| c.id.as_str()).collect();
-        return Err(invalid(format!(
-            "error: no client `{}` in the inventory (clients: {})",
-            a.client,
-            ids.join(", ")
-        )));
-    };
     let store = match &cfg {
         Some(c) => {
             let url = c
@@ -125,6 +121,40 @@ pub async fn report(a: ReportArgs) -> Result<u8> {
         }
         None => open_store(&a.db).await?,
     };
+    if let Some(id) = a.archived {
+        return archived(&store, id, a.out.as_deref(), a.json).await;
+    }
+    let inv = match &cfg {
+        Some(c) => crate::inventory::Inventory::load(&c.inventory).map_err(invalid)?,
+        None => load_inventory(&a.inventory)?,
+    };
+    let wanted = a.client.clone().unwrap_or_default();
+    let Some(client) = inv.client(&wanted) else {
+        let ids: Vec<&str> = inv.clients.iter().map(|c| c.id.as_str()).collect();
+        let hint = crate::yaml::did_you_mean(&wanted, ids.iter().copied())
+            .map(|s| format!("did you mean `{s}`? "))
+            .unwrap_or_default();
+        return Err(invalid(format!(
+            "error: no client `{wanted}` in the inventory ({hint}clients: {})",
+            ids.join(", ")
+        )));
+    };
+    if a.evidence {
+        let (from, to) = period.bounds(chrono::Utc::now(), client.timezone);
+        let rows = store
+            .client_tasks(&client.id, from, to)
+            .await
+            .map_err(|e| invalid(format!("error: {e}")))?;
+        let csv = report::evidence::csv(&rows);
+        match &a.out {
+            Some(out) => {
+                write_private(out, &csv)?;
+                outln!("{} results written to {}", rows.len(), out.display());
+            }
+            None => out!("{csv}"),
+        }
+        return Ok(exit::OK);
+    }
     if a.send
         && let Some(cfg) = &cfg
     {
@@ -160,6 +190,35 @@ pub async fn report(a: ReportArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
+/// Shows an archived report as it was sent: text to stdout, or HTML and text files, or its figures.
+async fn archived(store: &Store, id: i64, out: Option<&Path>, json: bool) -> Result<u8> {
+    let Some(r) = store
+        .archived_report(id)
+        .await
+        .map_err(|e| invalid(format!("error: {e}")))?
+    else {
+        return Err(invalid(format!(
+            "error: no archived report {id} (reports are archived when they are sent)"
+        )));
+    };
+    if json {
+        let mut v = serde_json::to_value(&r)?;
+        v["figures"] = r.figures.clone();
+        outln!("{}", serde_json::to_string_pretty(&v)?);
+    } else if let Some(out) = out {
+        let html = out.with_extension("html");
+        write_private(&html, &r.html)?;
+        write_private(&out.with_extension("txt"), &r.text)?;
+        outln!(
+            "archived report {id} written to {} (and .txt)",
+            html.display()
+        );
+    } else {
+        out!("{}", r.text);
+    }
+    Ok(exit::OK)
+}
+
 /// Queues the report in the outbox and makes one delivery pass: sent now, or left for the daemon.
 async fn send(
     store: &Store,
@@ -173,19 +232,19 @@ async fn send(
         .await
         .map_err(|e| invalid(format!("error: {e}")))?;
     let cause = format!("report:manual:{}:{}", client.id, now.timestamp_millis());
-    let msgs = report::outbox::report_messages(&cfg.notify, client, &r, to, &cause, now)
+    let mail = report::outbox::report_messages(&cfg.notify, client, &r, to, &cause, now)
         .map_err(|e| invalid(format!("error: {e}")))?;
-    store
-        .enqueue(&msgs, &[], now)
+    let (_, archive_id) = report::outbox::queue_and_archive(store, client, &r, &mail, &cause, now)
         .await
         .context("queueing the report in the outbox")?;
+    let msgs = mail.messages;
     let done = report::outbox::deliver_due(store, &cfg.notify)
         .await
         .context("sending from the outbox")?;
     let ids: Vec<&str> = msgs.iter().map(|m| m.message_id.as_str()).take(1).collect();
     let to: Vec<&str> = msgs.iter().map(|m| m.recipient.as_str()).collect();
     outln!(
-        "report for {} to {} ({})",
+        "report for {} to {} ({}); archived as {archive_id} (`tended report --archived {archive_id}`)",
         client.id,
         to.join(", "),
         ids.join("")

@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod config;
+pub mod evidence;
 pub mod forecast;
 pub mod mail;
 pub mod outbox;

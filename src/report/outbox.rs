@@ -122,6 +122,15 @@ pub async fn worker(
 }
 
 /// The report mail for one client: one outbox row per recipient, all the same message.
+/// A report ready to send: its outbox rows and exactly the HTML and text they carry.
+pub struct ReportMail {
+    pub messages: Vec<NewMessage>,
+    pub subject: String,
+    pub recipients: Vec<String>,
+    pub html: String,
+    pub text: String,
+}
+
 pub fn report_messages(
     notify: &Notify,
     client: &Client,
@@ -129,7 +138,7 @@ pub fn report_messages(
     extra_to: &[String],
     cause: &str,
     now: DateTime<Utc>,
-) -> Result<Vec<NewMessage>, String> {
+) -> Result<ReportMail, String> {
     let Some(mc) = &notify.mail else {
         return Err(
             "the config has no `mail:` section: add the SMTP server to send reports".into(),
@@ -159,13 +168,50 @@ pub fn report_messages(
                 "{s}/100"
             ))
     );
+    let (html, text) = (render::html(report, &msp), render::text(report, &msp));
     let mail = Mail {
-        to,
-        subject,
-        text: render::text(report, &msp),
-        html: Some(render::html(report, &msp)),
+        to: to.clone(),
+        subject: subject.clone(),
+        text: text.clone(),
+        html: Some(html.clone()),
     };
-    mail::outbox_rows(mc, mail, "report", &client.id, cause, now)
+    Ok(ReportMail {
+        messages: mail::outbox_rows(mc, mail, "report", &client.id, cause, now)?,
+        subject,
+        recipients: to,
+        html,
+        text,
+    })
+}
+
+/// Archives a report exactly as it is sent (HTML, text, figures, the query's bounds), then queues
+/// it: every report that goes out can be shown again (`tended report --archived ID`). Returns the
+/// number of new outbox rows and the archive id.
+pub async fn queue_and_archive(
+    store: &Store,
+    client: &Client,
+    report: &Report,
+    mail: &ReportMail,
+    cause: &str,
+    now: DateTime<Utc>,
+) -> Result<(usize, i64), StoreError> {
+    let figures = serde_json::to_value(report).unwrap_or(serde_json::Value::Null);
+    let id = store
+        .archive_report(&crate::store::archive::NewArchive {
+            cause,
+            client: &client.id,
+            period_from: report.from,
+            period_to: report.to,
+            built_at: now,
+            subject: &mail.subject,
+            recipients: &mail.recipients,
+            html: &mail.html,
+            text: &mail.text,
+            figures: &figures,
+        })
+        .await?;
+    let n = store.enqueue(&mail.messages, &[], now).await?;
+    Ok((n, id))
 }
 
 /// Builds and queues a scheduled report for one client and slot. Queueing the same slot twice (a
@@ -183,10 +229,10 @@ pub async fn queue_report(
         .await
         .map_err(|e| e.to_string())?;
     let cause = format!("report:{}:{}:{}", rs.name, client.id, slot.timestamp());
-    let msgs = report_messages(notify, client, &report, &rs.copy_to, &cause, now)?;
-    store
-        .enqueue(&msgs, &[], now)
+    let mail = report_messages(notify, client, &report, &rs.copy_to, &cause, now)?;
+    queue_and_archive(store, client, &report, &mail, &cause, now)
         .await
+        .map(|(n, _)| n)
         .map_err(|e| e.to_string())
 }
 

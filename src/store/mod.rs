@@ -14,6 +14,7 @@ use sqlx::{AnyPool, Row};
 use crate::model::{HostReport, RunOrigin, RunState, TaskRecord};
 use crate::modules::{State, TaskResult};
 
+pub mod archive;
 pub mod nodes;
 pub mod outbox;
 pub mod report;

@@ -140,6 +140,69 @@ fn a_report_is_mailed_over_starttls_with_login_and_a_refused_address_fails_with_
             "{leak} in the mail"
         );
     }
+    // The report that went out is archived as it was: shown again, it is the mail's text, its
+    // HTML, and the figures it was built from.
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    let id = said
+        .split("archived as ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("an archive id in: {said}"))
+        .to_string();
+    let shown = tended(d, &["report", "--archived", &id, "--config", "tended.yml"]);
+    assert_eq!(shown.status.code(), Some(0), "{}", text(&shown));
+    let norm = |t: &str| t.replace("\r\n", "\n").trim_end().to_string();
+    assert_eq!(norm(&String::from_utf8_lossy(&shown.stdout)), norm(&m.text));
+    let files = tended(
+        d,
+        &[
+            "report",
+            "--archived",
+            &id,
+            "--config",
+            "tended.yml",
+            "--out",
+            "again.html",
+        ],
+    );
+    assert_eq!(files.status.code(), Some(0), "{}", text(&files));
+    let again = std::fs::read_to_string(d.join("again.html")).expect("html");
+    assert_eq!(norm(&again), norm(&m.html), "byte for byte");
+    let figures = json(&tended(
+        d,
+        &[
+            "report",
+            "--archived",
+            &id,
+            "--config",
+            "tended.yml",
+            "--json",
+        ],
+    ));
+    assert_eq!(figures["client"], "acme");
+    assert_eq!(figures["figures"]["client"], "acme", "{figures:#}");
+    assert!(figures["period_from"].is_string() && figures["period_to"].is_string());
+    // The evidence behind the figures, as CSV.
+    let csv = tended(
+        d,
+        &[
+            "report",
+            "--client",
+            "acme",
+            "--evidence",
+            "--period",
+            "30d",
+            "--config",
+            "tended.yml",
+        ],
+    );
+    assert_eq!(csv.status.code(), Some(0), "{}", text(&csv));
+    let csv = String::from_utf8_lossy(&csv.stdout).to_string();
+    assert!(
+        csv.starts_with("time_utc,run,host,check,module,role,state,summary,evidence\n"),
+        "{csv}"
+    );
+    assert!(csv.contains(",acme-here,"), "{csv}");
     let rows = outbox(d);
     let failed: Vec<_> = rows.iter().filter(|r| r["state"] == "failed").collect();
     assert_eq!(failed.len(), 1, "{rows:#?}");

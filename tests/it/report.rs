@@ -268,7 +268,10 @@ fn dom(html: &str) -> String {
             "--disable-sync",
             "--dump-dom",
         ])
-        .arg(format!("--user-data-dir={}", dir.path().join("profile").display()))
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("profile").display()
+        ))
         .arg(format!("file://{}", file.display()))
         .output()
         .expect("run chromium");
