@@ -147,7 +147,7 @@ pub async fn run(a: RunArgs) -> Result<u8> {
     opts.ssh.keepalive = a.keepalive;
     opts.task_timeout = a.task_timeout;
 
-    let mut unique: Vec<&str> = selected.iter().map(|h| h.name.as_str()).collect();
+    let mut unique: Vec<String> = selected.iter().map(|h| h.key()).collect();
     unique.sort();
     unique.dedup();
     let interactive = !a.json && std::io::stderr().is_terminal();

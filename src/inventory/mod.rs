@@ -124,6 +124,14 @@ pub struct Host {
     pub pos: Pos,
 }
 
+impl Host {
+    /// The host's identity, `client/name`: the same name at two clients is two hosts, in the store,
+    /// the alert states, the runner's connections and patterns (`acme/dc01`).
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.client, self.name)
+    }
+}
+
 /// The raw shape every format is read into, before merging.
 #[derive(Debug, Default)]
 pub(crate) struct RawClient {
@@ -180,7 +188,7 @@ pub(crate) struct RawHost {
 #[derive(Debug, Clone, Default)]
 pub struct Inventory {
     pub clients: Vec<Client>,
-    /// Sorted by name; names are unique across clients.
+    /// Sorted by name, then client: a host is (client, name), and a name may stand at several clients.
     pub hosts: Vec<Host>,
 }
 
@@ -237,13 +245,20 @@ impl Inventory {
                     .help("each client has exactly one inventory file; merge the two files"),
                 );
             }
+            // A host is (client, name): every MSP has a `dc01` at several clients, and that is
+            // two hosts. Within one client a name stands once (its file merges repeats).
             for h in hosts {
-                if let Some(other) = seen.get(&h.name) {
-                    diags.push(src.diag(h.pos, format!("host `{}` is also defined in {}", h.name, other.display()))
-                        .help("host names must be unique across clients: prefix them, e.g. `acme-web1`"));
+                if let Some(other) = seen.get(&h.key()) {
+                    diags.push(
+                        src.diag(
+                            h.pos,
+                            format!("host `{}` is also defined in {}", h.key(), other.display()),
+                        )
+                        .help("a client's hosts are defined in its one inventory file"),
+                    );
                     continue;
                 }
-                seen.insert(h.name.clone(), file.clone());
+                seen.insert(h.key(), file.clone());
                 inv.hosts.push(h);
             }
             inv.clients.push(client);
@@ -252,7 +267,8 @@ impl Inventory {
         if !diags.is_empty() {
             return Err(Diagnostics(diags));
         }
-        inv.hosts.sort_by(|a, b| a.name.cmp(&b.name));
+        inv.hosts
+            .sort_by(|a, b| (&a.name, &a.client).cmp(&(&b.name, &b.client)));
         Ok(inv)
     }
 
@@ -299,9 +315,10 @@ impl Inventory {
         diags
     }
 
-    pub fn host(&self, name: &str) -> Option<&Host> {
+    /// The host `name` of `client`.
+    pub fn host(&self, client: &str, name: &str) -> Option<&Host> {
         self.hosts
-            .binary_search_by(|h| h.name.as_str().cmp(name))
+            .binary_search_by(|h| (h.name.as_str(), h.client.as_str()).cmp(&(name, client)))
             .ok()
             .map(|i| &self.hosts[i])
     }

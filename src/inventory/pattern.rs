@@ -87,6 +87,15 @@ fn matching(inv: &Inventory, pattern: &str, term: &str) -> Result<BTreeSet<usize
         });
         return non_empty(set, inv, pattern, term);
     }
+    // `client/host` (either side may be a glob): that client's host only.
+    if let Some((client, name)) = term.split_once('/') {
+        let (c, n) = (
+            crate::glob::Glob::new(client, true, false),
+            crate::glob::Glob::new(name, true, false),
+        );
+        let set = by(&|h: &Host| c.matches(&h.client) && n.matches(&h.name));
+        return non_empty(set, inv, pattern, term);
+    }
     if term.contains(['*', '?', '[']) {
         let g = crate::glob::Glob::new(term, true, false);
         let set = by(&|h: &Host| {

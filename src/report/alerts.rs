@@ -13,7 +13,7 @@ use super::webhook::{self, Item, Notice};
 use crate::inventory::Inventory;
 use crate::model::{HostReport, Role, TaskRecord};
 use crate::modules::State;
-use crate::store::outbox::{AlertState, NewMessage};
+use crate::store::outbox::{AlertKey, AlertState, NewMessage};
 use crate::store::{Store, StoreError};
 
 /// The check name used for reachability itself.
@@ -125,7 +125,7 @@ pub fn observe(h: &HostReport) -> Vec<Observed> {
 
 /// Compares observations with the last known states: the alerts to send and the states to record.
 pub fn compare(
-    prev: &HashMap<(String, String), AlertState>,
+    prev: &HashMap<AlertKey, AlertState>,
     seen: &[Observed],
     cfg: &AlertConfig,
     now: DateTime<Utc>,
@@ -134,7 +134,7 @@ pub fn compare(
     let mut alerts = Vec::new();
     let mut states = Vec::new();
     for o in seen {
-        let before = prev.get(&(o.host.clone(), o.check.clone()));
+        let before = prev.get(&(o.client.clone(), o.host.clone(), o.check.clone()));
         let was = before.map(|b| b.state);
         let was_bad = was.is_some_and(bad);
         let change = match (was_bad, bad(o.state)) {
@@ -436,14 +436,15 @@ pub struct RunPlaybook<'a> {
 /// The checks of `playbook` whose states are recorded for a host of this run but that the playbook
 /// no longer has: retired after this complete run (a host that could not be reached says nothing).
 fn retirements(
-    prev: &HashMap<(String, String), AlertState>,
+    prev: &HashMap<AlertKey, AlertState>,
     hosts: &[HostReport],
     playbook: &RunPlaybook<'_>,
 ) -> Vec<Alert> {
     let mut out = Vec::new();
     for h in hosts.iter().filter(|h| h.state != State::Unreachable) {
-        for ((host, check), st) in prev {
+        for ((client, host, check), st) in prev {
             if host == &h.host
+                && client == &h.client
                 && st.playbook == playbook.file
                 && check != REACHABLE
                 && !playbook.tasks.contains(check)
@@ -503,11 +504,11 @@ pub async fn after_run(
         }
         // States recorded before they carried a playbook learn it now.
         for o in seen.iter().filter(|o| o.check != REACHABLE) {
-            let key = (o.host.clone(), o.check.clone());
+            let key = (o.client.clone(), o.host.clone(), o.check.clone());
             if let Some(p) = prev.get(&key).filter(|p| p.playbook.is_empty())
                 && !states
                     .iter()
-                    .any(|s| s.host == o.host && s.check == o.check)
+                    .any(|s| s.client == o.client && s.host == o.host && s.check == o.check)
             {
                 states.push(AlertState {
                     playbook: pb.file.to_string(),
@@ -516,9 +517,9 @@ pub async fn after_run(
             }
         }
         let retired = retirements(&prev, hosts, pb);
-        let keys: Vec<(String, String)> = retired
+        let keys: Vec<AlertKey> = retired
             .iter()
-            .map(|a| (a.host.clone(), a.check.clone()))
+            .map(|a| (a.client.clone(), a.host.clone(), a.check.clone()))
             .collect();
         store.retire_alert_states(&keys).await?;
         alerts.extend(retired);
@@ -570,9 +571,9 @@ mod tests {
         }
     }
 
-    fn record(prev: &mut HashMap<(String, String), AlertState>, states: Vec<AlertState>) {
+    fn record(prev: &mut HashMap<AlertKey, AlertState>, states: Vec<AlertState>) {
         for s in states {
-            prev.insert((s.host.clone(), s.check.clone()), s);
+            prev.insert((s.client.clone(), s.host.clone(), s.check.clone()), s);
         }
     }
 
@@ -642,7 +643,7 @@ mod tests {
         let t0 = DateTime::UNIX_EPOCH;
         let st = |host: &str, check: &str, playbook: &str| {
             (
-                (host.to_string(), check.to_string()),
+                ("acme".to_string(), host.to_string(), check.to_string()),
                 AlertState {
                     host: host.into(),
                     check: check.into(),

@@ -306,7 +306,11 @@ pub(super) async fn run_play_on_host(
         Some(Ok(p)) => Some(p),
         None => None,
     };
-    let previous = shared.previous.get(&host.name).cloned().unwrap_or_default();
+    let previous = shared
+        .previous
+        .get(&host.key())
+        .cloned()
+        .unwrap_or_default();
     let mut run = HostRun {
         host,
         play,

@@ -149,7 +149,7 @@ pub fn plan<'a>(
     for play in &pb.plays {
         let mut hosts = inv.select(&play.hosts)?;
         if let Some(l) = &limited {
-            hosts.retain(|h| l.iter().any(|x| x.name == h.name));
+            hosts.retain(|h| l.iter().any(|x| x.key() == h.key()));
         }
         out.push(hosts);
     }
@@ -323,7 +323,7 @@ pub async fn run(
     let mut last_play: HashMap<String, usize> = HashMap::new();
     for (i, hosts) in plan.iter().enumerate() {
         for h in hosts {
-            last_play.insert(h.name.clone(), i);
+            last_play.insert(h.key(), i);
         }
     }
     let last_play = Arc::new(last_play);
@@ -355,21 +355,18 @@ pub async fn run(
             let handle = tasks.spawn(async move {
                 let _permit = permit;
                 let play = &pb.plays[play_index];
-                let existing = connections.lock().await.get(&host.name).cloned();
+                let existing = connections.lock().await.get(&host.key()).cloned();
                 let transport = match existing {
                     Some(t) => Ok(t),
                     None => host::connect(&host, &opts, &shared.admission).await,
                 };
                 match transport {
                     Ok(t) => {
-                        connections
-                            .lock()
-                            .await
-                            .insert(host.name.clone(), t.clone());
+                        connections.lock().await.insert(host.key(), t.clone());
                         let r = host::run_play_on_host(&host, play, &opts, &shared, t).await;
-                        let done = last_play.get(&host.name) == Some(&play_index);
+                        let done = last_play.get(&host.key()) == Some(&play_index);
                         if r.state == State::Unreachable || done {
-                            let c = connections.lock().await.remove(&host.name);
+                            let c = connections.lock().await.remove(&host.key());
                             if let Some(c) = c.filter(|_| done && r.state != State::Unreachable) {
                                 c.close().await;
                             }

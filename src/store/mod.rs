@@ -217,7 +217,7 @@ fn state(s: &str) -> Result<State, StoreError> {
     State::parse(s).ok_or_else(|| StoreError::Corrupt(format!("state `{s}`")))
 }
 
-/// The newest data of each task, by host, then task name.
+/// The newest data of each task, by host identity (`client/host`), then task name.
 pub type PreviousData =
     std::collections::HashMap<String, std::collections::HashMap<String, serde_json::Value>>;
 
@@ -471,8 +471,8 @@ impl Store {
         for chunk in hosts.chunks(500) {
             // Only numbered placeholders are spliced in; the host names are bound.
             let sql = format!(
-                "SELECT t.host, t.task_name, t.data FROM task_results t WHERE t.id IN \
-                 (SELECT MAX(id) FROM task_results WHERE host IN ({}) AND state <> 'skipped' AND role <> 'remediation' GROUP BY host, task_name)",
+                "SELECT t.client, t.host, t.task_name, t.data FROM task_results t WHERE t.id IN \
+                 (SELECT MAX(id) FROM task_results WHERE host IN ({}) AND state <> 'skipped' AND role <> 'remediation' GROUP BY client, host, task_name)",
                 placeholders(chunk.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -481,7 +481,13 @@ impl Store {
             }
             for r in q.fetch_all(&self.pool).await? {
                 let data: String = r.try_get("data")?;
-                out.entry(r.try_get("host")?).or_default().insert(
+                // Keyed by the host's identity, `client/host`: the same name at two clients is two hosts.
+                let key = format!(
+                    "{}/{}",
+                    r.try_get::<String, _>("client")?,
+                    r.try_get::<String, _>("host")?
+                );
+                out.entry(key).or_default().insert(
                     r.try_get("task_name")?,
                     serde_json::Value::from_str(&data).unwrap_or(serde_json::Value::Null),
                 );

@@ -100,6 +100,9 @@ pub struct AlertState {
     pub playbook: String,
 }
 
+/// An alert state's key: (client, host, check). The same host name at two clients is two hosts.
+pub type AlertKey = (String, String, String);
+
 const COLUMNS: &str = "id, channel, kind, client, recipient, subject, body, message_id, state, attempts, next_attempt_at, last_error, created_at, sent_at";
 
 fn row(r: &AnyRow) -> Result<OutboxRow, StoreError> {
@@ -157,7 +160,7 @@ impl Store {
         for s in states {
             sqlx::query(
                 "INSERT INTO alert_states (host, check_name, client, state, since, notified_at, detail, playbook) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (host, check_name) DO UPDATE SET client = $3, state = $4, since = $5, notified_at = $6, detail = $7, playbook = $8",
+                 ON CONFLICT (client, host, check_name) DO UPDATE SET state = $4, since = $5, notified_at = $6, detail = $7, playbook = $8",
             )
             .bind(&s.host)
             .bind(&s.check)
@@ -175,13 +178,16 @@ impl Store {
     }
 
     /// Forgets the states of checks that no longer exist (retired after a complete run).
-    pub async fn retire_alert_states(&self, keys: &[(String, String)]) -> Result<(), StoreError> {
-        for (host, check) in keys {
-            sqlx::query("DELETE FROM alert_states WHERE host = $1 AND check_name = $2")
-                .bind(host)
-                .bind(check)
-                .execute(&self.pool)
-                .await?;
+    pub async fn retire_alert_states(&self, keys: &[AlertKey]) -> Result<(), StoreError> {
+        for (client, host, check) in keys {
+            sqlx::query(
+                "DELETE FROM alert_states WHERE client = $1 AND host = $2 AND check_name = $3",
+            )
+            .bind(client)
+            .bind(host)
+            .bind(check)
+            .execute(&self.pool)
+            .await?;
         }
         Ok(())
     }
@@ -190,7 +196,7 @@ impl Store {
     pub async fn alert_states(
         &self,
         hosts: &[&str],
-    ) -> Result<HashMap<(String, String), AlertState>, StoreError> {
+    ) -> Result<HashMap<AlertKey, AlertState>, StoreError> {
         let mut out = HashMap::new();
         for chunk in hosts.chunks(200) {
             let sql = format!(
@@ -215,7 +221,7 @@ impl Store {
                     detail: r.try_get("detail")?,
                     playbook: r.try_get("playbook")?,
                 };
-                out.insert((s.host.clone(), s.check.clone()), s);
+                out.insert((s.client.clone(), s.host.clone(), s.check.clone()), s);
             }
         }
         Ok(out)

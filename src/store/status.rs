@@ -38,7 +38,7 @@ impl Store {
         }
         let r = sqlx::query(
             "SELECT COUNT(*) AS n FROM host_results h WHERE h.state = 'unreachable' \
-             AND h.id = (SELECT MAX(id) FROM host_results x WHERE x.host = h.host)",
+             AND h.id = (SELECT MAX(id) FROM host_results x WHERE x.host = h.host AND x.client = h.client)",
         )
         .fetch_one(self.pool())
         .await?;

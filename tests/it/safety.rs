@@ -450,3 +450,82 @@ fn a_hosts_terminal_escape_sequences_never_reach_the_operators_terminal() {
         text(&out)
     );
 }
+
+#[test]
+fn the_same_host_name_at_two_clients_is_two_hosts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    // Every MSP has a dc01 at several clients.
+    write(
+        d,
+        "inv/acme.yml",
+        "client: acme\nhosts:\n  dc01:\n    connection: local\n    vars: {who: acme}\n",
+    );
+    write(
+        d,
+        "inv/beta.yml",
+        "client: beta\nhosts:\n  dc01:\n    connection: local\n    vars: {who: beta}\n",
+    );
+    write(
+        d,
+        "pb.yml",
+        "hosts: all\ntasks:\n  - name: who\n    command: \"echo {{ who }}\"\n",
+    );
+    let out = run(d, "pb.yml");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v = json(&out);
+    let mut seen: Vec<(String, String)> = v["hosts"]
+        .as_array()
+        .expect("hosts")
+        .iter()
+        .map(|h| {
+            (
+                h["client"].as_str().unwrap_or("").to_string(),
+                h["tasks"][0]["stdout"]
+                    .as_str()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("acme".into(), "acme".into()),
+            ("beta".into(), "beta".into())
+        ],
+        "each dc01 ran with its own client's vars"
+    );
+    // `client/host` names one of them.
+    let out = tended(
+        d,
+        &[
+            "run",
+            "pb.yml",
+            "-i",
+            "inv",
+            "--db",
+            "t.db",
+            "--json",
+            "--limit",
+            "beta/dc01",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v = json(&out);
+    let hosts = v["hosts"].as_array().expect("hosts");
+    assert_eq!(hosts.len(), 1);
+    assert_eq!(hosts[0]["client"], "beta");
+    // Each client's report holds its own dc01 only.
+    let out = tended(
+        d,
+        &[
+            "report", "--client", "acme", "-i", "inv", "--db", "t.db", "--json",
+        ],
+    );
+    let r = json(&out);
+    let devices = r["devices"].as_array().expect("devices");
+    assert_eq!(devices.len(), 1, "{r:#}");
+}

@@ -319,7 +319,10 @@ async fn outbox_story(a: &Store, b: &Store) {
     assert_eq!(a.outbox_counts().await.expect("counts"), (1, 0));
 
     let states = b.alert_states(&["web1", "web2"]).await.expect("states");
-    assert_eq!(states.get(&("web1".into(), "disk".into())), Some(&state));
+    assert_eq!(
+        states.get(&("acme".into(), "web1".into(), "disk".into())),
+        Some(&state)
+    );
     let better = AlertState {
         state: State::Ok,
         notified_at: None,
@@ -331,7 +334,7 @@ async fn outbox_story(a: &Store, b: &Store) {
     let states = b.alert_states(&["web1"]).await.expect("states");
     assert_eq!(states.len(), 1);
     assert_eq!(
-        states[&("web1".to_string(), "disk".to_string())].state,
+        states[&("acme".to_string(), "web1".to_string(), "disk".to_string())].state,
         State::Ok
     );
 }
