@@ -46,6 +46,13 @@ pub fn playbook_schema() -> Value {
         ),
     );
     task_props.insert(
+        "id".into(),
+        keyword(
+            "The check's stable id: results, trends and alert states follow it when the task is renamed",
+            json!({"type": "string", "pattern": "^[A-Za-z0-9._-]{1,100}$"}),
+        ),
+    );
+    task_props.insert(
         "register".into(),
         keyword(
             "Keep the result under this variable name",

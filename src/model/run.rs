@@ -76,6 +76,9 @@ pub struct TaskRecord {
     /// What this record is: the task itself, a remediation step, or the re-check.
     #[serde(default)]
     pub role: Role,
+    /// The task's `id:`, when it has one: the check's stable id across renames.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_id: Option<String>,
     pub attempts: u32,
     /// Shown, not counted against the host: a failure under `ignore_errors`, or a check result
     /// superseded by its re-check after remediation.
@@ -111,6 +114,7 @@ impl TaskRecord {
             module: module.into(),
             result,
             role: Role::Task,
+            check_id: None,
             attempts: 1,
             ignored: false,
             started_at,

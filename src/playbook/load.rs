@@ -23,6 +23,7 @@ const PLAY_KEYS: &[&str] = &[
 /// Task keywords; any other key must be the task's one module.
 pub const TASK_KEYWORDS: &[&str] = &[
     "name",
+    "id",
     "when",
     "register",
     "become",
@@ -65,6 +66,8 @@ struct Ctx<'a> {
     src: &'a Source,
     diags: Vec<Diagnostic>,
     templates: Templates,
+    /// Check ids seen so far: each stands once in a playbook.
+    ids: BTreeSet<String>,
 }
 
 impl Ctx<'_> {
@@ -80,6 +83,7 @@ pub(super) fn load(source: Source) -> Result<Playbook, Diagnostics> {
         src: &source,
         diags: Vec::new(),
         templates: Templates::new(),
+        ids: BTreeSet::new(),
     };
     let play_nodes: Vec<&Node> = match &root.kind {
         Kind::Seq(items) => items.iter().collect(),
@@ -369,6 +373,29 @@ fn task(cx: &mut Ctx, node: &Node, registered: &mut BTreeSet<String>) -> Option<
             );
         }
     }
+    // A stable check id: history, trends and alert states follow it when the task is renamed.
+    let id = string(cx, node, "id");
+    if let Some(i) = &id {
+        let pos = node.get("id").map_or(node.pos, |n| n.pos);
+        if i.is_empty()
+            || i.len() > 100
+            || !i
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            cx.err(
+                pos,
+                format!("`id: {i}` is not a check id"),
+                "use letters, digits, `-`, `_` and `.`, e.g. id: disk-space",
+            );
+        } else if !cx.ids.insert(i.clone()) {
+            cx.err(
+                pos,
+                format!("`id: {i}` is used by another task of this playbook"),
+                "give each check its own id: results and alerts follow it",
+            );
+        }
+    }
     let register = string(cx, node, "register");
     if let Some(r) = &register {
         if r.is_empty()
@@ -469,6 +496,7 @@ fn task(cx: &mut Ctx, node: &Node, registered: &mut BTreeSet<String>) -> Option<
     }
     Some(Task {
         name: name.unwrap_or_else(|| format!("{} {}", module.name(), short(&params))),
+        id,
         module: ModuleRef(module),
         params,
         when,

@@ -48,6 +48,8 @@ impl fmt::Debug for ModuleRef {
 #[derive(Debug, Clone)]
 pub struct Task {
     pub name: String,
+    /// The check's stable id (`id:`): results, trends and alert states follow it across renames.
+    pub id: Option<String>,
     pub module: ModuleRef,
     /// Parameters as written (templates not yet rendered).
     pub params: Value,

@@ -104,8 +104,9 @@ pub fn observe(h: &HostReport) -> Vec<Observed> {
         if t.ignored || t.role == Role::Remediation || t.result.state == State::Skipped {
             continue;
         }
-        // A re-check has its check's own name: it replaces the superseded first result.
-        let check = t.name.as_str();
+        // A re-check has its check's own name (and id): it replaces the superseded first result.
+        // With an `id:`, the id is the check's key, so a rename keeps its state.
+        let check = t.check_id.as_deref().unwrap_or(&t.name);
         out.retain(|o| o.check != check);
         out.push(Observed {
             client: h.client.clone(),

@@ -367,7 +367,11 @@ pub async fn after_run(
     let tasks: std::collections::BTreeSet<String> = playbook
         .plays
         .iter()
-        .flat_map(|p| p.tasks.iter().map(|t| t.name.clone()))
+        .flat_map(|p| {
+            p.tasks
+                .iter()
+                .map(|t| t.id.clone().unwrap_or_else(|| t.name.clone()))
+        })
         .collect();
     let complete = matches!(outcome.state, crate::model::RunState::Finished { .. });
     let mut n = super::alerts::after_run(

@@ -212,6 +212,7 @@ impl HostRun<'_> {
             index,
             name: task.name.clone(),
             role: crate::model::Role::Task,
+            check_id: task.id.clone(),
             module: task.module.0.name().to_string(),
             ignored: task.ignore_errors && result.state == State::Failed,
             result,
@@ -402,6 +403,7 @@ async fn remediate(
         index,
         name: task.name.clone(),
         role: crate::model::Role::Remediation,
+        check_id: None,
         module: "remediate".into(),
         result: TaskResult::new(State::Skipped, why),
         attempts: 0,
@@ -418,6 +420,7 @@ async fn remediate(
     for fix in &task.remediate {
         let mut r = run.task(index, fix).await;
         r.role = crate::model::Role::Remediation;
+        r.check_id = None;
         let failed = r.result.state.is_failure() && !r.ignored;
         (run.shared.on_task)(&run.host.name, &r);
         report.tasks.push(r);

@@ -402,8 +402,8 @@ impl Store {
             for t in &r.tasks {
                 sqlx::query(
                     "INSERT INTO task_results (run_id, host_result_id, client, host, task_index, task_name, module, state, rc, \
-                     stdout, stderr, message, data, truncated, attempts, ignored, started_at, duration_ms, role) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+                     stdout, stderr, message, data, truncated, attempts, ignored, started_at, duration_ms, role, check_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
                 )
                 .bind(run_id)
                 .bind(host_id)
@@ -424,6 +424,7 @@ impl Store {
                 .bind(ms(t.started_at))
                 .bind(t.duration_ms as i64)
                 .bind(t.role.as_str())
+                .bind(t.check_id.as_deref())
                 .execute(&mut *tx)
                 .await?;
             }
@@ -713,6 +714,7 @@ impl Store {
                     name: t.try_get("task_name")?,
                     role: crate::model::Role::parse(&t.try_get::<String, _>("role")?)
                         .ok_or_else(|| StoreError::Corrupt("task role".into()))?,
+                    check_id: t.try_get("check_id")?,
                     module: t.try_get("module")?,
                     result: TaskResult {
                         state: state(&t.try_get::<String, _>("state")?)?,

@@ -14,8 +14,9 @@ pub struct TaskRow {
     pub host: String,
     pub module: String,
     pub name: String,
-    /// The check's id: the playbook's file name and the task's name (`daily-health.yml:Disk
-    /// space`), so the same check is followed across runs, and checks of two playbooks stay apart.
+    /// The check's id: the task's `id:`, else the playbook's file name and the task's name
+    /// (`daily-health.yml:Disk space`), so the same check is followed across runs, and checks of
+    /// two playbooks stay apart.
     pub check: String,
     /// A remediation step, the re-check, or the task itself.
     pub role: crate::model::Role,
@@ -52,7 +53,7 @@ impl Store {
         to: DateTime<Utc>,
     ) -> Result<Vec<TaskRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT t.run_id, t.host, t.module, t.task_name, t.role, t.state, t.message, t.data, t.started_at, t.ignored, r.playbook \
+            "SELECT t.run_id, t.host, t.module, t.task_name, t.role, t.check_id, t.state, t.message, t.data, t.started_at, t.ignored, r.playbook \
              FROM task_results t JOIN runs r ON r.id = t.run_id \
              WHERE t.client = $1 AND t.started_at >= $2 AND t.started_at < $3 ORDER BY t.started_at, t.id",
         )
@@ -73,7 +74,10 @@ impl Store {
                     run_id: r.try_get("run_id")?,
                     host: r.try_get("host")?,
                     module: r.try_get("module")?,
-                    check: format!("{file}:{name}"),
+                    // The task's own `id:` when it has one (it survives renames and moves).
+                    check: r
+                        .try_get::<Option<String>, _>("check_id")?
+                        .unwrap_or_else(|| format!("{file}:{name}")),
                     role: crate::model::Role::parse(&r.try_get::<String, _>("role")?)
                         .unwrap_or_default(),
                     name,

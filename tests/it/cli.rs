@@ -530,3 +530,54 @@ fn schedules_lists_next_fire_times_in_the_clients_zone_and_utc() {
         "{t}"
     );
 }
+
+#[test]
+fn a_check_id_is_recorded_and_survives_a_rename() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(
+        d,
+        "inv/acme.yml",
+        "client: acme\nhosts:\n  box: {connection: local}\n",
+    );
+    write(
+        d,
+        "pb.yml",
+        "hosts: all\ntasks:\n  - name: Disk space\n    id: disk-space\n    command: {cmd: \"true\", expect: {rc: 0}}\n",
+    );
+    let out = tended(d, &["run", "pb.yml", "-i", "inv", "--db", "t.db", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = json(&out);
+    assert_eq!(run["hosts"][0]["tasks"][0]["check_id"], "disk-space");
+    // Renamed: the same check (the report keeps one device row with one latest result).
+    write(
+        d,
+        "pb.yml",
+        "hosts: all\ntasks:\n  - name: Free disk space\n    id: disk-space\n    command: {cmd: \"false\", expect: {rc: 0, on_mismatch: warning}}\n",
+    );
+    let out = tended(d, &["run", "pb.yml", "-i", "inv", "--db", "t.db"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let r = json(&tended(
+        d,
+        &[
+            "report", "--client", "acme", "-i", "inv", "--db", "t.db", "--json",
+        ],
+    ));
+    let issues = r["devices"][0]["issues"].as_array().expect("issues");
+    assert_eq!(
+        issues.len(),
+        1,
+        "one check, not the old and the new name: {r:#}"
+    );
+    // Ids are validated, and each stands once.
+    write(
+        d,
+        "bad.yml",
+        "hosts: all\ntasks:\n  - {name: a, id: same, command: \"true\"}\n  - {name: b, id: same, command: \"true\"}\n  - {name: c, id: \"not ok\", command: \"true\"}\n",
+    );
+    let out = tended(d, &["validate", "bad.yml"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let e = stderr(&out);
+    assert!(e.contains("`id: same` is used by another task"), "{e}");
+    assert!(e.contains("`id: not ok` is not a check id"), "{e}");
+}

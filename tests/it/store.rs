@@ -9,6 +9,7 @@ use tended::store::{HistoryFilter, Store};
 fn task(index: usize, state: State, rc: Option<i32>) -> TaskRecord {
     TaskRecord {
         role: tended::model::Role::Task,
+        check_id: None,
         index,
         name: format!("task {index}"),
         module: "shell".into(),
