@@ -92,10 +92,15 @@ pub struct InstalledPackage {
 #[serde(default)]
 pub struct RebootData {
     pub performed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub waited_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub boot_id_before: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub boot_id_after: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub system_state: Option<String>,
 }
 
@@ -117,16 +122,27 @@ pub struct ServiceData {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BackupData {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub age_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub size_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_size_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub checksum_ok: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tool: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub latest_snapshot: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub latest_archive: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub checked_subset: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub test_restore_ok: Option<bool>,
 }
 
@@ -140,6 +156,32 @@ pub struct CertData {
     pub days_left: Option<i64>,
     pub subject: String,
     pub issuer: String,
+}
+
+/// `http`: what the endpoint answered.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpData {
+    pub url: String,
+    pub status: Option<u16>,
+    pub latency_ms: Option<u64>,
+    pub bytes: Option<u64>,
+    /// Only the first part of the body was read (and matched).
+    pub truncated: bool,
+}
+
+/// `command` and `shell`: the exit code.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CommandData {
+    pub rc: Option<i32>,
+}
+
+/// A change that waits for the maintenance window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeferredData {
+    pub deferred: bool,
 }
 
 /// Added to a re-check's data: what remediation achieved.

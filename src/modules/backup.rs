@@ -5,7 +5,7 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::backup_tools::{self, RepoParams};
 use super::levels::{Amount, human_bytes, parse_age};
@@ -130,7 +130,7 @@ async fn check_files(ctx: &TaskContext<'_>, p: &BackupParams, path: &str) -> Tas
             ));
         }
     }
-    let mut checksum_ok = Value::Null;
+    let mut checksum_ok = None;
     if p.checksum {
         let cmd = format!(
             "sha256sum -- {f} | cut -d' ' -f1; cut -d' ' -f1 -- {f}.sha256",
@@ -142,10 +142,10 @@ async fn check_files(ctx: &TaskContext<'_>, p: &BackupParams, path: &str) -> Tas
                 let sums: Vec<&str> = t.split_whitespace().collect();
                 match sums.as_slice() {
                     [actual, expected] if actual.eq_ignore_ascii_case(expected) => {
-                        checksum_ok = json!(true)
+                        checksum_ok = Some(true)
                     }
                     [_, _] => {
-                        checksum_ok = json!(false);
+                        checksum_ok = Some(false);
                         state = State::Critical;
                         problems.push("checksum does not match its .sha256".into());
                     }
@@ -169,7 +169,14 @@ async fn check_files(ctx: &TaskContext<'_>, p: &BackupParams, path: &str) -> Tas
         format!("{}: {}", newest.path, problems.join("; "))
     };
     let mut r = TaskResult::new(state, message);
-    r.data = json!({ "file": newest.path, "age_seconds": age, "size_bytes": newest.size, "previous_size_bytes": previous_size, "checksum_ok": checksum_ok });
+    r.data = crate::model::data::write(&crate::model::data::BackupData {
+        file: Some(newest.path),
+        age_seconds: Some(age),
+        size_bytes: Some(newest.size),
+        previous_size_bytes: previous_size,
+        checksum_ok,
+        ..Default::default()
+    });
     r
 }
 

@@ -4,10 +4,10 @@
 use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::backup::human_age;
 use super::{State, TaskContext, TaskResult};
+use crate::model::data::BackupData;
 use crate::transport::quote as q;
 
 #[derive(Debug, Deserialize, JsonSchema, Default, Clone)]
@@ -171,9 +171,9 @@ fn judge_restore(out: &str, path: &str, snapshot_epoch: i64) -> (State, String) 
     }
 }
 
-fn finish(state: State, parts: Vec<String>, data: serde_json::Value) -> TaskResult {
+fn finish(state: State, parts: Vec<String>, data: BackupData) -> TaskResult {
     let mut r = TaskResult::new(state, parts.join("; "));
-    r.data = data;
+    r.data = crate::model::data::write(&data);
     r
 }
 
@@ -221,7 +221,13 @@ pub(super) async fn restic(
     let age = (now - latest.timestamp()).max(0) as u64;
     let mut state = age_state(age, max_age);
     let mut parts = vec![format!("latest snapshot {} old", human_age(age))];
-    let mut data = json!({ "tool": "restic", "repository": p.repository, "latest_snapshot": latest.to_rfc3339(), "age_seconds": age });
+    let mut data = BackupData {
+        tool: Some("restic".into()),
+        repository: Some(p.repository.clone()),
+        latest_snapshot: Some(latest.to_rfc3339()),
+        age_seconds: Some(age),
+        ..Default::default()
+    };
     if p.check {
         let n = p.read_data_subset.unwrap_or(12).max(1);
         let k = (Utc::now().ordinal() % n) + 1;
@@ -238,7 +244,7 @@ pub(super) async fn restic(
             },
             Err(e) => return TaskResult::from_transport_error(&e),
         }
-        data["checked_subset"] = json!(format!("{k}/{n}"));
+        data.checked_subset = Some(format!("{k}/{n}"));
     }
     if let Some(path) = &p.test_restore {
         let script = format!(
@@ -251,7 +257,7 @@ pub(super) async fn restic(
             Ok(o) => {
                 let (s, m) = judge_restore(&o.stdout_text(), path, latest.timestamp());
                 state = state.max(s);
-                data["test_restore_ok"] = json!(s == State::Ok);
+                data.test_restore_ok = Some(s == State::Ok);
                 parts.push(m);
             }
             Err(e) => return TaskResult::from_transport_error(&e),
@@ -319,7 +325,13 @@ pub(super) async fn borg(
     let age = (now - latest).max(0) as u64;
     let mut state = age_state(age, max_age);
     let mut parts = vec![format!("latest archive {name} {} old", human_age(age))];
-    let mut data = json!({ "tool": "borg", "repository": p.repository, "latest_archive": name, "age_seconds": age });
+    let data = BackupData {
+        tool: Some("borg".into()),
+        repository: Some(p.repository.clone()),
+        latest_archive: Some(name.clone()),
+        age_seconds: Some(age),
+        ..Default::default()
+    };
     if p.check {
         match ctx
             .exec(format!("{env} borg check --repository-only -- {repo}"))
@@ -353,7 +365,7 @@ pub(super) async fn borg(
             Err(e) => return TaskResult::from_transport_error(&e),
         }
     }
-    finish(state, parts, data.take())
+    finish(state, parts, data)
 }
 
 /// `+0100` -> 3600.

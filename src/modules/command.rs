@@ -195,7 +195,7 @@ pub(super) async fn run_common(
         (state, problems.join("; "))
     };
     let mut result = TaskResult::new(state, message).with_output(&out);
-    result.data = serde_json::json!({ "rc": out.rc });
+    result.data = crate::model::data::write(&crate::model::data::CommandData { rc: out.rc });
     result
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{BoxFuture, Module, ModuleKind, State, TaskContext, TaskResult, parse_params};
 
@@ -213,7 +213,13 @@ impl Module for Http {
             };
             let mut r = TaskResult::new(state, message);
             // `truncated`: only the first BODY_CAP bytes were read and matched.
-            r.data = json!({ "url": p.url, "status": status, "latency_ms": ms, "bytes": body.len(), "truncated": cut });
+            r.data = crate::model::data::write(&crate::model::data::HttpData {
+                url: p.url.clone(),
+                status: Some(status),
+                latency_ms: Some(ms),
+                bytes: Some(body.len() as u64),
+                truncated: cut,
+            });
             r.truncated = cut;
             r
         })

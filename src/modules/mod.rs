@@ -79,7 +79,7 @@ impl TaskContext<'_> {
             State::Skipped,
             format!("deferred: {what} waits for the maintenance window ({zone})"),
         );
-        r.data = serde_json::json!({ "deferred": true });
+        r.data = crate::model::data::write(&crate::model::data::DeferredData { deferred: true });
         r
     }
 

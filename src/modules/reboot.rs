@@ -4,9 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{State, TaskContext};
+use crate::model::data::RebootData;
 
 const BOOT_ID: &str = "cat /proc/sys/kernel/random/boot_id";
 /// Detached, so the command returns before the host goes down.
@@ -68,7 +69,12 @@ pub async fn reboot_and_wait(ctx: &TaskContext<'_>, timeout: Duration) -> (State
             return (
                 State::Critical,
                 why,
-                json!({ "performed": false, "boot_id_before": before, "waited_seconds": started.elapsed().as_secs() }),
+                crate::model::data::write(&RebootData {
+                    performed: false,
+                    boot_id_before: Some(before),
+                    waited_seconds: Some(started.elapsed().as_secs()),
+                    ..Default::default()
+                }),
             );
         }
         if ctx.transport.reconnect().await.is_err() {
@@ -110,7 +116,14 @@ pub async fn reboot_and_wait(ctx: &TaskContext<'_>, timeout: Duration) -> (State
             format!("; systemd reports `{other}` after the reboot"),
         ),
     };
-    let data = json!({ "performed": true, "seconds": seconds, "boot_id_before": before, "boot_id_after": after, "system_state": status });
+    let data = crate::model::data::write(&RebootData {
+        performed: true,
+        seconds: Some(seconds),
+        waited_seconds: None,
+        boot_id_before: Some(before),
+        boot_id_after: Some(after),
+        system_state: Some(status),
+    });
     (
         state,
         format!("rebooted and back in {seconds}s{note}"),

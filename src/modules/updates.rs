@@ -6,11 +6,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::levels::parse_age;
 use super::updates_rpm;
 use super::{BoxFuture, Module, ModuleKind, State, TaskContext, TaskResult, parse_params};
+use crate::model::data::{InstalledPackage, UpdatesData};
 use crate::transport::quote as q;
 
 #[derive(Debug, Deserialize, JsonSchema, Default)]
@@ -449,7 +450,7 @@ impl Module for Updates {
                 })
                 .filter(|u| !glob_any(&p.exclude, &u.name))
                 .collect();
-            let mut changed: Vec<Value> = Vec::new();
+            let mut changed: Vec<InstalledPackage> = Vec::new();
             let mut deferred = false;
             let mut reboot_said = false;
             if !wanted.is_empty() {
@@ -473,7 +474,12 @@ impl Module for Updates {
                     };
                     for u in &wanted {
                         if !after.iter().any(|a| a.name == u.name) {
-                            changed.push(json!({ "name": u.name, "from": u.current, "to": u.candidate, "security": u.security }));
+                            changed.push(InstalledPackage {
+                                name: u.name.clone(),
+                                from: u.current.clone(),
+                                to: u.candidate.clone(),
+                                security: u.security,
+                            });
                         }
                     }
                     seen = first_seen(ctx.previous, &after, now);
@@ -523,16 +529,18 @@ impl Module for Updates {
                 message.push_str("; check mode: would reboot");
             }
             let mut r = TaskResult::new(state, message);
-            r.data = json!({
-                "manager": manager,
-                "pending": pending.len(),
-                "pending_security": pending.iter().filter(|u| u.security).count(),
-                "packages": pending,
-                "security_first_seen": seen,
-                "installed": changed,
-                "deferred": deferred,
-                "reboot_required": reboot_required,
-                "reboot": reboot,
+            r.data = crate::model::data::write(&UpdatesData {
+                manager: serde_json::to_value(manager)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from)),
+                pending: Some(pending.len() as u64),
+                pending_security: Some(pending.iter().filter(|u| u.security).count() as u64),
+                packages: serde_json::to_value(&pending).unwrap_or(Value::Null),
+                security_first_seen: serde_json::to_value(&seen).unwrap_or(Value::Null),
+                installed: changed,
+                deferred: Some(deferred),
+                reboot_required,
+                reboot: crate::model::data::read::<Option<crate::model::data::RebootData>>(&reboot),
             });
             r
         })
@@ -542,6 +550,7 @@ impl Module for Updates {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const DEBIAN12: &str =
         include_str!("../../tests/fixtures/apt/debian12-dist-upgrade-simulate.txt");
