@@ -53,7 +53,7 @@ async fn main() -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("no client"))?;
     let store = Store::open(&dir.path().join("bench.db").display().to_string()).await?;
     let origin = RunOrigin {
-        trigger: "schedule".into(),
+        trigger: tended::model::Trigger::Schedule,
         started_by: "daily-health".into(),
         node: tended::store::nodes::this_node().to_string(),
     };

@@ -42,7 +42,7 @@ async fn main() -> anyhow::Result<()> {
     let store = Store::open(&dir.path().join("sample.db").display().to_string()).await?;
     let now = Utc::now();
     let origin = RunOrigin {
-        trigger: "schedule".into(),
+        trigger: tended::model::Trigger::Schedule,
         started_by: "daily-health".into(),
         node: tended::store::nodes::this_node().to_string(),
     };

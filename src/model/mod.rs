@@ -9,7 +9,7 @@ pub mod run;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use run::{HostReport, RunOrigin, RunState, TaskRecord, outcome};
+pub use run::{HostReport, RunOrigin, RunState, TaskRecord, Trigger, outcome};
 
 /// The state of one task result. Checks use the Nagios severities; actions ok/changed/failed.
 /// Ordered from best to worst, so the worst of several is their maximum.
@@ -137,5 +137,65 @@ impl Role {
 
     pub fn parse(s: &str) -> Option<Role> {
         Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// What became of a schedule slot; stored as its `as_str` name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlotState {
+    /// Claimed; its run is going.
+    Running,
+    /// Its run finished (whatever its checks found).
+    Ran,
+    /// Its time passed while no daemon ran.
+    Missed,
+    /// Not run, on purpose (overlap, a newer slot due at the same time); the reason says why.
+    Skipped,
+    /// Waits for the previous run of the schedule.
+    Queued,
+    /// Could not start (its playbook is not loaded, no hosts).
+    Failed,
+    /// Its run was stopped before it finished.
+    Interrupted,
+}
+
+impl SlotState {
+    pub const ALL: [SlotState; 7] = [
+        SlotState::Running,
+        SlotState::Ran,
+        SlotState::Missed,
+        SlotState::Skipped,
+        SlotState::Queued,
+        SlotState::Failed,
+        SlotState::Interrupted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlotState::Running => "running",
+            SlotState::Ran => "ran",
+            SlotState::Missed => "missed",
+            SlotState::Skipped => "skipped",
+            SlotState::Queued => "queued",
+            SlotState::Failed => "failed",
+            SlotState::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SlotState> {
+        SlotState::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for SlotState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for SlotState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }

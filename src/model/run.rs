@@ -53,11 +53,48 @@ impl RunState {
     }
 }
 
+/// What started a run; stored as its `as_str` name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// `tended run` (or `tended exec`) on the command line.
+    Manual,
+    /// A daemon schedule.
+    Schedule,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Manual => "manual",
+            Trigger::Schedule => "schedule",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Trigger> {
+        [Trigger::Manual, Trigger::Schedule]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Trigger {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// Who or what started a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunOrigin {
-    /// `manual` (the CLI) or `schedule`.
-    pub trigger: String,
+    /// The CLI or a schedule.
+    pub trigger: Trigger,
     /// A user name, or the schedule's name.
     pub started_by: String,
     /// The node (process) that runs it: only it, or a survivor after its lease expired, may mark

@@ -56,7 +56,7 @@ impl Default for RunOptions {
             ssh: SshOptions::default(),
             task_timeout: Duration::from_secs(3600),
             origin: RunOrigin {
-                trigger: "manual".into(),
+                trigger: crate::model::Trigger::Manual,
                 started_by: whoami(),
                 node: crate::store::nodes::this_node().to_string(),
             },

@@ -294,7 +294,7 @@ impl Daemon {
                 .store
                 .claim_slot(
                     &slot(*m),
-                    "missed",
+                    crate::model::SlotState::Missed,
                     Some("the daemon was not running at this time"),
                     &by,
                     now,
@@ -326,7 +326,7 @@ impl Daemon {
             self.store
                 .claim_slot(
                     &slot(*c),
-                    "skipped",
+                    crate::model::SlotState::Skipped,
                     Some("a newer slot of the same schedule was due at the same time"),
                     &by,
                     now,
@@ -351,7 +351,7 @@ impl Daemon {
                 Overlap::Skip => {
                     self.record(
                         &slot(at),
-                        "skipped",
+                        crate::model::SlotState::Skipped,
                         "the previous run of this schedule is still going",
                         &by,
                         now,
@@ -362,7 +362,7 @@ impl Daemon {
                 Overlap::Queue if self.queued.contains_key(&k) => {
                     self.record(
                         &slot(at),
-                        "skipped",
+                        crate::model::SlotState::Skipped,
                         "a run of this schedule is already queued",
                         &by,
                         now,
@@ -374,7 +374,7 @@ impl Daemon {
                     if self
                         .record(
                             &slot(at),
-                            "queued",
+                            crate::model::SlotState::Queued,
                             "waits for the previous run of this schedule",
                             &by,
                             now,
@@ -398,7 +398,7 @@ impl Daemon {
         if self
             .record(
                 &slot(at),
-                "running",
+                crate::model::SlotState::Running,
                 reason.as_deref().unwrap_or(""),
                 &by,
                 now,
@@ -417,7 +417,7 @@ impl Daemon {
     async fn record(
         &self,
         slot: &SlotKey<'_>,
-        state: &str,
+        state: crate::model::SlotState,
         reason: &str,
         by: &str,
         now: DateTime<Utc>,
@@ -451,19 +451,29 @@ impl Daemon {
             };
             let Some(pb) = loaded.playbooks.get(&s.playbook) else {
                 let _ = store
-                    .update_slot(&slot, "failed", None, Some("the playbook is not loaded"))
+                    .update_slot(
+                        &slot,
+                        crate::model::SlotState::Failed,
+                        None,
+                        Some("the playbook is not loaded"),
+                    )
                     .await;
                 return;
             };
             if reason.is_some() {
                 let _ = store
-                    .update_slot(&slot, "running", None, reason.as_deref())
+                    .update_slot(
+                        &slot,
+                        crate::model::SlotState::Running,
+                        None,
+                        reason.as_deref(),
+                    )
                     .await;
             }
             let opts = RunOptions {
                 limit: Some(ser.pattern.clone()),
                 origin: RunOrigin {
-                    trigger: "schedule".into(),
+                    trigger: crate::model::Trigger::Schedule,
                     started_by: s.name.clone(),
                     node,
                 },
@@ -475,7 +485,12 @@ impl Daemon {
             match runner::run(pb, &loaded.inv, &store, &opts, noop_task, noop_host).await {
                 Ok(outcome) => {
                     let _ = store
-                        .update_slot(&slot, "ran", Some(outcome.run_id), None)
+                        .update_slot(
+                            &slot,
+                            crate::model::SlotState::Ran,
+                            Some(outcome.run_id),
+                            None,
+                        )
                         .await;
                     deadman(
                         &s,
@@ -507,7 +522,12 @@ impl Daemon {
                 }
                 Err(e) => {
                     let _ = store
-                        .update_slot(&slot, "failed", None, Some(&e.to_string()))
+                        .update_slot(
+                            &slot,
+                            crate::model::SlotState::Failed,
+                            None,
+                            Some(&e.to_string()),
+                        )
                         .await;
                     deadman(&s, "/fail").await;
                     tracing::error!(schedule = %s.name, error = %e, "run could not start");

@@ -46,7 +46,7 @@ pub(super) async fn tick(
                 store
                     .claim_slot(
                         &slot(*o),
-                        "missed",
+                        crate::model::SlotState::Missed,
                         Some("a newer report of the same schedule was due"),
                         by,
                         now,
@@ -58,7 +58,7 @@ pub(super) async fn tick(
                 store
                     .claim_slot(
                         &slot(*newest),
-                        "missed",
+                        crate::model::SlotState::Missed,
                         Some("the daemon was not running at this time"),
                         by,
                         now,
@@ -68,7 +68,13 @@ pub(super) async fn tick(
                 continue;
             }
             if !store
-                .claim_slot(&slot(*newest), "running", None, by, now)
+                .claim_slot(
+                    &slot(*newest),
+                    crate::model::SlotState::Running,
+                    None,
+                    by,
+                    now,
+                )
                 .await?
             {
                 continue;
@@ -76,12 +82,19 @@ pub(super) async fn tick(
             match queue_report(store, notify, client, rs, *newest, now).await {
                 Ok(n) => {
                     queued += n;
-                    store.update_slot(&slot(*newest), "ran", None, None).await?;
+                    store
+                        .update_slot(&slot(*newest), crate::model::SlotState::Ran, None, None)
+                        .await?;
                     tracing::info!(report = %rs.name, client = %client.id, mails = n, "report queued");
                 }
                 Err(e) => {
                     store
-                        .update_slot(&slot(*newest), "failed", None, Some(&e))
+                        .update_slot(
+                            &slot(*newest),
+                            crate::model::SlotState::Failed,
+                            None,
+                            Some(&e),
+                        )
                         .await?;
                     tracing::error!(report = %rs.name, client = %client.id, error = %e, "report not queued");
                 }

@@ -228,7 +228,7 @@ pub struct RunRow {
     pub playbook: String,
     pub pattern: String,
     pub started_by: String,
-    pub trigger: String,
+    pub trigger: crate::model::Trigger,
     pub check_mode: bool,
     #[serde(flatten)]
     pub state: RunState,
@@ -258,7 +258,7 @@ pub struct SlotKey<'a> {
 pub struct SlotRow {
     pub series: String,
     pub at: DateTime<Utc>,
-    pub state: String,
+    pub state: crate::model::SlotState,
     pub run_id: Option<i64>,
     pub reason: Option<String>,
 }
@@ -343,7 +343,7 @@ impl Store {
         .bind(playbook)
         .bind(pattern)
         .bind(&origin.started_by)
-        .bind(&origin.trigger)
+        .bind(origin.trigger.as_str())
         .bind(i64::from(check_mode))
         .bind(ms(started_at))
         .bind(&origin.node)
@@ -503,7 +503,7 @@ impl Store {
     pub async fn claim_slot(
         &self,
         slot: &SlotKey<'_>,
-        state: &str,
+        state: crate::model::SlotState,
         reason: Option<&str>,
         by: &str,
         now: DateTime<Utc>,
@@ -515,7 +515,7 @@ impl Store {
         .bind(slot.schedule)
         .bind(slot.series)
         .bind(ms(slot.at))
-        .bind(state)
+        .bind(state.as_str())
         .bind(reason)
         .bind(by)
         .bind(ms(now))
@@ -528,12 +528,12 @@ impl Store {
     pub async fn update_slot(
         &self,
         slot: &SlotKey<'_>,
-        state: &str,
+        state: crate::model::SlotState,
         run_id: Option<i64>,
         reason: Option<&str>,
     ) -> Result<(), StoreError> {
         sqlx::query("UPDATE slots SET state = $1, run_id = COALESCE($2, run_id), reason = COALESCE($3, reason) WHERE schedule = $4 AND series = $5 AND slot_at = $6")
-            .bind(state)
+            .bind(state.as_str())
             .bind(run_id)
             .bind(reason)
             .bind(slot.schedule)
@@ -567,7 +567,11 @@ impl Store {
                 Ok(SlotRow {
                     series: r.try_get("series")?,
                     at: time(r.try_get("slot_at")?)?,
-                    state: r.try_get("state")?,
+                    state: {
+                        let st: String = r.try_get("state")?;
+                        crate::model::SlotState::parse(&st)
+                            .ok_or_else(|| StoreError::Corrupt(format!("slot state `{st}`")))?
+                    },
                     run_id: r.try_get("run_id")?,
                     reason: r.try_get("reason")?,
                 })
@@ -614,7 +618,11 @@ impl Store {
             playbook: row.try_get("playbook")?,
             pattern: row.try_get("pattern")?,
             started_by: row.try_get("started_by")?,
-            trigger: row.try_get("trigger_kind")?,
+            trigger: {
+                let t: String = row.try_get("trigger_kind")?;
+                crate::model::Trigger::parse(&t)
+                    .ok_or_else(|| StoreError::Corrupt(format!("run trigger `{t}`")))?
+            },
             check_mode: row.try_get::<i64, _>("check_mode")? != 0,
             state,
             hosts: Default::default(),

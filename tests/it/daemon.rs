@@ -53,7 +53,12 @@ async fn idle(d: &Daemon) {
 fn states(rows: &[tended::store::SlotRow]) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = rows
         .iter()
-        .map(|r| (r.at.format("%H:%M").to_string(), r.state.clone()))
+        .map(|r| {
+            (
+                r.at.format("%H:%M").to_string(),
+                r.state.as_str().to_string(),
+            )
+        })
         .collect();
     v.sort();
     v

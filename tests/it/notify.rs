@@ -635,7 +635,7 @@ async fn tended_own_events_go_to_the_msp_only_even_with_client_contacts() {
         .await
         .expect("store");
     let origin = tended::runner::model::RunOrigin {
-        trigger: "schedule".into(),
+        trigger: tended::model::Trigger::Schedule,
         started_by: "hourly".into(),
         node: "elsewhere:4242:dead".into(),
     };

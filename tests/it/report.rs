@@ -89,7 +89,7 @@ async fn figures_sentences_forecast_and_mail_safe_html() {
         .expect("store");
     let now = Utc::now();
     let origin = RunOrigin {
-        trigger: "schedule".into(),
+        trigger: tended::model::Trigger::Schedule,
         started_by: "daily".into(),
         node: tended::store::nodes::this_node().to_string(),
     };

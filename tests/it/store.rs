@@ -53,7 +53,7 @@ async fn story(url: &str) {
     // Opening again applies nothing twice.
     let store2 = Store::open(url).await.expect("reopen");
     let origin = RunOrigin {
-        trigger: "manual".into(),
+        trigger: tended::model::Trigger::Manual,
         started_by: "tester".into(),
         node: tended::store::nodes::this_node().to_string(),
     };
