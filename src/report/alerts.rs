@@ -415,7 +415,7 @@ pub fn messages(
     for h in notify.webhooks.iter().filter(|h| h.alerts) {
         out.push(NewMessage {
             dedup_key: format!("{cause}:webhook:{}", h.name),
-            channel: format!("webhook:{}", h.name),
+            channel: crate::store::outbox::Channel::Webhook(h.name.clone()),
             kind: "alert".into(),
             client: client.into(),
             recipient: h.name.clone(),

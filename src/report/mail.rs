@@ -60,7 +60,7 @@ pub fn outbox_rows(
         .into_iter()
         .map(|r| NewMessage {
             dedup_key: format!("{cause}:mail:{r}"),
-            channel: "mail".into(),
+            channel: crate::store::outbox::Channel::Mail,
             kind: kind.into(),
             client: client.into(),
             recipient: r,

@@ -10,7 +10,7 @@ use super::config::{Notify, ReportSchedule};
 use super::mail::{self, Mail, SendError};
 use super::{Period, Report, render};
 use crate::inventory::Client;
-use crate::store::outbox::{NewMessage, OutboxRow};
+use crate::store::outbox::{Channel, NewMessage, OutboxRow};
 use crate::store::{Store, StoreError};
 
 /// What one delivery pass did.
@@ -22,25 +22,21 @@ pub struct Delivered {
 }
 
 async fn send_one(notify: &Notify, row: &OutboxRow) -> Result<(), SendError> {
-    if row.channel == "mail" {
-        let Some(cfg) = &notify.mail else {
-            return Err(SendError::Transient(
-                "the config has no `mail:` section any more; add it back to send this".into(),
-            ));
-        };
-        mail::send(cfg, &row.recipient, &row.body).await
-    } else if let Some(name) = row.channel.strip_prefix("webhook:") {
-        match notify.webhooks.iter().find(|h| h.name == name) {
+    match &row.channel {
+        Channel::Mail => {
+            let Some(cfg) = &notify.mail else {
+                return Err(SendError::Transient(
+                    "the config has no `mail:` section any more; add it back to send this".into(),
+                ));
+            };
+            mail::send(cfg, &row.recipient, &row.body).await
+        }
+        Channel::Webhook(name) => match notify.webhooks.iter().find(|h| &h.name == name) {
             Some(h) => super::webhook::post(h, &row.body).await,
             None => Err(SendError::Permanent(format!(
                 "webhook `{name}` is no longer in the config"
             ))),
-        }
-    } else {
-        Err(SendError::Permanent(format!(
-            "unknown channel `{}`",
-            row.channel
-        )))
+        },
     }
 }
 
@@ -426,7 +422,7 @@ pub async fn after_run(
             .iter()
             .map(|h| NewMessage {
                 dedup_key: format!("run:{}:webhook:{}", outcome.run_id, h.name),
-                channel: format!("webhook:{}", h.name),
+                channel: crate::store::outbox::Channel::Webhook(h.name.clone()),
                 kind: "run".into(),
                 client: client.clone(),
                 recipient: h.name.clone(),

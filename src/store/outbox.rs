@@ -17,7 +17,7 @@ use crate::modules::State;
 pub struct NewMessage {
     pub dedup_key: String,
     /// `mail` or `webhook:<name>`.
-    pub channel: String,
+    pub channel: Channel,
     /// alert, report, run.
     pub kind: String,
     pub client: String,
@@ -65,11 +65,51 @@ impl OutboxState {
     }
 }
 
+/// Where an outbox message goes; stored as `mail` or `webhook:NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Channel {
+    Mail,
+    /// A webhook of the config, by its name.
+    Webhook(String),
+}
+
+impl Channel {
+    /// The stored name.
+    pub fn name(&self) -> String {
+        match self {
+            Channel::Mail => "mail".into(),
+            Channel::Webhook(n) => format!("webhook:{n}"),
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Channel, StoreError> {
+        match s {
+            "mail" => Ok(Channel::Mail),
+            w => w
+                .strip_prefix("webhook:")
+                .map(|n| Channel::Webhook(n.to_string()))
+                .ok_or_else(|| StoreError::Corrupt(format!("outbox channel `{w}`"))),
+        }
+    }
+}
+
+impl std::fmt::Display for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl Serialize for Channel {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name())
+    }
+}
+
 /// One row of the outbox.
 #[derive(Debug, Clone, Serialize)]
 pub struct OutboxRow {
     pub id: i64,
-    pub channel: String,
+    pub channel: Channel,
     pub kind: String,
     pub client: String,
     pub recipient: String,
@@ -108,7 +148,7 @@ const COLUMNS: &str = "id, channel, kind, client, recipient, subject, body, mess
 fn row(r: &AnyRow) -> Result<OutboxRow, StoreError> {
     Ok(OutboxRow {
         id: r.try_get("id")?,
-        channel: r.try_get("channel")?,
+        channel: Channel::parse(&r.try_get::<String, _>("channel")?)?,
         kind: r.try_get("kind")?,
         client: r.try_get("client")?,
         recipient: r.try_get("recipient")?,
@@ -145,7 +185,7 @@ impl Store {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9) ON CONFLICT (dedup_key) DO NOTHING",
             )
             .bind(&m.dedup_key)
-            .bind(&m.channel)
+            .bind(m.channel.name())
             .bind(&m.kind)
             .bind(&m.client)
             .bind(&m.recipient)

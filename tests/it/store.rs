@@ -253,7 +253,7 @@ async fn outbox_story(a: &Store, b: &Store) {
     let now = chrono::DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).expect("now");
     let msg = |key: &str, to: &str| NewMessage {
         dedup_key: key.into(),
-        channel: "mail".into(),
+        channel: tended::store::outbox::Channel::Mail,
         kind: "alert".into(),
         client: "acme".into(),
         recipient: to.into(),
