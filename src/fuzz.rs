@@ -261,7 +261,7 @@ proptest! {
 
     #[test]
     fn fuzz_daemon_config(text in input(CONFIG)) {
-        let _ = crate::schedule::config::DaemonConfig::from_source(source("tended.yml", text));
+        let _ = crate::config::daemon::DaemonConfig::from_source(source("tended.yml", text));
     }
 }
 

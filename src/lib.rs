@@ -4,6 +4,7 @@
 //! (and a future daemon) call the same code a user runs.
 
 pub mod cli;
+pub mod config;
 pub mod duration;
 #[cfg(test)]
 mod fuzz;
@@ -11,6 +12,7 @@ pub mod glob;
 pub mod inventory;
 pub mod model;
 pub mod modules;
+pub mod notify;
 pub mod playbook;
 pub mod report;
 pub mod runner;

@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::{exit, invalid};
-use crate::schedule::config::DaemonConfig;
+use crate::config::daemon::DaemonConfig;
 use crate::store::Store;
 use crate::store::outbox::OutboxState;
 

@@ -7,10 +7,10 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::{DbArg, InventoryArg, exit, invalid, load_inventory, open_store};
+use crate::config::daemon::DaemonConfig;
+use crate::config::notify::Msp;
 use crate::inventory::Client;
-use crate::report::config::Msp;
 use crate::report::{self, Period};
-use crate::schedule::config::DaemonConfig;
 use crate::store::Store;
 
 #[derive(Args, Debug)]
@@ -232,13 +232,14 @@ async fn send(
         .await
         .map_err(|e| invalid(format!("error: {e}")))?;
     let cause = format!("report:manual:{}:{}", client.id, now.timestamp_millis());
-    let mail = report::outbox::report_messages(&cfg.notify, client, &r, to, &cause, now)
+    let mail = crate::notify::outbox::report_messages(&cfg.notify, client, &r, to, &cause, now)
         .map_err(|e| invalid(format!("error: {e}")))?;
-    let (_, archive_id) = report::outbox::queue_and_archive(store, client, &r, &mail, &cause, now)
-        .await
-        .context("queueing the report in the outbox")?;
+    let (_, archive_id) =
+        crate::notify::outbox::queue_and_archive(store, client, &r, &mail, &cause, now)
+            .await
+            .context("queueing the report in the outbox")?;
     let msgs = mail.messages;
-    let done = report::outbox::deliver_due(store, &cfg.notify)
+    let done = crate::notify::outbox::deliver_due(store, &cfg.notify)
         .await
         .context("sending from the outbox")?;
     let ids: Vec<&str> = msgs.iter().map(|m| m.message_id.as_str()).take(1).collect();

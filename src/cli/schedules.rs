@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Args;
 
 use super::{exit, invalid};
-use crate::schedule::config::DaemonConfig;
+use crate::config::daemon::DaemonConfig;
 
 #[derive(Args, Debug, Clone)]
 pub struct ConfigArg {

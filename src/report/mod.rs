@@ -1,14 +1,10 @@
 //! The client report: what was done, found and fixed on a client's machines in a period, built from
-//! the store in words a non-technical reader understands, with the figures behind them.
+//! the store in words a non-technical reader understands, with the figures behind them. Sending it
+//! is `crate::notify`'s business.
 
-pub mod alerts;
-pub mod config;
 pub mod evidence;
 pub mod forecast;
-pub mod mail;
-pub mod outbox;
 pub mod render;
-pub mod webhook;
 mod words;
 
 pub use forecast::{days_to_full, days_to_full_rule};

@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::config::DaemonConfig;
 use super::{CatchUp, Overlap, Schedule, Series};
+use crate::config::daemon::DaemonConfig;
+use crate::config::notify::Notify;
 use crate::inventory::Inventory;
 use crate::playbook::Playbook;
-use crate::report::config::Notify;
 use crate::runner::model::RunOrigin;
 use crate::runner::{self, RunOptions};
 use crate::store::{SlotKey, Store, StoreError};
@@ -72,7 +72,7 @@ async fn sweep_orphans(
             "marked the work of a node that stopped (its lease expired) as interrupted"
         );
     }
-    crate::report::outbox::queue_interrupted(
+    crate::notify::outbox::queue_interrupted(
         store,
         &loaded.cfg.notify,
         &loaded.inv,
@@ -195,7 +195,7 @@ impl Daemon {
     /// Starts sending what the outbox holds (and whatever is queued later).
     pub fn spawn_delivery(&self) -> DeliveryWorker {
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
-        let handle = tokio::spawn(crate::report::outbox::worker(
+        let handle = tokio::spawn(crate::notify::outbox::worker(
             self.store.clone(),
             self.notify_tx.subscribe(),
             self.wake.clone(),
@@ -306,7 +306,7 @@ impl Daemon {
             }
         }
         let loaded = self.loaded.clone();
-        if crate::report::outbox::queue_missed(
+        if crate::notify::outbox::queue_missed(
             &self.store,
             &loaded.cfg.notify,
             &loaded.inv,
@@ -503,7 +503,7 @@ impl Daemon {
                     .await;
                     tracing::info!(schedule = %s.name, run = outcome.run_id, outcome = %outcome.worst(), "run finished");
                     let notify = &loaded.cfg.notify;
-                    match crate::report::outbox::after_run(
+                    match crate::notify::outbox::after_run(
                         &store,
                         notify,
                         &loaded.inv,
@@ -552,7 +552,7 @@ impl Daemon {
             .interrupt_own(&self.opts.name, reason, now)
             .await?;
         // Queued now, sent by the next daemon's outbox worker if not by this one.
-        crate::report::outbox::queue_interrupted(
+        crate::notify::outbox::queue_interrupted(
             &self.store,
             &self.loaded.cfg.notify,
             &self.loaded.inv,

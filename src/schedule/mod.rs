@@ -3,7 +3,6 @@
 //! repeat. Everything takes the time as an argument: the daemon's clock is injectable and tests drive
 //! a whole simulated year.
 
-pub mod config;
 pub mod daemon;
 mod reports;
 pub mod status;

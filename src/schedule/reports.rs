@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::daemon::Loaded;
-use crate::report::outbox::queue_report;
+use crate::notify::outbox::queue_report;
 use crate::store::{SlotKey, Store, StoreError};
 
 /// One pass over every report schedule and client; returns how many mails were queued.

@@ -799,8 +799,7 @@ pub async fn daemon(
     name: &str,
 ) -> tended::schedule::daemon::Daemon {
     use tended::schedule::daemon::{Daemon, DaemonOptions, Loaded};
-    let cfg =
-        tended::schedule::config::DaemonConfig::load(&dir.join("tended.yml")).expect("config");
+    let cfg = tended::config::daemon::DaemonConfig::load(&dir.join("tended.yml")).expect("config");
     let url = cfg.database.url().expect("url");
     let loaded = Loaded::load(cfg).expect("loaded");
     let store = tended::store::Store::open(&url).await.expect("store");

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::config::{Notify, ReportSchedule};
 use super::mail::{self, Mail, SendError};
-use super::{Period, Report, render};
+use crate::config::notify::{Notify, ReportSchedule};
 use crate::inventory::Client;
+use crate::report::{Period, Report, render};
 use crate::store::outbox::{Channel, NewMessage, OutboxRow};
 use crate::store::{Store, StoreError};
 
@@ -221,7 +221,7 @@ pub async fn queue_report(
     now: DateTime<Utc>,
 ) -> Result<usize, String> {
     let period: Period = rs.period;
-    let report = super::build(store, client, period, slot)
+    let report = crate::report::build(store, client, period, slot)
         .await
         .map_err(|e| e.to_string())?;
     let cause = format!("report:{}:{}:{}", rs.name, client.id, slot.timestamp());
@@ -394,7 +394,7 @@ pub async fn after_run(
             "[tended] {schedule}: run {} {} on {}",
             outcome.run_id,
             worst,
-            super::count(outcome.hosts.len() as u64, "host", "hosts")
+            crate::report::count(outcome.hosts.len() as u64, "host", "hosts")
         );
         let secs = (now - outcome.state.started_at()).num_seconds();
         let notice = super::webhook::Notice {

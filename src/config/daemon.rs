@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{CatchUp, CronSpec, Overlap, Schedule};
 use crate::inventory::{Inventory, Secret};
+use crate::schedule::{CatchUp, CronSpec, Overlap, Schedule};
 use crate::yaml::{Diagnostic, Diagnostics, Node, Pos, Source, unknown_keys};
 
 const TOP_KEYS: &[&str] = &[
@@ -63,7 +63,7 @@ pub struct DaemonConfig {
     pub status_token: Option<Secret>,
     pub schedules: Vec<Schedule>,
     /// Mail, alerts, webhooks and scheduled reports.
-    pub notify: crate::report::config::Notify,
+    pub notify: crate::config::notify::Notify,
 }
 
 pub(crate) fn rel(base: &Path, p: &str) -> PathBuf {
@@ -174,7 +174,7 @@ impl DaemonConfig {
                 ));
             }
         }
-        let notify = crate::report::config::load(&src, &node, &base, &mut diags);
+        let notify = crate::config::notify::load(&src, &node, &base, &mut diags);
         let mut schedules = Vec::new();
         match node.get("schedules").map(|s| (s, s.as_seq())) {
             Some((_, Some(items))) => {
@@ -379,7 +379,7 @@ fn schedule(
         overlap,
         catch_up,
         grace,
-        deadman_url: deadman_url.map(super::PingUrl::new),
+        deadman_url: deadman_url.map(crate::schedule::PingUrl::new),
         line: item.pos.line,
     })
 }

@@ -4,13 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::config::daemon::{pos_of, rel, text};
 use crate::inventory::Secret;
 use crate::modules::State;
 use crate::schedule::CronSpec;
-use crate::schedule::config::{pos_of, rel, text};
 use crate::yaml::{Diagnostic, Node, Source, unknown_keys};
 
-use super::Period;
+use crate::report::Period;
 
 /// Who sends the reports, as the header names them.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,13 +6,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
-use super::config::{AlertConfig, Notify};
 use super::mail::{self, Mail};
-use super::render::esc;
 use super::webhook::{self, Item, Notice};
+use crate::config::notify::{AlertConfig, Notify};
 use crate::inventory::Inventory;
 use crate::model::{HostReport, Role, TaskRecord};
 use crate::modules::State;
+use crate::report::render::esc;
 use crate::store::outbox::{AlertKey, AlertState, NewMessage};
 use crate::store::{Store, StoreError};
 
@@ -216,12 +216,16 @@ fn title(client_name: &str, alerts: &[Alert]) -> String {
     let mut parts = Vec::new();
     let new = n(Change::Problem) + n(Change::Worse);
     if new > 0 {
-        parts.push(super::count(new as u64, "new problem", "new problems"));
+        parts.push(crate::report::count(
+            new as u64,
+            "new problem",
+            "new problems",
+        ));
     }
     if n(Change::Reminder) > 0 {
         parts.push(format!(
             "{} still open",
-            super::count(n(Change::Reminder) as u64, "problem", "problems")
+            crate::report::count(n(Change::Reminder) as u64, "problem", "problems")
         ));
     }
     if n(Change::Recovered) > 0 {
@@ -230,7 +234,7 @@ fn title(client_name: &str, alerts: &[Alert]) -> String {
     if n(Change::Retired) > 0 {
         parts.push(format!(
             "{} retired",
-            super::count(n(Change::Retired) as u64, "check", "checks")
+            crate::report::count(n(Change::Retired) as u64, "check", "checks")
         ));
     }
     format!(

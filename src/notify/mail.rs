@@ -9,7 +9,7 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use sha1::Digest;
 
-use super::config::{MailConfig, MailTls};
+use crate::config::notify::{MailConfig, MailTls};
 use crate::store::outbox::NewMessage;
 
 /// Why a send did not go through.

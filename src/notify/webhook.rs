@@ -4,8 +4,8 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::config::{WebhookConfig, WebhookFormat};
 use super::mail::SendError;
+use crate::config::notify::{WebhookConfig, WebhookFormat};
 
 /// One line of a notice: a host's check and what became of it.
 #[derive(Debug, Clone, Serialize)]
