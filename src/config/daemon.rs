@@ -23,7 +23,8 @@ const TOP_KEYS: &[&str] = &[
     "reports",
     "delivery",
 ];
-const STATUS_KEYS: &[&str] = &["listen", "token_env", "token_file"];
+// `token` is known so that a literal one gets the secret's own message, not "unknown key".
+const STATUS_KEYS: &[&str] = &["listen", "token", "token_env", "token_file"];
 const SCHEDULE_KEYS: &[&str] = &[
     "name",
     "playbook",
@@ -162,12 +163,7 @@ impl DaemonConfig {
                     ),
                 }
             }
-            status_token = text(&src, status, "token_env", &mut diags)
-                .map(Secret::Env)
-                .or_else(|| {
-                    text(&src, status, "token_file", &mut diags)
-                        .map(|f| Secret::File(rel(&base, &f)))
-                });
+            status_token = super::notify::secret(&src, status, &base, "token", &mut diags);
             if !status_listen.ip().is_loopback() && status_token.is_none() {
                 diags.push(src.diag(pos_of(status, "listen"), format!("the status server listens on {status_listen}, beyond this machine, without a token")).help(
                     "set token_env (or token_file): requests must then send `Authorization: Bearer <token>`; or listen on 127.0.0.1",

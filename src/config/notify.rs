@@ -211,8 +211,9 @@ fn addresses(src: &Source, node: &Node, key: &str, diags: &mut Vec<Diagnostic>) 
     out
 }
 
-/// `NAME_env` / `NAME_file` (a literal `NAME` is refused: secrets stay out of the file).
-fn secret(
+/// The one reader of a secret by reference: `NAME_env` or `NAME_file` (a literal `NAME` is refused:
+/// secrets stay out of the file; both at once is refused too). Used for every secret of the config.
+pub(crate) fn secret(
     src: &Source,
     node: &Node,
     base: &Path,
@@ -236,11 +237,23 @@ fn secret(
             )),
         );
     }
-    text(src, node, &format!("{name}_env"), diags)
-        .map(Secret::Env)
-        .or_else(|| {
-            text(src, node, &format!("{name}_file"), diags).map(|f| Secret::File(rel(base, &f)))
-        })
+    let env = text(src, node, &format!("{name}_env"), diags);
+    let file = text(src, node, &format!("{name}_file"), diags);
+    match (env, file) {
+        (Some(_), Some(_)) => {
+            diags.push(
+                src.diag(
+                    pos_of(node, &format!("{name}_file")),
+                    format!("give one of `{name}_env` and `{name}_file`, not both"),
+                )
+                .help("the secret is read from one place"),
+            );
+            None
+        }
+        (Some(v), None) => Some(Secret::Env(v)),
+        (None, Some(f)) => Some(Secret::File(rel(base, &f))),
+        (None, None) => None,
+    }
 }
 
 pub fn load(src: &Source, top: &Node, base: &Path, diags: &mut Vec<Diagnostic>) -> Notify {

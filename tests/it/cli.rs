@@ -581,3 +581,46 @@ fn a_check_id_is_recorded_and_survives_a_rename() {
     assert!(e.contains("`id: same` is used by another task"), "{e}");
     assert!(e.contains("`id: not ok` is not a check id"), "{e}");
 }
+
+#[test]
+fn a_status_token_is_a_secret_by_reference_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(
+        d,
+        "inv/acme.yml",
+        "client: acme\nhosts:\n  box: {connection: local}\n",
+    );
+    write(
+        d,
+        "quick.yml",
+        "hosts: all\ntasks:\n  - command: \"true\"\n",
+    );
+    for (status, want) in [
+        (
+            "{token: hunter2}",
+            "`token` would put a secret in the config file",
+        ),
+        (
+            "{token_env: A, token_file: /etc/x}",
+            "give one of `token_env` and `token_file`, not both",
+        ),
+    ] {
+        write(
+            d,
+            "tended.yml",
+            &format!(
+                "inventory: inv\ndatabase: d.db\nstatus: {status}\nschedules:\n  - {{name: q, playbook: quick.yml, cron: \"0 3 * * *\"}}\n"
+            ),
+        );
+        let out = tended(d, &["check-config", "--config", "tended.yml"]);
+        assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+        let e = stderr(&out);
+        assert!(e.contains(want), "{e}");
+        assert!(!e.contains("hunter2"), "the secret is not repeated: {e}");
+        assert!(
+            !e.contains("unknown key"),
+            "one message for one mistake: {e}"
+        );
+    }
+}
