@@ -423,10 +423,27 @@ pub fn assemble(
                     "security updates overdue on {}",
                     count(overdue as u64, "device", "devices")
                 ),
-                Light::Amber => format!(
-                    "{} waiting for the next maintenance window",
-                    count(f.pending_security, "security update", "security updates")
-                ),
+                // The window is named only when one is planned: nothing is promised.
+                Light::Amber => {
+                    let window = if client.maintenance_windows.is_empty() {
+                        "; no maintenance window is planned"
+                    } else {
+                        " in the next maintenance window"
+                    };
+                    if f.pending_security > 0 {
+                        format!(
+                            "{} waiting to be installed{window}",
+                            count(f.pending_security, "security update", "security updates")
+                        )
+                    } else if f.pending_updates > 0 {
+                        format!(
+                            "{} waiting to be installed{window}",
+                            count(f.pending_updates, "update", "updates")
+                        )
+                    } else {
+                        "a patching check needs a look".into()
+                    }
+                }
                 Light::Green => "up to date".into(),
                 Light::Unknown => "could not be checked".into(),
                 Light::Grey => "not monitored".into(),

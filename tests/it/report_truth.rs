@@ -196,6 +196,16 @@ fn no_window_is_promised_that_is_not_planned() {
     assert!(!all.contains("will be installed"), "{all}");
     assert!(all.contains("81 security updates are waiting"), "{all}");
     assert!(all.contains("no maintenance window"), "{all}");
+    let patching = r
+        .areas
+        .iter()
+        .find(|a| a.name == "Patching")
+        .expect("patching");
+    assert!(
+        !patching.note.contains("next maintenance window"),
+        "no window is promised in the area note either: {}",
+        patching.note
+    );
 }
 
 #[test]
