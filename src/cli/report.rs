@@ -63,6 +63,7 @@ pub async fn write_report(
     period: Period,
     out: &Path,
     msp: &str,
+    colour: Option<&str>,
 ) -> Result<PathBuf> {
     let r = report::build(store, client, period, chrono::Utc::now())
         .await
@@ -76,7 +77,12 @@ pub async fn write_report(
             .create(dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    write_private(&html, &report::render::html(&r, msp))?;
+    // The MSP's colour; its logo is for mails (shown by cid:), not for a file.
+    let brand = report::render::Brand {
+        colour,
+        logo_cid: None,
+    };
+    write_private(&html, &report::render::html_branded(&r, msp, &brand))?;
     write_private(&out.with_extension("txt"), &report::render::text(&r, msp))?;
     Ok(html)
 }
@@ -169,7 +175,8 @@ pub async fn report(a: ReportArgs) -> Result<u8> {
     }
     match &a.out {
         Some(out) => {
-            let html = write_report(&store, client, period, out, &msp).await?;
+            let colour = cfg.as_ref().and_then(|c| c.notify.msp.colour.as_deref());
+            let html = write_report(&store, client, period, out, &msp, colour).await?;
             outln!(
                 "report written to {} (and {})",
                 html.display(),

@@ -229,6 +229,7 @@ pub async fn run(a: RunArgs) -> Result<u8> {
                 crate::report::Period::Days(7),
                 &dir.join(&c.id),
                 &msp,
+                None,
             )
             .await?;
             if !a.json {

@@ -18,6 +18,51 @@ pub struct Msp {
     pub name: String,
     /// A line the client can act on: a mail address or phone number.
     pub contact: Option<String>,
+    /// The MSP's colour (`#rrggbb`) for the report's header.
+    pub colour: Option<String>,
+    /// The MSP's logo, mailed inside the report and shown by `cid:` (never a remote URL).
+    pub logo: Option<Logo>,
+}
+
+/// An image attached to the report mail.
+#[derive(Clone, PartialEq)]
+pub struct Logo {
+    /// `image/png` or `image/jpeg`, from the file's own first bytes.
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Logo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Logo({}, {} bytes)", self.content_type, self.bytes.len())
+    }
+}
+
+/// The largest logo accepted: it goes into every report mail.
+pub const MAX_LOGO_BYTES: usize = 256 * 1024;
+
+/// Reads a logo file, or says what is wrong with it.
+fn logo(path: &Path) -> Result<Logo, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if bytes.len() > MAX_LOGO_BYTES {
+        return Err(format!(
+            "{} is {} KiB; a logo may be at most {} KiB (it goes into every report mail)",
+            path.display(),
+            bytes.len() / 1024,
+            MAX_LOGO_BYTES / 1024
+        ));
+    }
+    let content_type = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        "image/png"
+    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        "image/jpeg"
+    } else {
+        return Err(format!("{} is not a PNG or JPEG image", path.display()));
+    };
+    Ok(Logo {
+        content_type,
+        bytes,
+    })
 }
 
 impl Msp {
@@ -35,6 +80,8 @@ impl Default for Msp {
         Msp {
             name: "your IT service provider".into(),
             contact: None,
+            colour: None,
+            logo: None,
         }
     }
 }
@@ -259,10 +306,36 @@ pub(crate) fn secret(
 pub fn load(src: &Source, top: &Node, base: &Path, diags: &mut Vec<Diagnostic>) -> Notify {
     let mut n = Notify::default();
     if let Some(m) = top.get("msp") {
-        diags.extend(unknown_keys(src, m, &["name", "contact"], "msp"));
+        diags.extend(unknown_keys(
+            src,
+            m,
+            &["name", "contact", "colour", "logo_file"],
+            "msp",
+        ));
+        let colour = text(src, m, "colour", diags);
+        if let Some(c) = &colour
+            && !(c.len() == 7
+                && c.starts_with('#')
+                && c[1..].bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            diags.push(
+                src.diag(
+                    pos_of(m, "colour"),
+                    format!("`colour: {c}` is not a colour"),
+                )
+                .help("write it as #rrggbb, e.g. colour: \"#0b5394\" (quoted: # starts a comment)"),
+            );
+        }
+        let logo = text(src, m, "logo_file", diags).and_then(|f| {
+            logo(&rel(base, &f))
+                .map_err(|e| diags.push(src.diag(pos_of(m, "logo_file"), e)))
+                .ok()
+        });
         n.msp = Msp {
             name: text(src, m, "name", diags).unwrap_or(n.msp.name),
             contact: text(src, m, "contact", diags),
+            colour,
+            logo,
         };
     }
     if let Some(m) = top.get("mail") {

@@ -385,6 +385,7 @@ pub fn messages(
                 subject: title(&client_name, &lines),
                 text,
                 html: Some(html),
+                inline: Vec::new(),
             };
             let cause = format!("{cause}:{audience}");
             out.extend(mail::outbox_rows(mc, mail, "alert", client, &cause, now)?);

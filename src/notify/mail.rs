@@ -3,7 +3,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -30,6 +31,16 @@ pub struct Mail {
     pub subject: String,
     pub text: String,
     pub html: Option<String>,
+    /// Images the HTML shows by `cid:` (the MSP's logo), mailed inside the message.
+    pub inline: Vec<Inline>,
+}
+
+/// An image inside a mail, referenced from its HTML as `cid:CONTENT_ID`.
+#[derive(Debug, Clone)]
+pub struct Inline {
+    pub content_id: String,
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
 }
 
 /// A Message-ID derived from what caused the mail, so the same cause always has the same id.
@@ -94,10 +105,26 @@ pub fn build(
             .map_err(|e| format!("recipient `{to}`: {e}"))?);
     }
     let msg = match &mail.html {
-        Some(html) => b.multipart(MultiPart::alternative_plain_html(
+        Some(html) if mail.inline.is_empty() => b.multipart(MultiPart::alternative_plain_html(
             mail.text.clone(),
             html.clone(),
         )),
+        // alternative( plain, related( html, images ) ): the images travel with the message.
+        Some(html) => {
+            let mut related = MultiPart::related().singlepart(SinglePart::html(html.clone()));
+            for img in &mail.inline {
+                let ct = ContentType::parse(img.content_type)
+                    .map_err(|e| format!("image type {}: {e}", img.content_type))?;
+                related = related.singlepart(
+                    Attachment::new_inline(img.content_id.clone()).body(img.bytes.clone(), ct),
+                );
+            }
+            b.multipart(
+                MultiPart::alternative()
+                    .singlepart(SinglePart::plain(mail.text.clone()))
+                    .multipart(related),
+            )
+        }
         None => b.body(mail.text.clone()),
     }
     .map_err(|e| format!("cannot build the mail: {e}"))?;
@@ -215,6 +242,7 @@ mod tests {
             to: vec!["jane@acme.example".into(), "it@acme.example".into()],
             subject: "Wartung für Acme: alles gut".into(),
             text: "All good.\n".into(),
+            inline: Vec::new(),
             html: Some("<p>All good.</p>".into()),
         };
         let raw =
@@ -229,12 +257,35 @@ mod tests {
     }
 
     #[test]
+    fn the_logo_travels_inside_the_mail_and_the_html_shows_it_by_cid() {
+        let png = b"\x89PNG\r\n\x1a\nfake image bytes".to_vec();
+        let m = Mail {
+            to: vec!["it@acme.example".into()],
+            subject: "Report".into(),
+            text: "plain".into(),
+            html: Some("<img src=\"cid:msp-logo\">".into()),
+            inline: vec![Inline {
+                content_id: "msp-logo".into(),
+                content_type: "image/png",
+                bytes: png,
+            }],
+        };
+        let raw = build(&cfg(), &m, "<r@x>", SystemTime::UNIX_EPOCH).expect("builds");
+        assert!(raw.contains("multipart/related"), "{raw}");
+        assert!(raw.contains("Content-ID: <msp-logo>"), "{raw}");
+        assert!(raw.contains("Content-Type: image/png"), "{raw}");
+        assert!(raw.contains("cid:msp-logo"), "{raw}");
+        assert!(!raw.contains("src=\"http"), "no remote image: {raw}");
+    }
+
+    #[test]
     fn a_bad_recipient_is_refused_when_building() {
         let m = Mail {
             to: vec!["not an address".into()],
             subject: "x".into(),
             text: "x".into(),
             html: None,
+            inline: Vec::new(),
         };
         let e = build(&cfg(), &m, "<x@y>", SystemTime::now()).expect_err("bad address");
         assert!(e.contains("not an address"), "{e}");

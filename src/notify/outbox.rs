@@ -164,12 +164,31 @@ pub fn report_messages(
                 "{s}/100"
             ))
     );
-    let (html, text) = (render::html(report, &msp), render::text(report, &msp));
+    // The MSP's colour and logo: the logo travels inside the mail, shown by `cid:`.
+    const LOGO_CID: &str = "msp-logo";
+    let brand = render::Brand {
+        colour: notify.msp.colour.as_deref(),
+        logo_cid: notify.msp.logo.as_ref().map(|_| LOGO_CID),
+    };
+    let (html, text) = (
+        render::html_branded(report, &msp, &brand),
+        render::text(report, &msp),
+    );
     let mail = Mail {
         to: to.clone(),
         subject: subject.clone(),
         text: text.clone(),
         html: Some(html.clone()),
+        inline: notify
+            .msp
+            .logo
+            .iter()
+            .map(|l| mail::Inline {
+                content_id: LOGO_CID.into(),
+                content_type: l.content_type,
+                bytes: l.bytes.clone(),
+            })
+            .collect(),
     };
     Ok(ReportMail {
         messages: mail::outbox_rows(mc, mail, "report", &client.id, cause, now)?,

@@ -79,7 +79,37 @@ fn day(t: chrono::DateTime<chrono::Utc>, tz: &str) -> String {
     }
 }
 
+/// The MSP's look in the report: its colour and, in a mail, its logo by `cid:` (never a remote URL).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Brand<'a> {
+    /// `#rrggbb`, already checked by the config loader.
+    pub colour: Option<&'a str>,
+    /// The Content-ID of the logo attached to the same mail.
+    pub logo_cid: Option<&'a str>,
+}
+
 pub fn html(r: &Report, msp: &str) -> String {
+    html_branded(r, msp, &Brand::default())
+}
+
+/// The report's HTML in the MSP's colour, with its logo when the mail carries one.
+pub fn html_branded(r: &Report, msp: &str, brand: &Brand<'_>) -> String {
+    let accent = brand
+        .colour
+        .filter(|c| {
+            c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit())
+        })
+        .unwrap_or("#5f6368");
+    let logo = brand
+        .logo_cid
+        .map(|cid| {
+            format!(
+                "<img src=\"cid:{}\" alt=\"{}\" height=\"40\" style=\"display:block;margin-bottom:8px;border:0\">",
+                esc(cid),
+                esc(msp)
+            )
+        })
+        .unwrap_or_default();
     let mut h = String::new();
     let td = "padding:6px 8px;border-bottom:1px solid #e8eaed;font-size:14px;vertical-align:top";
     let th = "padding:6px 8px;border-bottom:2px solid #dadce0;font-size:12px;color:#5f6368;text-align:left;text-transform:uppercase";
@@ -89,7 +119,8 @@ pub fn html(r: &Report, msp: &str) -> String {
          <body style=\"margin:0;padding:0;background:#f1f3f4;font-family:Arial,Helvetica,sans-serif;color:#202124\">\
          <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"background:#f1f3f4\"><tr><td align=\"center\" style=\"padding:24px 12px\">\
          <table role=\"presentation\" width=\"640\" cellpadding=\"0\" cellspacing=\"0\" style=\"max-width:640px;width:100%;background:#ffffff;border-radius:8px\">\
-         <tr><td style=\"padding:24px 28px 8px 28px\"><div style=\"font-size:12px;color:#5f6368;text-transform:uppercase;letter-spacing:1px\">Maintenance report from {msp}</div>\
+         <tr><td style=\"height:6px;background:{accent};border-radius:8px 8px 0 0\"></td></tr>\
+         <tr><td style=\"padding:24px 28px 8px 28px\">{logo}<div style=\"font-size:12px;color:{accent};text-transform:uppercase;letter-spacing:1px\">Maintenance report from {msp}</div>\
          <h1 style=\"margin:6px 0 4px 0;font-size:24px\">{name}</h1><div style=\"font-size:14px;color:#5f6368\">{from} to {to} ({tz})</div></td></tr>",
         name = esc(&r.client_name),
         msp = esc(msp),

@@ -624,3 +624,58 @@ fn a_status_token_is_a_secret_by_reference_only() {
         );
     }
 }
+
+#[test]
+fn the_msp_brand_is_checked_and_shows_in_the_report() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(
+        d,
+        "inv/acme.yml",
+        "client: acme\nhosts:\n  box: {connection: local}\n",
+    );
+    write(
+        d,
+        "quick.yml",
+        "hosts: all\ntasks:\n  - command: \"true\"\n",
+    );
+    write(d, "logo.txt", "not an image");
+    write(
+        d,
+        "tended.yml",
+        "inventory: inv\ndatabase: d.db\nmsp: {name: Example IT, colour: \"blue\", logo_file: logo.txt}\nschedules:\n  - {name: q, playbook: quick.yml, cron: \"0 3 * * *\"}\n",
+    );
+    let out = tended(d, &["check-config", "--config", "tended.yml"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let e = stderr(&out);
+    assert!(e.contains("`colour: blue` is not a colour"), "{e}");
+    assert!(e.contains("is not a PNG or JPEG image"), "{e}");
+    // A good brand: the report's header carries the colour.
+    std::fs::write(d.join("logo.png"), b"\x89PNG\r\n\x1a\nfake").expect("png");
+    write(
+        d,
+        "tended.yml",
+        "inventory: inv\ndatabase: d.db\nmsp: {name: Example IT, colour: \"#0b5394\", logo_file: logo.png}\nschedules:\n  - {name: q, playbook: quick.yml, cron: \"0 3 * * *\"}\n",
+    );
+    let out = tended(d, &["check-config", "--config", "tended.yml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = tended(
+        d,
+        &[
+            "report",
+            "--client",
+            "acme",
+            "--config",
+            "tended.yml",
+            "--out",
+            "acme.html",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let html = std::fs::read_to_string(d.join("acme.html")).expect("html");
+    assert!(html.contains("#0b5394"), "the MSP's colour in the header");
+    assert!(
+        !html.contains("cid:"),
+        "a file has no attached logo to point at"
+    );
+}
