@@ -80,6 +80,7 @@ fn describe(s: &RunState) -> (String, String) {
 
 pub async fn history(a: HistoryArgs) -> Result<u8> {
     let store = open_store(&a.db).await?;
+    let a_client = a.client.clone();
     let runs = store
         .history(&HistoryFilter {
             client: a.client,
@@ -93,6 +94,26 @@ pub async fn history(a: HistoryArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     if runs.is_empty() {
+        // A client the store has never seen is a typo, not an empty history.
+        if let Some(c) = a_client.as_deref() {
+            let known = store
+                .clients_with_results()
+                .await
+                .map_err(|e| invalid(format!("error: {e}")))?;
+            if !known.iter().any(|k| k == c) {
+                let hint = crate::yaml::did_you_mean(c, known.iter().map(String::as_str))
+                    .map(|s| format!("did you mean `{s}`? "))
+                    .unwrap_or_default();
+                return Err(invalid(format!(
+                    "error: no client `{c}` has results in this store ({hint}clients with results: {})",
+                    if known.is_empty() {
+                        "none yet".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                )));
+            }
+        }
         outln!("no runs recorded yet (run one with `tended run PLAYBOOK`)");
         return Ok(exit::OK);
     }

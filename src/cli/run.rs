@@ -30,9 +30,9 @@ pub struct RunArgs {
     /// Query only: report what would change, change nothing.
     #[arg(long)]
     check: bool,
-    /// How many hosts run at once.
-    #[arg(short, long, default_value_t = 256)]
-    forks: usize,
+    /// How many hosts run at once (at least 1).
+    #[arg(short, long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    forks: u64,
     /// Print the whole result as JSON on stdout (no progress).
     #[arg(long)]
     json: bool,
@@ -131,7 +131,7 @@ pub async fn run(a: RunArgs) -> Result<u8> {
     }
     let store = open_store(&a.db).await?;
     let mut opts = RunOptions {
-        forks: a.forks,
+        forks: a.forks as usize,
         check_mode: a.check,
         limit: a.limit.clone(),
         tags: a.tags,

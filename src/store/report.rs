@@ -91,6 +91,16 @@ impl Store {
             .collect()
     }
 
+    /// Every client with recorded results, sorted (for "no such client, did you mean").
+    pub async fn clients_with_results(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT DISTINCT client FROM host_results ORDER BY client")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>("client")?))
+            .collect()
+    }
+
     /// Per run in `[from, to)`: the worst state of `client`'s hosts, and each host's state.
     #[tracing::instrument(skip_all)]
     pub async fn client_host_results(

@@ -679,3 +679,32 @@ fn the_msp_brand_is_checked_and_shows_in_the_report() {
         "a file has no attached logo to point at"
     );
 }
+
+#[test]
+fn zero_forks_and_an_unknown_history_client_are_refused_with_the_fix() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(
+        d,
+        "inv/nordwind.yml",
+        "client: nordwind\nhosts:\n  box: {connection: local}\n",
+    );
+    write(d, "pb.yml", "hosts: all\ntasks:\n  - command: \"true\"\n");
+    let out = tended(
+        d,
+        &["run", "pb.yml", "-i", "inv", "--db", "t.db", "--forks", "0"],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(stderr(&out).contains("--forks"), "{}", text(&out));
+    let out = tended(d, &["run", "pb.yml", "-i", "inv", "--db", "t.db"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = tended(d, &["history", "--db", "t.db", "--client", "nordwnd"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("did you mean `nordwind`?"),
+        "{}",
+        text(&out)
+    );
+    let out = tended(d, &["history", "--db", "t.db", "--client", "nordwind"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
