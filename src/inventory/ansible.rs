@@ -28,6 +28,18 @@ fn client_settings(src: &Source, raw: &mut RawClient, diags: &mut Vec<Diagnostic
             ),
         }
     }
+    if let Some(Value::String(l)) = raw.vars.get("tended_language") {
+        match crate::model::Language::parse(l) {
+            Some(lang) => raw.language = lang,
+            None => diags.push(
+                src.diag(
+                    Pos { line: 1, col: 1 },
+                    format!("`tended_language: {l}` is not a language tended writes reports in"),
+                )
+                .help("use `en` (English, the default) or `de` (German)"),
+            ),
+        }
+    }
     if let Some(Value::String(name)) = raw.vars.get("tended_client_name") {
         raw.name = name.clone();
     }

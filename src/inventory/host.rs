@@ -216,6 +216,7 @@ pub(crate) fn resolve(src: &Source, raw: RawClient) -> (Client, Vec<Host>, Vec<D
         contacts: raw.contacts.clone(),
         timezone: raw.timezone.unwrap_or(chrono_tz::UTC),
         maintenance_windows: raw.windows.clone(),
+        language: raw.language,
         file: src.path.clone(),
     };
     let depth = group_depths(&raw);

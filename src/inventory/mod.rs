@@ -101,6 +101,8 @@ pub struct Client {
     pub contacts: Vec<Contact>,
     pub timezone: chrono_tz::Tz,
     pub maintenance_windows: Vec<MaintenanceWindow>,
+    /// The language of the client's reports (`language:`, English unless set).
+    pub language: crate::model::Language,
     pub file: PathBuf,
 }
 
@@ -140,6 +142,7 @@ pub(crate) struct RawClient {
     pub contacts: Vec<Contact>,
     pub timezone: Option<chrono_tz::Tz>,
     pub windows: Vec<MaintenanceWindow>,
+    pub language: crate::model::Language,
     /// Variables of the whole client (the `all` group).
     pub vars: Map<String, Value>,
     pub groups: BTreeMap<String, RawGroup>,

@@ -12,6 +12,7 @@ const TOP_KEYS: &[&str] = &[
     "name",
     "contacts",
     "timezone",
+    "language",
     "maintenance_windows",
     "vars",
     "defaults",
@@ -66,6 +67,15 @@ pub(crate) fn parse(src: &Source, node: &Node) -> (RawClient, Vec<Diagnostic>) {
             Some(z) => raw.timezone = Some(z),
             None => diags.push(src.diag(tz.pos, "`timezone` is not an IANA time zone name")
                 .help("use a name like Europe/Berlin or America/New_York (see `timedatectl list-timezones`)")),
+        }
+    }
+    if let Some(l) = node.get("language") {
+        match l.as_str().and_then(crate::model::Language::parse) {
+            Some(lang) => raw.language = lang,
+            None => diags.push(
+                src.diag(l.pos, "`language` is not a language tended writes reports in")
+                    .help("use `en` (English, the default) or `de` (German)"),
+            ),
         }
     }
     if let Some(c) = node.get("contacts") {

@@ -199,3 +199,36 @@ impl PartialEq<&str> for SlotState {
         self.as_str() == *other
     }
 }
+
+/// The language a client reads its reports in (the inventory's `language:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    #[default]
+    En,
+    De,
+}
+
+impl Language {
+    pub const ALL: [Language; 2] = [Language::En, Language::De];
+
+    /// The BCP 47 tag tended writes (`lang` of the HTML, the JSON).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::En => "en",
+            Language::De => "de",
+        }
+    }
+
+    /// `en`, `de` or a regional tag of either (`en-GB`, `de-AT`, `de_CH`), any case.
+    pub fn parse(s: &str) -> Option<Language> {
+        let primary = s.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
+        Language::ALL.into_iter().find(|l| l.as_str() == primary)
+    }
+}
+
+impl std::fmt::Display for Language {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -152,18 +152,7 @@ pub fn report_messages(
         ));
     }
     let msp = notify.msp.display();
-    let day = |t: DateTime<Utc>| t.with_timezone(&client.timezone).format("%-d %b %Y");
-    let subject = format!(
-        "Maintenance report for {}, {} to {}: {}",
-        client.name,
-        day(report.from),
-        day(report.to - chrono::Duration::seconds(1)),
-        report
-            .score
-            .map_or("no results in this period".to_string(), |s| format!(
-                "{s}/100"
-            ))
-    );
+    let subject = render::subject(report);
     // The MSP's colour and logo: the logo travels inside the mail, shown by `cid:`.
     const LOGO_CID: &str = "msp-logo";
     let brand = render::Brand {

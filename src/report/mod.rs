@@ -4,12 +4,15 @@
 
 pub mod evidence;
 pub mod forecast;
+pub mod i18n;
 pub mod render;
 mod words;
 
 pub use forecast::{days_to_full, days_to_full_rule};
+pub use i18n::{Language, Said, Words};
 pub use words::count;
-use words::{period_words, sentences};
+use i18n::Arg;
+use words::{period_args, sentences};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -85,7 +88,10 @@ pub enum Light {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Area {
-    pub name: &'static str,
+    /// `patching`, `backups`, `disks` or `services`, whatever the language.
+    pub id: &'static str,
+    /// The area's name in the report's language.
+    pub name: String,
     pub light: Light,
     pub note: String,
 }
@@ -148,6 +154,8 @@ pub struct Figures {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The language the report's words are in (the client's `language:`).
+    pub language: Language,
     pub client: String,
     pub client_name: String,
     pub contacts: Vec<String>,
@@ -156,11 +164,12 @@ pub struct Report {
     pub timezone: String,
     /// None when the period holds no results: no score is made up from nothing.
     pub score: Option<u8>,
-    pub band: Option<&'static str>,
+    pub band: Option<String>,
     /// Whether any result was recorded for this client in the period.
     pub has_data: bool,
     pub areas: Vec<Area>,
-    pub summary: Vec<String>,
+    /// The sentences, each with the catalog message and the figures it was made from.
+    pub summary: Vec<Said>,
     pub figures: Figures,
     pub disks: Vec<DiskForecast>,
     pub devices: Vec<Device>,
@@ -168,8 +177,19 @@ pub struct Report {
     pub next_window: Option<String>,
 }
 
+impl Report {
+    /// The summary's sentences as one text.
+    pub fn summary_text(&self) -> String {
+        self.summary
+            .iter()
+            .map(|s| s.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 /// The next start of one of the client's maintenance windows.
-fn next_window(client: &Client, now: DateTime<Utc>) -> Option<String> {
+fn next_window(w: &Words, client: &Client, now: DateTime<Utc>) -> Option<String> {
     let tz = client.timezone;
     let today = now.with_timezone(&tz).date_naive();
     (0..8)
@@ -186,13 +206,15 @@ fn next_window(client: &Client, now: DateTime<Utc>) -> Option<String> {
                 })
                 .filter(|(s, _)| s.with_timezone(&Utc) > now)
                 .min_by_key(|(s, _)| *s)
-                .map(|(s, w)| {
-                    format!(
-                        "{} {}-{} ({})",
-                        s.format("%A %e %B"),
-                        w.start.format("%H:%M"),
-                        w.end.format("%H:%M"),
-                        tz.name()
+                .map(|(s, win)| {
+                    w.fmt(
+                        "window",
+                        &[
+                            ("day", w.weekday_date(&s).into()),
+                            ("start", win.start.format("%H:%M").to_string().into()),
+                            ("end", win.end.format("%H:%M").to_string().into()),
+                            ("timezone", tz.name().into()),
+                        ],
                     )
                 })
         })
@@ -225,6 +247,7 @@ pub fn assemble(
     history: &[TaskRow],
     hosts: &[HostRow],
 ) -> Report {
+    let w = Words::new(client.language);
     let mut f = Figures::default();
     // Runs: a run is fine for this client when none of its hosts failed, was critical or unreachable.
     let mut per_run: BTreeMap<i64, State> = BTreeMap::new();
@@ -256,11 +279,16 @@ pub fn assemble(
                 actions.push(Action {
                     at: t.at,
                     host: t.host.clone(),
-                    what: format!(
-                        "updated {} {} -> {}",
-                        p.name,
-                        p.from.as_deref().unwrap_or("new"),
-                        p.to
+                    what: w.fmt(
+                        "action-updated",
+                        &[
+                            ("package", p.name.as_str().into()),
+                            (
+                                "from",
+                                p.from.clone().unwrap_or_else(|| w.get("action-new-package")).into(),
+                            ),
+                            ("to", p.to.as_str().into()),
+                        ],
                     ),
                 });
             }
@@ -270,8 +298,8 @@ pub fn assemble(
                     at: t.at,
                     host: t.host.clone(),
                     what: match r.seconds {
-                        Some(s) => format!("restarted the machine (back in {s}s)"),
-                        None => "restarted the machine".into(),
+                        Some(s) => w.fmt("action-rebooted-seconds", &[("seconds", s.into())]),
+                        None => w.get("action-rebooted"),
                     },
                 });
             }
@@ -282,7 +310,7 @@ pub fn assemble(
                 actions.push(Action {
                     at: t.at,
                     host: t.host.clone(),
-                    what: format!("restarted the service {}", sd.unit),
+                    what: w.fmt("action-service-restarted", &[("unit", sd.unit.as_str().into())]),
                 });
             }
         }
@@ -295,7 +323,7 @@ pub fn assemble(
             actions.push(Action {
                 at: t.at,
                 host: t.host.clone(),
-                what: format!("fixed automatically: {}", t.name),
+                what: w.fmt("action-fixed", &[("check", t.name.as_str().into())]),
             });
         }
         if t.module == "backup" && t.state == State::Ok {
@@ -414,79 +442,77 @@ pub fn assemble(
     }
     // From the `service` module's results only, never from the wording of task names.
     let service_light = to_light(light_of("service"));
+    let common = |l: Light| match l {
+        Light::Grey => Some(w.get("note-not-monitored")),
+        Light::Unknown => Some(w.get("note-could-not-check")),
+        _ => None,
+    };
+    let area = |id: &'static str, light: Light, note: String| Area {
+        id,
+        name: w.get(&format!("area-{id}")),
+        light,
+        note,
+    };
+    // The window is named only when one is planned: nothing is promised.
+    let window = if client.maintenance_windows.is_empty() {
+        "no-window"
+    } else {
+        "window"
+    };
     let areas = vec![
-        Area {
-            name: "Patching",
-            light: patch_light,
-            note: match patch_light {
-                Light::Red => format!(
-                    "security updates overdue on {}",
-                    count(overdue as u64, "device", "devices")
+        area(
+            "patching",
+            patch_light,
+            match patch_light {
+                Light::Red => w.fmt(
+                    "note-security-overdue",
+                    &[("overdue_security_hosts", overdue.into())],
                 ),
-                // The window is named only when one is planned: nothing is promised.
-                Light::Amber => {
-                    let window = if client.maintenance_windows.is_empty() {
-                        "; no maintenance window is planned"
-                    } else {
-                        " in the next maintenance window"
-                    };
-                    if f.pending_security > 0 {
-                        format!(
-                            "{} waiting to be installed{window}",
-                            count(f.pending_security, "security update", "security updates")
-                        )
-                    } else if f.pending_updates > 0 {
-                        format!(
-                            "{} waiting to be installed{window}",
-                            count(f.pending_updates, "update", "updates")
-                        )
-                    } else {
-                        "a patching check needs a look".into()
-                    }
-                }
-                Light::Green => "up to date".into(),
-                Light::Unknown => "could not be checked".into(),
-                Light::Grey => "not monitored".into(),
+                Light::Amber if f.pending_security > 0 => w.fmt(
+                    &format!("note-security-waiting-{window}"),
+                    &[("pending_security", f.pending_security.into())],
+                ),
+                Light::Amber if f.pending_updates > 0 => w.fmt(
+                    &format!("note-updates-waiting-{window}"),
+                    &[("pending_updates", f.pending_updates.into())],
+                ),
+                Light::Amber => w.get("note-patching-look"),
+                Light::Green => w.get("note-up-to-date"),
+                l => common(l).unwrap_or_default(),
             },
-        },
-        Area {
-            name: "Backups",
-            light: backup_light,
-            note: match (backup_light, f.last_good_backup_age_hours) {
-                (Light::Grey, _) => "not monitored".into(),
-                (Light::Unknown, _) => "could not be checked".into(),
-                (_, Some(h)) => format!("last good backup {h:.0} hours old"),
-                (_, None) => "no good backup confirmed".into(),
+        ),
+        area(
+            "backups",
+            backup_light,
+            match (common(backup_light), f.last_good_backup_age_hours) {
+                (Some(n), _) => n,
+                (None, Some(h)) => w.fmt(
+                    "note-backup-age",
+                    &[("last_good_backup_age_hours", Arg::Rounded(h))],
+                ),
+                (None, None) => w.get("note-no-good-backup"),
             },
-        },
-        Area {
-            name: "Disk space",
-            light: disk_light,
-            note: if disk_light == Light::Grey {
-                "not monitored".into()
-            } else if disk_light == Light::Unknown {
-                "could not be checked".into()
-            } else if disks.is_empty() {
-                "plenty of room".into()
-            } else {
-                if disks.len() == 1 {
-                    "1 disk needs attention".to_string()
-                } else {
-                    format!("{} disks need attention", disks.len())
-                }
+        ),
+        area(
+            "disks",
+            disk_light,
+            match common(disk_light) {
+                Some(n) => n,
+                None if disks.is_empty() => w.get("note-plenty-of-room"),
+                None => w.fmt("note-disks-attention", &[("disks", disks.len().into())]),
             },
-        },
-        Area {
-            name: "Services",
-            light: service_light,
-            note: match service_light {
-                Light::Red => "a service is down".into(),
-                Light::Amber => "a service needs a look".into(),
-                Light::Green => "running".into(),
-                Light::Unknown => "a service could not be checked".into(),
-                Light::Grey => "not monitored".into(),
+        ),
+        area(
+            "services",
+            service_light,
+            match service_light {
+                Light::Red => w.get("note-service-down"),
+                Light::Amber => w.get("note-service-look"),
+                Light::Green => w.get("note-service-running"),
+                Light::Unknown => w.get("note-service-unknown"),
+                Light::Grey => w.get("note-not-monitored"),
             },
-        },
+        ),
     ];
     let has_data = !tasks.is_empty() || !hosts.is_empty();
     let areas: Vec<Area> = if has_data {
@@ -496,7 +522,7 @@ pub fn assemble(
             .into_iter()
             .map(|a| Area {
                 light: Light::Grey,
-                note: "no results in this period".into(),
+                note: w.get("note-no-results"),
                 ..a
             })
             .collect()
@@ -513,13 +539,13 @@ pub fn assemble(
         s.clamp(0, 100) as u8
     });
     let band = score.map(|score| {
-        if score >= 85 {
-            "good"
+        w.get(if score >= 85 {
+            "band-good"
         } else if score >= 60 {
-            "fair"
+            "band-fair"
         } else {
-            "needs attention"
-        }
+            "band-attention"
+        })
     });
     // Devices.
     let mut names: BTreeSet<&str> = hosts.iter().map(|h| h.host.as_str()).collect();
@@ -558,7 +584,7 @@ pub fn assemble(
             let issues = latest
                 .iter()
                 .filter(|((host, _), t)| host == h && t.state > State::Changed && !t.ignored)
-                .map(|(_, t)| words::client_phrase(t))
+                .map(|(_, t)| words::client_phrase(&w, t))
                 .collect();
             Device {
                 host: h.to_string(),
@@ -581,20 +607,23 @@ pub fn assemble(
             }
         })
         .collect::<Vec<_>>();
-    let next_window = next_window(client, now);
+    let next_window = next_window(&w, client, now);
+    let period = period_args(from, to);
     let summary = if has_data {
         sentences(
+            &w,
             &f,
             &disks,
             devices.len(),
-            period_words(from, to),
+            &period,
             backup_light,
             next_window.as_deref(),
         )
     } else {
-        words::no_data(devices.len(), period_words(from, to))
+        words::no_data(&w, devices.len(), &period)
     };
     Report {
+        language: client.language,
         client: client.id.clone(),
         client_name: client.name.clone(),
         contacts: client

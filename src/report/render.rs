@@ -1,8 +1,9 @@
 //! The report as HTML built for mail clients (inline styles, tables, no scripts, no remote images,
-//! bars drawn with CSS) and as plain text, from the same `Report`.
+//! bars drawn with CSS) and as plain text, from the same `Report`, in the report's language.
 
 use std::fmt::Write;
 
+use super::i18n::{Arg, Words};
 use super::{Light, Report};
 use crate::modules::State;
 
@@ -15,31 +16,22 @@ pub fn esc(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-fn color(l: Light) -> (&'static str, &'static str) {
+fn color(l: Light) -> &'static str {
     match l {
-        Light::Green => ("#1e8e3e", "Good"),
-        Light::Amber => ("#e37400", "Attention"),
-        Light::Red => ("#c5221f", "Action needed"),
-        Light::Unknown => ("#6a1b9a", "Could not check"),
-        Light::Grey => ("#80868b", "Not monitored"),
-    }
-}
-
-/// What a device's state is called in the client's text (`unknown` is not "down").
-fn state_word(s: State) -> &'static str {
-    match s {
-        State::Unknown => "could not check",
-        State::Skipped => "no results",
-        other => other.as_str(),
+        Light::Green => "#1e8e3e",
+        Light::Amber => "#e37400",
+        Light::Red => "#c5221f",
+        Light::Unknown => "#6a1b9a",
+        Light::Grey => "#80868b",
     }
 }
 
 /// The disk forecast as the client reads it (see `forecast`).
-fn full_in(d: &super::DiskForecast) -> String {
+fn full_in(w: &Words, d: &super::DiskForecast) -> String {
     match d.days_to_full {
-        Some(x) => format!("about {x:.0} days"),
-        None if !d.enough_history => "not enough history yet".into(),
-        None => "not filling up".into(),
+        Some(x) => w.fmt("full-in-days", &[("days", Arg::Rounded(x))]),
+        None if !d.enough_history => w.get("full-no-history"),
+        None => w.get("full-not-filling"),
     }
 }
 
@@ -52,7 +44,7 @@ fn state_color(s: State) -> &'static str {
     }
 }
 
-fn bar(pct: f64) -> String {
+fn bar(w: &Words, pct: f64) -> String {
     let pct = pct.clamp(0.0, 100.0);
     let c = if pct >= 90.0 {
         "#c5221f"
@@ -62,21 +54,121 @@ fn bar(pct: f64) -> String {
         "#1e8e3e"
     };
     format!(
-        "<table role=\"presentation\" cellpadding=\"0\" cellspacing=\"0\" style=\"width:120px;border-collapse:collapse;background:#e8eaed\"><tr><td style=\"width:{w}px;height:8px;background:{c};font-size:0;line-height:0\">&nbsp;</td><td style=\"font-size:0;line-height:0\">&nbsp;</td></tr></table><span style=\"font-size:12px;color:#5f6368\">{pct:.0}%</span>",
+        "<table role=\"presentation\" cellpadding=\"0\" cellspacing=\"0\" style=\"width:120px;border-collapse:collapse;background:#e8eaed\"><tr><td style=\"width:{w}px;height:8px;background:{c};font-size:0;line-height:0\">&nbsp;</td><td style=\"font-size:0;line-height:0\">&nbsp;</td></tr></table><span style=\"font-size:12px;color:#5f6368\">{}</span>",
+        esc(&w.percent(pct)),
         w = (pct * 1.2).round() as u32
     )
 }
 
-fn day(t: chrono::DateTime<chrono::Utc>, tz: &str) -> String {
+fn day(w: &Words, t: chrono::DateTime<chrono::Utc>, tz: &str) -> String {
     match tz.parse::<chrono_tz::Tz>() {
-        Ok(z) => t
-            .with_timezone(&z)
-            .format("%e %b %Y")
-            .to_string()
-            .trim()
-            .to_string(),
-        Err(_) => t.format("%e %b %Y").to_string(),
+        Ok(z) => w.date(&t.with_timezone(&z)),
+        Err(_) => w.date(&t),
     }
+}
+
+/// The report's first and last day: `1 Nov 2026 to 30 Nov 2026 (Europe/Berlin)`.
+fn period_range(w: &Words, r: &Report) -> String {
+    w.fmt(
+        "period-range",
+        &[
+            ("from", day(w, r.from, &r.timezone).into()),
+            (
+                "to",
+                day(w, r.to - chrono::Duration::seconds(1), &r.timezone).into(),
+            ),
+            ("timezone", r.timezone.as_str().into()),
+        ],
+    )
+}
+
+/// The key figures, label and value, as both the HTML and the text show them.
+fn key_figures(w: &Words, r: &Report, full: bool) -> Vec<(String, String)> {
+    let f = &r.figures;
+    let n = |x: usize| Arg::from(x);
+    let mut rows = vec![
+        (
+            w.get("fig-runs"),
+            w.fmt(
+                "fig-runs-value",
+                &[
+                    ("runs", n(f.runs)),
+                    ("runs_ok", n(f.runs_ok)),
+                    ("runs_with_problems", n(f.runs_with_problems)),
+                ],
+            ),
+        ),
+        (
+            w.get("fig-installed"),
+            w.fmt(
+                if full {
+                    "fig-installed-value"
+                } else {
+                    "fig-installed-text"
+                },
+                &[
+                    ("updates_installed", n(f.updates_installed)),
+                    ("security_installed", n(f.security_installed)),
+                    (
+                        "other_installed",
+                        n(f.updates_installed.saturating_sub(f.security_installed)),
+                    ),
+                ],
+            ),
+        ),
+        (
+            w.get("fig-pending"),
+            w.fmt(
+                if full {
+                    "fig-pending-value"
+                } else {
+                    "fig-pending-text"
+                },
+                &[
+                    ("pending_updates", f.pending_updates.into()),
+                    ("pending_security", f.pending_security.into()),
+                    ("overdue_security_hosts", n(f.overdue_security_hosts)),
+                ],
+            ),
+        ),
+        (w.get("fig-reboots"), w.number(f.reboots as f64)),
+        (
+            w.get("fig-backups"),
+            format!(
+                "{}{}",
+                w.number(f.backups_verified as f64),
+                f.last_good_backup_age_hours
+                    .filter(|_| full)
+                    .map(|h| w.fmt("fig-backups-last", &[("hours", Arg::Rounded(h))]))
+                    .unwrap_or_default()
+            ),
+        ),
+        (w.get("fig-fixed"), w.number(f.fixed_automatically as f64)),
+    ];
+    if full {
+        rows.push((
+            w.get("fig-certs"),
+            if f.certificates_expiring.is_empty() {
+                w.get("fig-certs-none")
+            } else {
+                f.certificates_expiring
+                    .iter()
+                    .map(|c| {
+                        w.fmt(
+                            "fig-cert",
+                            &[
+                                ("name", c.name.as_str().into()),
+                                ("days_left", Arg::Int(c.days_left)),
+                                ("hosts", c.hosts.join(", ").into()),
+                            ],
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            },
+        ));
+    }
+    rows
 }
 
 /// The MSP's look in the report: its colour and, in a mail, its logo by `cid:` (never a remote URL).
@@ -110,44 +202,50 @@ pub fn html_branded(r: &Report, msp: &str, brand: &Brand<'_>) -> String {
             )
         })
         .unwrap_or_default();
+    let w = Words::new(r.language);
     let mut h = String::new();
     let td = "padding:6px 8px;border-bottom:1px solid #e8eaed;font-size:14px;vertical-align:top";
     let th = "padding:6px 8px;border-bottom:2px solid #dadce0;font-size:12px;color:#5f6368;text-align:left;text-transform:uppercase";
     let _ = write!(
         h,
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>Maintenance report: {name}</title></head>\
+        "<!DOCTYPE html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{title}</title></head>\
          <body style=\"margin:0;padding:0;background:#f1f3f4;font-family:Arial,Helvetica,sans-serif;color:#202124\">\
          <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"background:#f1f3f4\"><tr><td align=\"center\" style=\"padding:24px 12px\">\
          <table role=\"presentation\" width=\"640\" cellpadding=\"0\" cellspacing=\"0\" style=\"max-width:640px;width:100%;background:#ffffff;border-radius:8px\">\
          <tr><td style=\"height:6px;background:{accent};border-radius:8px 8px 0 0\"></td></tr>\
-         <tr><td style=\"padding:24px 28px 8px 28px\">{logo}<div style=\"font-size:12px;color:{accent};text-transform:uppercase;letter-spacing:1px\">Maintenance report from {msp}</div>\
-         <h1 style=\"margin:6px 0 4px 0;font-size:24px\">{name}</h1><div style=\"font-size:14px;color:#5f6368\">{from} to {to} ({tz})</div></td></tr>",
+         <tr><td style=\"padding:24px 28px 8px 28px\">{logo}<div style=\"font-size:12px;color:{accent};text-transform:uppercase;letter-spacing:1px\">{from_msp}</div>\
+         <h1 style=\"margin:6px 0 4px 0;font-size:24px\">{name}</h1><div style=\"font-size:14px;color:#5f6368\">{range}</div></td></tr>",
+        lang = r.language.as_str(),
+        title = esc(&w.fmt("title", &[("client", r.client_name.as_str().into())])),
+        from_msp = esc(&w.fmt("from-msp", &[("msp", msp.into())])),
         name = esc(&r.client_name),
-        msp = esc(msp),
-        from = day(r.from, &r.timezone),
-        to = day(r.to - chrono::Duration::seconds(1), &r.timezone),
-        tz = esc(&r.timezone),
+        range = esc(&period_range(&w, r)),
     );
-    let (band_color, _) = color(match r.score {
+    let band_color = color(match r.score {
         None => Light::Grey,
         Some(s) if s >= 85 => Light::Green,
         Some(s) if s >= 60 => Light::Amber,
         Some(_) => Light::Red,
     });
+    let band = match &r.band {
+        Some(b) => w.fmt("health", &[("band", b.as_str().into())]),
+        None => w.get("health-no-data"),
+    };
     let _ = write!(
         h,
         "<tr><td style=\"padding:12px 28px\"><table role=\"presentation\" cellpadding=\"0\" cellspacing=\"0\" width=\"100%\"><tr>\
-         <td style=\"width:120px;text-align:center;vertical-align:middle\"><div style=\"font-size:44px;font-weight:bold;color:{band_color}\">{score}</div><div style=\"font-size:13px;color:{band_color}\">health: {band}</div></td><td>",
+         <td style=\"width:120px;text-align:center;vertical-align:middle\"><div id=\"score\" style=\"font-size:44px;font-weight:bold;color:{band_color}\">{score}</div><div style=\"font-size:13px;color:{band_color}\">{band}</div></td><td>",
         score = r.score.map_or("–".to_string(), |s| s.to_string()),
-        band = esc(r.band.unwrap_or("no data for this period"))
+        band = esc(&band)
     );
     for a in &r.areas {
-        let (c, word) = color(a.light);
         let _ = write!(
             h,
-            "<div style=\"margin:4px 0;font-size:14px\"><span style=\"display:inline-block;width:12px;height:12px;border-radius:6px;background:{c};vertical-align:middle\"></span> <b>{}</b>: {} <span style=\"color:#5f6368\">({})</span></div>",
-            esc(a.name),
-            esc(word),
+            "<div data-area=\"{}\" style=\"margin:4px 0;font-size:14px\"><span style=\"display:inline-block;width:12px;height:12px;border-radius:6px;background:{};vertical-align:middle\"></span> <b>{}</b>: {} <span style=\"color:#5f6368\">({})</span></div>",
+            a.id,
+            color(a.light),
+            esc(&a.name),
+            esc(&w.light(a.light)),
             esc(&a.note)
         );
     }
@@ -156,104 +254,61 @@ pub fn html_branded(r: &Report, msp: &str, brand: &Brand<'_>) -> String {
     for s in &r.summary {
         let _ = write!(
             h,
-            "<p style=\"margin:8px 0;font-size:15px;line-height:1.5\">{}</p>",
-            esc(s)
+            "<p data-message=\"{}\" style=\"margin:8px 0;font-size:15px;line-height:1.5\">{}</p>",
+            s.message,
+            esc(&s.text)
         );
     }
     h.push_str("</td></tr>");
-    let f = &r.figures;
-    let figures = [
-        (
-            "Maintenance runs",
-            format!(
-                "{} ({} fine, {} with findings)",
-                f.runs, f.runs_ok, f.runs_with_problems
-            ),
-        ),
-        (
-            "Updates installed",
-            format!(
-                "{} ({} security, {} other)",
-                f.updates_installed,
-                f.security_installed,
-                f.updates_installed - f.security_installed
-            ),
-        ),
-        (
-            "Updates pending",
-            format!(
-                "{} ({} security; overdue on {})",
-                f.pending_updates,
-                f.pending_security,
-                super::count(f.overdue_security_hosts as u64, "device", "devices")
-            ),
-        ),
-        ("Restarts", f.reboots.to_string()),
-        (
-            "Backups verified",
-            format!(
-                "{}{}",
-                f.backups_verified,
-                f.last_good_backup_age_hours
-                    .map(|h| format!("; last good one {h:.0} h old"))
-                    .unwrap_or_default()
-            ),
-        ),
-        ("Fixed automatically", f.fixed_automatically.to_string()),
-        (
-            "Certificates expiring within 30 days",
-            if f.certificates_expiring.is_empty() {
-                "none".into()
-            } else {
-                f.certificates_expiring
-                    .iter()
-                    .map(|c| {
-                        format!(
-                            "{} ({} days; checked from {})",
-                            c.name,
-                            c.days_left,
-                            c.hosts.join(", ")
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            },
-        ),
-    ];
     let _ = write!(
         h,
-        "<tr><td style=\"padding:8px 28px\"><h2 style=\"font-size:17px;margin:12px 0 6px 0\">Key figures</h2><table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"border-collapse:collapse\">"
+        "<tr><td style=\"padding:8px 28px\"><h2 style=\"font-size:17px;margin:12px 0 6px 0\">{}</h2><table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"border-collapse:collapse\">",
+        esc(&w.get("key-figures"))
     );
-    for (k, v) in figures {
+    for (k, v) in key_figures(&w, r, true) {
         let _ = write!(
             h,
             "<tr><td style=\"{td};color:#5f6368\">{}</td><td style=\"{td}\">{}</td></tr>",
-            esc(k),
+            esc(&k),
             esc(&v)
         );
     }
     h.push_str("</table></td></tr>");
+    let head = |cols: &[&str]| {
+        cols.iter()
+            .map(|c| format!("<th style=\"{th}\">{}</th>", esc(&w.get(c))))
+            .collect::<String>()
+    };
     if !r.disks.is_empty() {
         let _ = write!(
             h,
-            "<tr><td style=\"padding:8px 28px\"><h2 style=\"font-size:17px;margin:12px 0 6px 0\">Disks to watch</h2><table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"border-collapse:collapse\"><tr><th style=\"{th}\">Device</th><th style=\"{th}\">Disk</th><th style=\"{th}\">Used</th><th style=\"{th}\">Full in</th></tr>"
+            "<tr><td style=\"padding:8px 28px\"><h2 style=\"font-size:17px;margin:12px 0 6px 0\">{}</h2><table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"border-collapse:collapse\"><tr>{}</tr>",
+            esc(&w.get("disks-to-watch")),
+            head(&["col-device", "col-disk", "col-used", "col-full-in"])
         );
         for d in &r.disks {
-            let full = full_in(d);
             let _ = write!(
                 h,
                 "<tr><td style=\"{td}\">{}</td><td style=\"{td}\">{}</td><td style=\"{td}\">{}</td><td style=\"{td}\">{}</td></tr>",
                 esc(&d.host),
                 esc(&d.mount),
-                bar(d.used_percent),
-                esc(&full)
+                bar(&w, d.used_percent),
+                esc(&full_in(&w, d))
             );
         }
         h.push_str("</table></td></tr>");
     }
     let _ = write!(
         h,
-        "<tr><td style=\"padding:8px 28px\"><h2 style=\"font-size:17px;margin:12px 0 6px 0\">Your devices</h2><table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"border-collapse:collapse\"><tr><th style=\"{th}\">Device</th><th style=\"{th}\">Status</th><th style=\"{th}\">Fullest disk</th><th style=\"{th}\">Updates waiting</th><th style=\"{th}\">Last backup</th></tr>"
+        "<tr><td style=\"padding:8px 28px\"><h2 style=\"font-size:17px;margin:12px 0 6px 0\">{}</h2><table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"border-collapse:collapse\"><tr>{}</tr>",
+        esc(&w.get("your-devices")),
+        head(&[
+            "col-device",
+            "col-status",
+            "col-fullest-disk",
+            "col-updates-waiting",
+            "col-last-backup"
+        ])
     );
     for d in &r.devices {
         let issues = if d.issues.is_empty() {
@@ -270,27 +325,40 @@ pub fn html_branded(r: &Report, msp: &str, brand: &Brand<'_>) -> String {
         };
         let _ = write!(
             h,
-            "<tr><td style=\"{td}\"><b>{}</b>{issues}</td><td style=\"{td};color:{}\">{}</td><td style=\"{td}\">{}</td><td style=\"{td}\">{}</td><td style=\"{td}\">{}</td></tr>",
+            "<tr data-device=\"{}\"><td style=\"{td}\"><b>{}</b>{issues}</td><td data-state=\"{}\" style=\"{td};color:{}\">{}</td><td style=\"{td}\">{}</td><td style=\"{td}\">{}</td><td style=\"{td}\">{}</td></tr>",
             esc(&d.host),
+            esc(&d.host),
+            d.state.as_str(),
             state_color(d.state),
-            esc(state_word(d.state)),
-            d.fullest_disk.map(bar).unwrap_or_else(|| "-".into()),
+            esc(&w.state(d.state)),
+            d.fullest_disk
+                .map(|p| bar(&w, p))
+                .unwrap_or_else(|| "-".into()),
             d.pending_updates
-                .map(|p| format!("{p} ({} security)", d.pending_security.unwrap_or(0)))
+                .map(|p| esc(&w.fmt(
+                    "device-updates",
+                    &[
+                        ("pending", p.into()),
+                        ("security", d.pending_security.unwrap_or(0).into())
+                    ]
+                )))
                 .unwrap_or_else(|| "-".into()),
             d.backup_age_hours
-                .map(|a| format!("{a:.0} h ago"))
+                .map(|a| esc(&w.fmt("device-backup-age", &[("hours", Arg::Rounded(a))])))
                 .unwrap_or_else(|| "-".into()),
         );
     }
     h.push_str("</table></td></tr>");
     let _ = write!(
         h,
-        "<tr><td style=\"padding:8px 28px\"><h2 style=\"font-size:17px;margin:12px 0 6px 0\">What we did</h2>"
+        "<tr><td style=\"padding:8px 28px\"><h2 style=\"font-size:17px;margin:12px 0 6px 0\">{}</h2>",
+        esc(&w.get("what-we-did"))
     );
     if r.actions.is_empty() {
-        h.push_str(
-            "<p style=\"font-size:14px;color:#5f6368\">Checks only: nothing needed changing.</p>",
+        let _ = write!(
+            h,
+            "<p style=\"font-size:14px;color:#5f6368\">{}</p>",
+            esc(&w.get("checks-only"))
         );
     } else {
         let _ = write!(
@@ -301,7 +369,7 @@ pub fn html_branded(r: &Report, msp: &str, brand: &Brand<'_>) -> String {
             let _ = write!(
                 h,
                 "<tr><td style=\"{td};color:#5f6368;white-space:nowrap\">{}</td><td style=\"{td}\">{}</td><td style=\"{td}\">{}</td></tr>",
-                day(a.at, &r.timezone),
+                esc(&day(&w, a.at, &r.timezone)),
                 esc(&a.host),
                 esc(&a.what)
             );
@@ -309,8 +377,8 @@ pub fn html_branded(r: &Report, msp: &str, brand: &Brand<'_>) -> String {
         if r.actions.len() > 200 {
             let _ = write!(
                 h,
-                "<tr><td colspan=\"3\" style=\"{td};color:#5f6368\">and {} more</td></tr>",
-                r.actions.len() - 200
+                "<tr><td colspan=\"3\" style=\"{td};color:#5f6368\">{}</td></tr>",
+                esc(&w.fmt("and-more", &[("more", (r.actions.len() - 200).into())]))
             );
         }
         h.push_str("</table>");
@@ -318,81 +386,94 @@ pub fn html_branded(r: &Report, msp: &str, brand: &Brand<'_>) -> String {
     h.push_str("</td></tr>");
     let _ = writeln!(
         h,
-        "<tr><td style=\"padding:16px 28px 24px 28px;font-size:13px;color:#5f6368\">Next maintenance window: {}.<br>Questions? Reply to this mail or contact {}.</td></tr></table></td></tr></table></body></html>",
-        esc(r.next_window.as_deref().unwrap_or("none planned")),
-        esc(msp)
+        "<tr><td style=\"padding:16px 28px 24px 28px;font-size:13px;color:#5f6368\">{}<br>{}</td></tr></table></td></tr></table></body></html>",
+        esc(&next_window(&w, r)),
+        esc(&w.fmt("questions", &[("msp", msp.into())]))
     );
     h
 }
 
+/// `Next maintenance window: ….` or that none is planned.
+fn next_window(w: &Words, r: &Report) -> String {
+    let window = r
+        .next_window
+        .clone()
+        .unwrap_or_else(|| w.get("next-window-none"));
+    w.fmt("next-window", &[("window", window.into())])
+}
+
 pub fn text(r: &Report, msp: &str) -> String {
+    let w = Words::new(r.language);
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "Maintenance report from {msp}\n{}\n{} to {} ({})\n",
+        "{}\n{}\n{}\n",
+        w.fmt("from-msp", &[("msp", msp.into())]),
         r.client_name,
-        day(r.from, &r.timezone),
-        day(r.to - chrono::Duration::seconds(1), &r.timezone),
-        r.timezone
+        period_range(&w, r)
     );
-    match (r.score, r.band) {
+    match (r.score, &r.band) {
         (Some(score), Some(band)) => {
-            let _ = writeln!(t, "Health: {score} / 100 ({band})");
+            let _ = writeln!(
+                t,
+                "{}",
+                w.fmt(
+                    "health-text",
+                    &[("score", Arg::Int(i64::from(score))), ("band", band.as_str().into())]
+                )
+            );
         }
         _ => {
-            let _ = writeln!(t, "Health: no results in this period, so no score");
+            let _ = writeln!(t, "{}", w.get("health-text-no-data"));
         }
     }
     for a in &r.areas {
-        let _ = writeln!(t, "  {:<11} {:<14} {}", a.name, color(a.light).1, a.note);
+        let _ = writeln!(t, "  {:<15} {:<16} {}", a.name, w.light(a.light), a.note);
     }
     t.push('\n');
     for s in &r.summary {
-        let _ = writeln!(t, "{s}");
+        let _ = writeln!(t, "{}", s.text);
     }
-    let f = &r.figures;
-    let _ = writeln!(
-        t,
-        "\nKey figures\n  Maintenance runs: {} ({} fine, {} with findings)\n  Updates installed: {} ({} security)\n  Updates pending: {} ({} security)\n  Restarts: {}\n  Backups verified: {}\n  Fixed automatically: {}",
-        f.runs,
-        f.runs_ok,
-        f.runs_with_problems,
-        f.updates_installed,
-        f.security_installed,
-        f.pending_updates,
-        f.pending_security,
-        f.reboots,
-        f.backups_verified,
-        f.fixed_automatically
-    );
+    let _ = writeln!(t, "\n{}", w.get("key-figures"));
+    for (k, v) in key_figures(&w, r, false) {
+        let _ = writeln!(t, "  {k}: {v}");
+    }
     if !r.disks.is_empty() {
-        t.push_str("\nDisks to watch\n");
+        let _ = writeln!(t, "\n{}", w.get("disks-to-watch"));
         for d in &r.disks {
+            let full = match d.days_to_full {
+                Some(x) => w.fmt("full-in-text", &[("days", Arg::Rounded(x))]),
+                None => full_in(&w, d),
+            };
             let _ = writeln!(
                 t,
-                "  {} {}: {:.0}% used, {}",
-                d.host,
-                d.mount,
-                d.used_percent,
-                match d.days_to_full {
-                    Some(x) => format!("full in about {x:.0} days"),
-                    None => full_in(d),
-                }
+                "  {}",
+                w.fmt(
+                    "disk-used-text",
+                    &[
+                        ("host", d.host.as_str().into()),
+                        ("mount", d.mount.as_str().into()),
+                        ("used_percent", Arg::Percent(d.used_percent)),
+                        ("full", full.into()),
+                    ]
+                )
             );
         }
     }
-    t.push_str("\nYour devices\n");
+    let _ = writeln!(t, "\n{}", w.get("your-devices"));
     for d in &r.devices {
         let _ = writeln!(
             t,
-            "  {:<20} {:<11} disk {:>4}  updates {:>4}",
+            "  {:<20} {:<16} {} {:>5}  {} {:>5}",
             d.host,
-            state_word(d.state),
+            w.state(d.state),
+            w.get("device-text-disk"),
             d.fullest_disk
-                .map(|p| format!("{p:.0}%"))
+                .map(|p| w.percent(p))
                 .unwrap_or_else(|| "-".into()),
+            w.get("device-text-updates"),
             d.pending_updates
-                .map(|p| p.to_string())
+                .map(|p| w.number(p as f64))
                 .unwrap_or_else(|| "-".into())
         );
         for i in &d.issues {
@@ -400,15 +481,35 @@ pub fn text(r: &Report, msp: &str) -> String {
         }
     }
     if !r.actions.is_empty() {
-        t.push_str("\nWhat we did\n");
+        let _ = writeln!(t, "\n{}", w.get("what-we-did"));
         for a in &r.actions {
-            let _ = writeln!(t, "  {}  {}  {}", day(a.at, &r.timezone), a.host, a.what);
+            let _ = writeln!(t, "  {}  {}  {}", day(&w, a.at, &r.timezone), a.host, a.what);
         }
     }
-    let _ = writeln!(
-        t,
-        "\nNext maintenance window: {}.",
-        r.next_window.as_deref().unwrap_or("none planned")
-    );
+    let _ = writeln!(t, "\n{}", next_window(&w, r));
     t
+}
+
+/// The subject of the report's mail, in the report's language.
+pub fn subject(r: &Report) -> String {
+    let w = Words::new(r.language);
+    w.fmt(
+        "subject",
+        &[
+            ("client", r.client_name.as_str().into()),
+            ("from", day(&w, r.from, &r.timezone).into()),
+            (
+                "to",
+                day(&w, r.to - chrono::Duration::seconds(1), &r.timezone).into(),
+            ),
+            (
+                "score",
+                r.score
+                    .map_or(w.get("subject-no-data"), |s| {
+                        w.fmt("subject-score", &[("score", Arg::Int(i64::from(s)))])
+                    })
+                    .into(),
+            ),
+        ],
+    )
 }

@@ -1,16 +1,18 @@
-//! The report's words: three to five sentences a non-technical reader understands, with real plurals.
+//! The report's summary: three to five sentences a non-technical reader understands, each made from
+//! the report's typed figures by one catalog message and keeping those figures as its trace.
 
 use chrono::{DateTime, Utc};
 
+use super::i18n::{Arg, Said, Words};
 use super::{DiskForecast, Figures, Light};
 use crate::modules::State;
 use crate::store::report::TaskRow;
 
 /// What a client reads about one finding of a check: the check's name and the module's own one-line
 /// summary, never a tool's raw (multi-line) output; "could not be checked" for `unknown`.
-pub(super) fn client_phrase(t: &TaskRow) -> String {
+pub(super) fn client_phrase(w: &Words, t: &TaskRow) -> String {
     if t.state == State::Unknown {
-        return format!("{}: could not be checked (we are looking into it)", t.name);
+        return w.fmt("issue-unknown", &[("check", t.name.as_str().into())]);
     }
     let first = t.message.lines().next().unwrap_or("").trim();
     let mut line: String = first.chars().take(160).collect();
@@ -18,184 +20,187 @@ pub(super) fn client_phrase(t: &TaskRow) -> String {
         line.push('…');
     }
     if line.is_empty() {
-        format!("{}: {}", t.name, t.state)
-    } else {
-        format!("{}: {line}", t.name)
+        line = w.state(t.state);
     }
+    w.fmt(
+        "issue-summary",
+        &[("check", t.name.as_str().into()), ("summary", line.into())],
+    )
 }
 
-/// The whole summary when the period holds no results: it says so, and claims nothing else.
-pub(super) fn no_data(devices: usize, period: String) -> Vec<String> {
-    vec![
-        format!(
-            "We have no maintenance results for {} in {period}, so this report cannot say how {} doing.",
-            if devices == 0 {
-                "your devices".to_string()
-            } else {
-                format!("your {}", count(devices as u64, "device", "devices"))
-            },
-            if devices == 1 { "it is" } else { "they are" }
-        ),
-        "If you expected maintenance in this period, please contact us: we will find out why."
-            .into(),
-    ]
-}
-
-/// `1 device`, `3 devices`.
+/// `1 device`, `3 devices` (English, for the MSP's own messages).
 pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
     let n = n.into();
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-pub(super) fn period_words(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+/// The period as the catalog selects it: `month` for a calendar month (28 to 31 days), else days.
+pub(super) fn period_args(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(&'static str, Arg)> {
     let days = (to - from).num_days();
     if (28..=31).contains(&days) {
-        "last month".into()
+        vec![("period", "month".into()), ("days", Arg::Int(days))]
     } else {
-        format!("the last {days} days")
+        vec![("period", "days".into()), ("days", Arg::Int(days))]
     }
+}
+
+/// The whole summary when the period holds no results: it says so, and claims nothing else.
+pub(super) fn no_data(w: &Words, devices: usize, period: &[(&'static str, Arg)]) -> Vec<Said> {
+    let mut args = vec![("devices", Arg::from(devices))];
+    args.extend(period.iter().cloned());
+    vec![w.say("no-data", args), w.say("no-data-contact", vec![])]
 }
 
 /// Three to five sentences a non-technical reader understands.
 pub(super) fn sentences(
+    w: &Words,
     f: &Figures,
     disks: &[DiskForecast],
     devices: usize,
-    period: String,
+    period: &[(&'static str, Arg)],
     backups: Light,
     next_window: Option<&str>,
-) -> Vec<String> {
+) -> Vec<Said> {
+    let with_period = |mut args: Vec<(&'static str, Arg)>| {
+        args.extend(period.iter().cloned());
+        args
+    };
     let mut s = Vec::new();
-    s.push(match f.runs {
-        0 => format!(
-            "No maintenance ran on your {} in {period}.",
-            count(devices as u64, "device", "devices")
-        ),
-        n => {
-            let times = if n == 1 {
-                "once".to_string()
-            } else {
-                format!("{n} times")
-            };
-            // Each part counts runs by their worst result: a warning is a finding, not "in order".
-            let outcome = match (f.runs_ok, f.runs_with_problems) {
-                (ok, 0) if ok == n && n == 1 => "it found everything in order".to_string(),
-                (ok, 0) if ok == n => "every check found everything in order".to_string(),
-                (0, 1) => "it found something we followed up".to_string(),
-                (0, p) => format!("all {p} found something we followed up"),
-                (ok, p) => format!(
-                    "{} found everything in order and {p} found something we followed up",
-                    count(ok as u64, "check", "checks")
-                ),
-            };
-            format!(
-                "In {period} we checked your {} {times}; {outcome}.",
-                count(devices as u64, "device", "devices"),
-            )
-        }
-    });
+    // Each part counts runs by their worst result: a warning is a finding, not "in order".
+    let runs = vec![
+        ("devices", Arg::from(devices)),
+        ("runs", Arg::from(f.runs)),
+        ("runs_ok", Arg::from(f.runs_ok)),
+        ("runs_with_problems", Arg::from(f.runs_with_problems)),
+    ];
+    s.push(w.say(
+        match (f.runs, f.runs_ok, f.runs_with_problems) {
+            (0, _, _) => "runs-none",
+            (n, ok, 0) if ok == n => "runs-all-ok",
+            (_, 0, _) => "runs-all-problems",
+            _ => "runs-mixed",
+        },
+        with_period(runs),
+    ));
     s.push(if f.updates_installed > 0 {
-        format!(
-            "We installed {}, {} of them security fixes{}.",
-            count(f.updates_installed as u64, "update", "updates"),
-            f.security_installed,
-            if f.reboots > 0 {
-                format!(
-                    ", and restarted {} to complete them",
-                    count(f.reboots as u64, "device", "devices")
-                )
-            } else {
-                String::new()
-            }
+        w.say(
+            "updates-installed",
+            vec![
+                ("updates_installed", f.updates_installed.into()),
+                ("security_installed", f.security_installed.into()),
+                ("reboots", f.reboots.into()),
+            ],
         )
     } else if f.pending_security > 0 {
         // Only what is known: the next window if one is planned, never an install it promises.
-        format!(
-            "{} waiting to be installed; {}.",
-            if f.pending_security == 1 {
-                "1 security update is".to_string()
-            } else {
-                format!("{} security updates are", f.pending_security)
-            },
-            match next_window {
-                Some(w) => format!("your next maintenance window is {w}"),
-                None => "no maintenance window is planned yet".to_string(),
-            }
-        )
+        match next_window {
+            Some(win) => w.say(
+                "security-pending-window",
+                vec![
+                    ("pending_security", f.pending_security.into()),
+                    ("window", win.into()),
+                ],
+            ),
+            None => w.say(
+                "security-pending-no-window",
+                vec![("pending_security", f.pending_security.into())],
+            ),
+        }
     } else if f.pending_updates > 0 {
-        format!(
-            "{} waiting to be installed.",
-            if f.pending_updates == 1 {
-                "1 update is".to_string()
-            } else {
-                format!("{} updates are", f.pending_updates)
-            }
+        w.say(
+            "updates-pending",
+            vec![("pending_updates", f.pending_updates.into())],
         )
     } else {
-        "Your software is up to date; no updates were needed.".into()
+        w.say(
+            "up-to-date",
+            vec![
+                ("pending_updates", Arg::Int(0)),
+                ("updates_installed", Arg::Int(0)),
+            ],
+        )
     });
     s.push(match (backups, f.last_good_backup_age_hours) {
-        (Light::Grey, _) => "Backups are not part of this service yet.".into(),
-        (Light::Green, Some(h)) => format!(
-            "Backups were verified {}; the most recent good backup is {h:.0} hours old.",
-            if f.backups_verified == 1 {
-                "once".to_string()
-            } else {
-                format!("{} times", f.backups_verified)
-            }
+        (Light::Grey, _) => w.say("backups-not-monitored", vec![]),
+        (Light::Green, Some(h)) => w.say(
+            "backups-verified",
+            vec![
+                ("backups_verified", f.backups_verified.into()),
+                ("last_good_backup_age_hours", Arg::Rounded(h)),
+            ],
         ),
-        _ => "We could not confirm a recent, complete backup: we are looking into it.".into(),
+        _ => w.say(
+            "backups-unconfirmed",
+            vec![(
+                "last_good_backup_age_hours",
+                f.last_good_backup_age_hours
+                    .map_or(Arg::Text("none".into()), Arg::Rounded),
+            )],
+        ),
     });
     if f.fixed_automatically > 0 {
-        s.push(format!(
-            "{} found and fixed automatically before {} could affect you.",
-            if f.fixed_automatically == 1 {
-                "1 problem was".to_string()
-            } else {
-                format!("{} problems were", f.fixed_automatically)
-            },
-            if f.fixed_automatically == 1 {
-                "it"
-            } else {
-                "they"
-            }
+        s.push(w.say(
+            "fixed-automatically",
+            vec![("fixed_automatically", f.fixed_automatically.into())],
         ));
     }
     let decisions: Vec<String> = disks
         .iter()
-        .filter(|d| d.days_to_full.is_some_and(|x| x < 30.0) || d.used_percent >= 90.0)
-        .map(|d| match d.days_to_full {
-            Some(x) => format!(
-                "the disk {} on {} will be full in about {}",
-                d.mount,
-                d.host,
-                count(x.round() as u64, "day", "days")
-            ),
-            None if !d.enough_history => format!(
-                "the disk {} on {} is {:.0}% full (not enough history yet to say when it will be full)",
-                d.mount, d.host, d.used_percent
-            ),
-            None => format!(
-                "the disk {} on {} is {:.0}% full",
-                d.mount, d.host, d.used_percent
-            ),
+        .filter(|d| to_decide(d))
+        .map(|d| {
+            let mut args = vec![
+                ("mount", Arg::from(d.mount.as_str())),
+                ("host", Arg::from(d.host.as_str())),
+                ("used_percent", Arg::Percent(d.used_percent)),
+            ];
+            let id = match d.days_to_full {
+                Some(x) => {
+                    args.push(("days_to_full", Arg::Rounded(x)));
+                    "decision-disk-full-in"
+                }
+                None if !d.enough_history => "decision-disk-no-history",
+                None => "decision-disk-used",
+            };
+            w.fmt(id, &args)
         })
         .chain(f.certificates_expiring.iter().map(|c| {
+            let args = [
+                ("name", Arg::from(c.name.as_str())),
+                ("days_left", Arg::Int(c.days_left)),
+            ];
             if c.days_left < 0 {
-                format!("the certificate of {} has expired", c.name)
+                w.fmt("decision-cert-expired", &args)
             } else {
-                format!(
-                    "the certificate of {} expires in {}",
-                    c.name,
-                    count(c.days_left as u64, "day", "days")
-                )
+                w.fmt("decision-cert-expires", &args)
             }
         }))
         .collect();
     s.push(if decisions.is_empty() {
-        "Nothing needs your decision.".into()
+        w.say("nothing-to-decide", vec![])
     } else {
-        format!("Needs your decision: {}.", decisions.join("; "))
+        let decided: Vec<&DiskForecast> = disks
+            .iter()
+            .filter(|d| to_decide(d))
+            .collect();
+        w.say(
+            "needs-decision",
+            vec![
+                (
+                    "decisions",
+                    Arg::Words(decisions.join(&w.get("list-separator"))),
+                ),
+                ("disks", Arg::Trace(serde_json::json!(decided))),
+                (
+                    "certificates_expiring",
+                    Arg::Trace(serde_json::json!(f.certificates_expiring)),
+                ),
+            ],
+        )
     });
     s
+}
+
+/// A disk the client must decide about: full within 30 days, or 90% used.
+fn to_decide(d: &DiskForecast) -> bool {
+    d.days_to_full.is_some_and(|x| x < 30.0) || d.used_percent >= 90.0
 }

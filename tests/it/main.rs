@@ -10,6 +10,7 @@ mod daemon;
 mod modules;
 mod notify;
 mod report;
+mod report_german;
 mod report_truth;
 mod safety;
 mod ssh;

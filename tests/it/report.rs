@@ -188,7 +188,7 @@ async fn figures_sentences_forecast_and_mail_safe_html() {
         "21 GiB left at 1 GiB a day: {days}"
     );
     assert!((3..=5).contains(&r.summary.len()), "{:?}", r.summary);
-    let all = r.summary.join(" ");
+    let all = r.summary_text();
     assert!(
         all.contains(
             "We installed 2 updates, 1 of them security fixes, and restarted 1 device to complete them"
@@ -252,7 +252,7 @@ async fn figures_sentences_forecast_and_mail_safe_html() {
 }
 
 /// The DOM headless Chromium builds from a page (`--dump-dom`).
-fn dom(html: &str) -> String {
+pub(crate) fn dom(html: &str) -> String {
     let chromium = require("chromium", "chromium");
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("page.html");

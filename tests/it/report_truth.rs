@@ -8,7 +8,7 @@ use tended::modules::State;
 use tended::report::{self, Light};
 use tended::store::report::{HostRow, TaskRow};
 
-fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0)
         .single()
         .expect("time")
@@ -30,19 +30,19 @@ fn client(windows: bool) -> tended::inventory::Client {
     inv.client("acme").expect("client").clone()
 }
 
-struct Row<'a> {
-    run: i64,
-    host: &'a str,
-    playbook: &'a str,
-    module: &'a str,
-    name: &'a str,
-    state: State,
-    message: &'a str,
-    data: Value,
-    at: DateTime<Utc>,
+pub(crate) struct Row<'a> {
+    pub(crate) run: i64,
+    pub(crate) host: &'a str,
+    pub(crate) playbook: &'a str,
+    pub(crate) module: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) state: State,
+    pub(crate) message: &'a str,
+    pub(crate) data: Value,
+    pub(crate) at: DateTime<Utc>,
 }
 
-fn row(r: Row<'_>) -> TaskRow {
+pub(crate) fn row(r: Row<'_>) -> TaskRow {
     TaskRow {
         run_id: r.run,
         host: r.host.into(),
@@ -58,7 +58,7 @@ fn row(r: Row<'_>) -> TaskRow {
     }
 }
 
-fn host(run: i64, name: &str, state: State, at: DateTime<Utc>) -> HostRow {
+pub(crate) fn host(run: i64, name: &str, state: State, at: DateTime<Utc>) -> HostRow {
     HostRow {
         run_id: run,
         host: name.into(),
@@ -138,7 +138,7 @@ fn an_empty_period_says_so_and_claims_nothing() {
         "{:?}",
         r.areas
     );
-    let all = r.summary.join(" ");
+    let all = r.summary_text();
     assert!(!all.contains("up to date") && !all.contains("100"), "{all}");
     assert!(all.contains("no maintenance results"), "{all}");
     let text = tended::report::render::text(&r, "Example MSP");
@@ -171,7 +171,7 @@ fn a_run_that_ended_in_a_warning_is_not_everything_in_order() {
         ),
         (1, 0, 1)
     );
-    let all = r.summary.join(" ");
+    let all = r.summary_text();
     assert!(!all.contains("everything in order"), "{all}");
     assert!(all.contains("found something we followed up"), "{all}");
 }
@@ -192,7 +192,7 @@ fn no_window_is_promised_that_is_not_planned() {
     })];
     let r = build(false, &tasks, &[host(1, "web1", State::Warning, at)]);
     assert_eq!(r.next_window, None);
-    let all = r.summary.join(" ");
+    let all = r.summary_text();
     assert!(!all.contains("will be installed"), "{all}");
     assert!(all.contains("81 security updates are waiting"), "{all}");
     assert!(all.contains("no maintenance window"), "{all}");
@@ -223,7 +223,7 @@ fn days_to_full_needs_a_week_of_history_that_a_line_explains() {
         "{:?}",
         r.disks
     );
-    let all = r.summary.join(" ");
+    let all = r.summary_text();
     assert!(!all.contains("will be full in about"), "{all}");
     assert!(all.contains("not enough history yet"), "{all}");
     // Points scattered without a trend over 10 days: no forecast either.
@@ -284,7 +284,7 @@ fn one_certificate_checked_from_two_hosts_is_one_finding() {
         r.figures.certificates_expiring
     );
     assert_eq!(r.figures.certificates_expiring[0].hosts, ["web1", "web2"]);
-    let all = r.summary.join(" ");
+    let all = r.summary_text();
     assert_eq!(all.matches("shop.acme.example").count(), 1, "{all}");
 }
 
