@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod config;
 pub mod duration;
+pub mod fields;
 #[cfg(test)]
 mod fuzz;
 pub mod glob;

@@ -71,28 +71,7 @@ pub(crate) fn rel(base: &Path, p: &str) -> PathBuf {
     crate::inventory::expand_path(p, base)
 }
 
-pub(crate) fn text(
-    src: &Source,
-    node: &Node,
-    key: &str,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<String> {
-    let v = node.get(key)?;
-    match v.scalar_text() {
-        Some(s) => Some(s),
-        None => {
-            diags.push(src.diag(
-                v.pos,
-                format!("`{key}` must be a single value, not {}", v.type_name()),
-            ));
-            None
-        }
-    }
-}
-
-pub(crate) fn pos_of(node: &Node, key: &str) -> Pos {
-    node.get(key).map_or(node.pos, |n| n.pos)
-}
+pub(crate) use crate::fields::{pos_of, text};
 
 impl DaemonConfig {
     /// Reads and validates the file itself (not yet the playbooks and inventory it names).
@@ -257,10 +236,6 @@ impl DaemonConfig {
     }
 }
 
-fn duration(s: &str) -> Result<Duration, String> {
-    crate::duration::parse(s, false).map_err(|e| e.to_string())
-}
-
 fn schedule(
     src: &Source,
     item: &Node,
@@ -346,13 +321,7 @@ fn schedule(
             CatchUp::Once
         }
     };
-    let grace = match text(src, item, "grace", diags) {
-        Some(g) => duration(&g).unwrap_or_else(|e| {
-            diags.push(src.diag(pos_of(item, "grace"), e));
-            Duration::from_secs(3600)
-        }),
-        None => Duration::from_secs(3600),
-    };
+    let grace = crate::fields::duration_or(src, item, "grace", Duration::from_secs(3600), diags);
     let deadman_url = text(src, item, "deadman_url", diags);
     if let Some(u) = &deadman_url
         && reqwest::Url::parse(u).is_err()

@@ -217,23 +217,7 @@ impl Notify {
 
 pub const TOP_KEYS: &[&str] = &["msp", "mail", "alerts", "webhooks", "reports", "delivery"];
 
-fn duration(
-    src: &Source,
-    node: &Node,
-    key: &str,
-    default: Duration,
-    diags: &mut Vec<Diagnostic>,
-) -> Duration {
-    match text(src, node, key, diags) {
-        Some(t) => crate::modules::levels::parse_age(&t)
-            .map(Duration::from_secs)
-            .unwrap_or_else(|e| {
-                diags.push(src.diag(pos_of(node, key), e));
-                default
-            }),
-        None => default,
-    }
-}
+use crate::fields::duration_or as duration;
 
 /// A list of mail addresses (or one address), each checked.
 fn addresses(src: &Source, node: &Node, key: &str, diags: &mut Vec<Diagnostic>) -> Vec<String> {
@@ -569,17 +553,14 @@ fn alerts(src: &Source, a: &Node, diags: &mut Vec<Diagnostic>) -> AlertConfig {
             diags,
         )),
     };
-    let client_contacts = match text(src, a, "client_contacts", diags).as_deref() {
-        None | Some("true") => true,
-        Some("false") => false,
-        Some(o) => {
-            diags.push(src.diag(
-                pos_of(a, "client_contacts"),
-                format!("client_contacts `{o}` must be true or false"),
-            ));
-            true
-        }
-    };
+    let client_contacts = crate::fields::boolean(
+        src,
+        a,
+        "client_contacts",
+        "write true (client contacts marked alerts: true get their own client's alerts) or false",
+        diags,
+    )
+    .unwrap_or(true);
     AlertConfig {
         to,
         min_state,

@@ -246,18 +246,14 @@ fn contacts(src: &Source, node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<Conta
                     &["name", "email", "alerts"],
                     "a contact",
                 ));
-                let alerts = match item.get("alerts").map(|a| (a, a.scalar_text())) {
-                    None => false,
-                    Some((_, Some(t))) if t == "true" => true,
-                    Some((_, Some(t))) if t == "false" => false,
-                    Some((a, _)) => {
-                        diags.push(
-                            src.diag(a.pos, "`alerts` must be true or false")
-                                .help("alerts: true also sends this contact the alerts about the client's machines"),
-                        );
-                        false
-                    }
-                };
+                let alerts = crate::fields::boolean(
+                    src,
+                    item,
+                    "alerts",
+                    "alerts: true also sends this contact the alerts about the client's machines",
+                    diags,
+                )
+                .unwrap_or(false);
                 (
                     item.get("name").and_then(Node::scalar_text),
                     item.get("email")

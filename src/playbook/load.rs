@@ -137,33 +137,11 @@ fn unsupported_or_unknown(cx: &mut Ctx, node: &Node, allowed: &[&str], what: &st
 }
 
 fn string(cx: &mut Ctx, node: &Node, key: &str) -> Option<String> {
-    let v = node.get(key)?;
-    match v.scalar_text() {
-        Some(s) => Some(s),
-        None => {
-            cx.err(
-                v.pos,
-                format!("`{key}` must be a string, not {}", v.type_name()),
-                "write a single value",
-            );
-            None
-        }
-    }
+    crate::fields::text(cx.src, node, key, &mut cx.diags)
 }
 
 fn boolean(cx: &mut Ctx, node: &Node, key: &str) -> Option<bool> {
-    let v = node.get(key)?;
-    match v.kind {
-        Kind::Bool(b) => Some(b),
-        _ => {
-            cx.err(
-                v.pos,
-                format!("`{key}` must be true or false, not {}", v.type_name()),
-                "write true or false",
-            );
-            None
-        }
-    }
+    crate::fields::boolean(cx.src, node, key, "write true or false", &mut cx.diags)
 }
 
 fn vars(cx: &mut Ctx, node: &Node) -> Map<String, Value> {
@@ -242,37 +220,11 @@ fn play(cx: &mut Ctx, node: &Node) -> Option<Play> {
 
 /// `30`, `30s`, `5m`, `2h`, `1d` (the one grammar of `crate::duration`, bounded).
 fn duration(cx: &mut Ctx, node: &Node, key: &str) -> Option<Duration> {
-    let v = node.get(key)?;
-    let parsed = match &v.kind {
-        Kind::Int(i) => u64::try_from(*i)
-            .ok()
-            .and_then(crate::duration::from_secs)
-            .ok_or_else(|| format!("`{key}: {i}` is not a duration of at most ten years")),
-        Kind::Str(s) => crate::duration::parse(s, true).map_err(|e| format!("`{key}`: {e}")),
-        _ => Err(format!("`{key}` must be a duration")),
-    };
-    match parsed {
-        Ok(d) => Some(d),
-        Err(msg) => {
-            cx.err(v.pos, msg, "write seconds (30) or 30s, 5m, 2h, 1d");
-            None
-        }
-    }
+    crate::fields::duration(cx.src, node, key, true, &mut cx.diags)
 }
 
 fn count(cx: &mut Ctx, node: &Node, key: &str) -> Option<u32> {
-    let v = node.get(key)?;
-    match v.kind {
-        Kind::Int(i) if (0..=1000).contains(&i) => Some(i as u32),
-        _ => {
-            cx.err(
-                v.pos,
-                format!("`{key}` must be a whole number between 0 and 1000"),
-                "e.g. retries: 3",
-            );
-            None
-        }
-    }
+    crate::fields::count(cx.src, node, key, 0..=1000, "retries: 3", &mut cx.diags)
 }
 
 fn module_key<'n>(
