@@ -1,7 +1,10 @@
 //! Playbooks: the typed model of plays and tasks, loaded and validated from YAML in one pass that
 //! reports every problem at once.
 
+mod filters;
 mod load;
+pub mod magic;
+pub mod resolve;
 pub mod template;
 #[cfg(test)]
 mod template_attacks;
@@ -71,6 +74,22 @@ pub struct Task {
     /// in check mode); the check then runs again.
     pub remediate: Vec<Task>,
     pub pos: Pos,
+}
+
+impl Task {
+    /// Every top-level variable the task reads: its parameters' templates, `when`, `changed_when`
+    /// and `failed_when` (the variables they read in turn are found when they are resolved).
+    pub fn reads(&self, t: &template::Templates) -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::new();
+        resolve::variables_in(t, &self.params, false, &mut out);
+        for e in [&self.when, &self.changed_when, &self.failed_when]
+            .into_iter()
+            .flatten()
+        {
+            resolve::variables_in(t, &Value::String(e.clone()), true, &mut out);
+        }
+        out
+    }
 }
 
 impl Playbook {

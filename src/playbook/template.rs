@@ -77,8 +77,16 @@ fn base_env() -> Environment<'static> {
         Some(s) => matches!(s.to_ascii_lowercase().as_str(), "true" | "yes" | "1" | "on"),
         None => v.is_true(),
     });
+    // Python's string methods (`.split()`, `.startswith()`, ...) as Ansible users write them.
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    super::filters::add_to(&mut env);
+    // A bounded amount of work per template: a hostile inventory value cannot loop for ever.
+    env.set_fuel(Some(FUEL));
     env
 }
+
+/// Instructions one template may run; far beyond any maintenance template, far below a hang.
+const FUEL: u64 = 2_000_000;
 
 impl Default for Templates {
     fn default() -> Self {

@@ -31,6 +31,7 @@ pub fn check_variables(pb: &Playbook, inv: &Inventory) -> Vec<Diagnostic> {
             .map(|s| s.to_string())
             .collect();
         known.extend(play.vars.keys().cloned());
+        known.extend(super::magic::NAMES.iter().map(|s| s.to_string()));
         for task in &play.tasks {
             let mut used = BTreeSet::new();
             let mut texts = vec![(task.name.clone(), false)];

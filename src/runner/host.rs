@@ -88,6 +88,8 @@ fn registered_value(r: &TaskResult) -> Value {
 struct HostRun<'a> {
     host: &'a Host,
     play: &'a Play,
+    /// Which play of the playbook (its hosts are `play_hosts`).
+    play_index: usize,
     opts: &'a RunOptions,
     shared: &'a Shared,
     transport: Arc<dyn Transport>,
@@ -99,8 +101,15 @@ struct HostRun<'a> {
 }
 
 impl HostRun<'_> {
-    fn context(&self, task: &Task) -> Map<String, Value> {
+    /// The task's variables, Ansible's precedence, with every variable it reads rendered (they
+    /// are templates too) and the magic variables; an error names the variable that cannot be.
+    fn context(&self, task: &Task) -> Result<Map<String, Value>, String> {
         let mut vars = self.host.vars.clone();
+        vars.extend(crate::playbook::magic::host_vars(
+            self.host,
+            &self.shared.magic,
+            self.play_index,
+        ));
         vars.extend(self.play.vars.clone());
         vars.extend(task.vars.clone());
         vars.extend(self.registered.clone());
@@ -110,7 +119,15 @@ impl HostRun<'_> {
             "tended".into(),
             json!({ "check_mode": self.opts.check_mode, "run_id": self.shared.run_id }),
         );
-        vars
+        let data: std::collections::BTreeSet<String> = self.registered.keys().cloned().collect();
+        crate::playbook::resolve::resolve_used(
+            &self.shared.templates,
+            &mut vars,
+            &data,
+            task.reads(&self.shared.templates),
+        )
+        .map_err(|e| format!("{}: {e}", self.where_(task)))?;
+        Ok(vars)
     }
 
     fn where_(&self, task: &Task) -> String {
@@ -141,11 +158,17 @@ impl HostRun<'_> {
     async fn task(&mut self, index: usize, task: &Task) -> TaskRecord {
         let started_at = Utc::now();
         let clock = Instant::now();
-        let vars = self.context(task);
+        let (vars, unresolved) = match self.context(task) {
+            Ok(v) => (v, None),
+            Err(e) => (Map::new(), Some(e)),
+        };
         let ctx = to_value(&vars);
         let templates = &self.shared.templates;
         let mut attempts = 0;
         let result = 'done: {
+            if let Some(e) = unresolved {
+                break 'done TaskResult::new(State::Failed, e);
+            }
             if let Some(when) = &task.when {
                 match templates.eval_bool(when, &ctx) {
                     Ok(true) => {}
@@ -277,6 +300,7 @@ impl HostRun<'_> {
 pub(super) async fn run_play_on_host(
     host: &Host,
     play: &Play,
+    play_index: usize,
     opts: &RunOptions,
     shared: &Shared,
     transport: Arc<dyn Transport>,
@@ -315,6 +339,7 @@ pub(super) async fn run_play_on_host(
     let mut run = HostRun {
         host,
         play,
+        play_index,
         opts,
         shared,
         transport,

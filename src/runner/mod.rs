@@ -103,6 +103,8 @@ pub(crate) struct Shared {
     pub previous: crate::store::PreviousData,
     /// How many SSH handshakes may be in flight (up to `forks`).
     pub admission: Arc<admission::Admission>,
+    /// Ansible's magic variables (`groups`, `hostvars`, `play_hosts`, ...).
+    pub magic: crate::playbook::magic::Magic,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -310,6 +312,7 @@ pub async fn run(
         run_id,
         playbook_file: pb.file().display().to_string(),
         templates: Templates::new(),
+        magic: crate::playbook::magic::Magic::build(inv, &plan, &pb.source.text),
         on_task,
         previous,
     });
@@ -363,7 +366,7 @@ pub async fn run(
                 match transport {
                     Ok(t) => {
                         connections.lock().await.insert(host.key(), t.clone());
-                        let r = host::run_play_on_host(&host, play, &opts, &shared, t).await;
+                        let r = host::run_play_on_host(&host, play, play_index, &opts, &shared, t).await;
                         let done = last_play.get(&host.key()) == Some(&play_index);
                         if r.state == State::Unreachable || done {
                             let c = connections.lock().await.remove(&host.key());

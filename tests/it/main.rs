@@ -16,3 +16,4 @@ mod safety;
 mod ssh;
 mod status;
 mod store;
+mod templates;
