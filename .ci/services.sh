@@ -18,6 +18,8 @@ install_packages() {
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     command -v ip >/dev/null 2>&1 || missing+=(iproute2)
     command -v python3 >/dev/null 2>&1 || missing+=(python3)
+    # A venv for ansible-core (tests/it/ansible.rs compares templates with it; pip installs it).
+    python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
     # Real dnf and zypper (with rpm tools to build a local repository) for the updates tests.
     command -v dnf >/dev/null 2>&1 || missing+=(dnf)
     command -v zypper >/dev/null 2>&1 || missing+=(zypper)

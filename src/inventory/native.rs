@@ -73,8 +73,11 @@ pub(crate) fn parse(src: &Source, node: &Node) -> (RawClient, Vec<Diagnostic>) {
         match l.as_str().and_then(crate::model::Language::parse) {
             Some(lang) => raw.language = lang,
             None => diags.push(
-                src.diag(l.pos, "`language` is not a language tended writes reports in")
-                    .help("use `en` (English, the default) or `de` (German)"),
+                src.diag(
+                    l.pos,
+                    "`language` is not a language tended writes reports in",
+                )
+                .help("use `en` (English, the default) or `de` (German)"),
             ),
         }
     }

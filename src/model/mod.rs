@@ -222,7 +222,11 @@ impl Language {
 
     /// `en`, `de` or a regional tag of either (`en-GB`, `de-AT`, `de_CH`), any case.
     pub fn parse(s: &str) -> Option<Language> {
-        let primary = s.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
+        let primary = s
+            .split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         Language::ALL.into_iter().find(|l| l.as_str() == primary)
     }
 }

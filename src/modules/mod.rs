@@ -3,10 +3,12 @@
 //! Adding a module is one new file and one line in `MODULES`; validation, the JSON Schema, the README
 //! list and `tended modules` all come from the trait.
 
+mod assert;
 pub mod backup;
 pub mod backup_tools;
 pub(crate) mod cert;
 mod command;
+mod debug;
 pub mod disk;
 pub mod http;
 pub mod levels;
@@ -106,6 +108,11 @@ pub trait Module: Send + Sync {
     fn shell_params(&self) -> &'static [&'static str] {
         &[]
     }
+    /// Parameters that are Jinja expressions (`assert: that:`, `debug: var:`): the runner evaluates
+    /// each and gives the module `{expression, value, truth}` in its place.
+    fn expression_params(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Checks parameters before anything runs; the message says what to fix.
     fn validate(&self, params: &Value) -> Result<(), String>;
     /// JSON Schema of the parameters, for `tended schema`.
@@ -123,6 +130,8 @@ pub static MODULES: &[&dyn Module] = &[
     &updates::Updates,
     &cert::Cert,
     &http::Http,
+    &debug::Debug,
+    &assert::Assert,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Module> {

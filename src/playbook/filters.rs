@@ -69,7 +69,144 @@ fn dirname(p: &str) -> String {
     }
 }
 
+/// JSON as Python's `json.dumps` writes it, which Ansible's `to_json` is: `", "` and `": "`
+/// between items, every non-ASCII character as `\uXXXX`; with `indent` (`to_nice_json`) keys
+/// sorted and four spaces, separators `","` and `": "`.
+fn python_json(v: &Value, indent: Option<&'static [u8]>) -> Result<String, Error> {
+    struct Py {
+        indent: Option<&'static [u8]>,
+        depth: usize,
+    }
+    impl Py {
+        fn newline<W: ?Sized + std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
+            if let Some(i) = self.indent {
+                w.write_all(b"\n")?;
+                for _ in 0..self.depth {
+                    w.write_all(i)?;
+                }
+            }
+            Ok(())
+        }
+    }
+    impl serde_json::ser::Formatter for Py {
+        fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+            self.depth += 1;
+            w.write_all(b"[")
+        }
+        fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+            self.depth -= 1;
+            self.newline(w)?;
+            w.write_all(b"]")
+        }
+        fn begin_array_value<W: ?Sized + std::io::Write>(
+            &mut self,
+            w: &mut W,
+            first: bool,
+        ) -> std::io::Result<()> {
+            if !first {
+                w.write_all(if self.indent.is_some() { b"," } else { b", " })?;
+            }
+            self.newline(w)
+        }
+        fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+            self.depth += 1;
+            w.write_all(b"{")
+        }
+        fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+            self.depth -= 1;
+            self.newline(w)?;
+            w.write_all(b"}")
+        }
+        fn begin_object_key<W: ?Sized + std::io::Write>(
+            &mut self,
+            w: &mut W,
+            first: bool,
+        ) -> std::io::Result<()> {
+            if !first {
+                w.write_all(if self.indent.is_some() { b"," } else { b", " })?;
+            }
+            self.newline(w)
+        }
+        fn begin_object_value<W: ?Sized + std::io::Write>(
+            &mut self,
+            w: &mut W,
+        ) -> std::io::Result<()> {
+            w.write_all(b": ")
+        }
+    }
+    // Through serde_json's own value, so keys come out sorted as `sort_keys` would.
+    let value = serde_json::to_value(v).map_err(|e| invalid(format!("to_json: {e}")))?;
+    let mut buf = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, Py { indent, depth: 0 });
+    serde::Serialize::serialize(&value, &mut ser).map_err(|e| invalid(format!("to_json: {e}")))?;
+    let text = String::from_utf8(buf).map_err(|e| invalid(format!("to_json: {e}")))?;
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Compares two versions part by part (`1.10` after `1.9`; digits as numbers, the rest as text).
+fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let parts = |s: &str| -> Vec<String> {
+        s.split(['.', '-', '_', '+', '~', ':'])
+            .map(str::to_string)
+            .collect()
+    };
+    let (pa, pb) = (parts(a), parts(b));
+    for i in 0..pa.len().max(pb.len()) {
+        let (x, y) = (pa.get(i).map_or("0", |s| s), pb.get(i).map_or("0", |s| s));
+        let o = match (x.parse::<u64>(), y.parse::<u64>()) {
+            (Ok(m), Ok(n)) => m.cmp(&n),
+            _ => x.cmp(y),
+        };
+        if o != std::cmp::Ordering::Equal {
+            return o;
+        }
+    }
+    std::cmp::Ordering::Equal
+}
+
 pub(super) fn add_to(env: &mut Environment<'static>) {
+    // Ansible's tests: `match` anchors at the start, `search` and `regex` look anywhere.
+    env.add_test(
+        "match",
+        |s: String, pattern: String| -> Result<bool, Error> {
+            Ok(regex(&format!("^(?:{pattern})"))?.is_match(&s))
+        },
+    );
+    env.add_test(
+        "search",
+        |s: String, pattern: String| -> Result<bool, Error> { Ok(regex(&pattern)?.is_match(&s)) },
+    );
+    env.add_test(
+        "regex",
+        |s: String, pattern: String| -> Result<bool, Error> { Ok(regex(&pattern)?.is_match(&s)) },
+    );
+    env.add_test(
+        "version",
+        |v: Value, other: Value, op: Option<String>| -> Result<bool, Error> {
+            use std::cmp::Ordering::*;
+            let o = version_cmp(&v.to_string(), &other.to_string());
+            Ok(match op.as_deref().unwrap_or("==") {
+                "<" | "lt" => o == Less,
+                "<=" | "le" => o != Greater,
+                ">" | "gt" => o == Greater,
+                ">=" | "ge" => o != Less,
+                "==" | "=" | "eq" => o == Equal,
+                "!=" | "<>" | "ne" => o != Equal,
+                other => return Err(invalid(format!("version: unknown operator `{other}`"))),
+            })
+        },
+    );
     env.add_filter(
         "regex_search",
         |s: String, pattern: String| -> Result<Value, Error> {
@@ -100,10 +237,10 @@ pub(super) fn add_to(env: &mut Environment<'static>) {
     env.add_filter("basename", |p: String| basename(&p).to_string());
     env.add_filter("dirname", |p: String| dirname(&p));
     env.add_filter("to_json", |v: Value| -> Result<String, Error> {
-        serde_json::to_string(&v).map_err(|e| invalid(format!("to_json: {e}")))
+        python_json(&v, None)
     });
     env.add_filter("to_nice_json", |v: Value| -> Result<String, Error> {
-        serde_json::to_string_pretty(&v).map_err(|e| invalid(format!("to_nice_json: {e}")))
+        python_json(&v, Some(b"    "))
     });
     env.add_filter("from_json", |s: String| -> Result<Value, Error> {
         serde_json::from_str::<serde_json::Value>(&s)
@@ -161,34 +298,53 @@ mod tests {
         assert_eq!(dirname("a/b//"), "a/b");
         assert_eq!(dirname("file"), "");
         assert_eq!(
-            render("{{ out | regex_search('[0-9]+\\\\.[0-9]+\\\\.[0-9]+') }}"),
+            render("{{ out | regex_search('[0-9]+\\.[0-9]+\\.[0-9]+') }}"),
             "6.1.0"
         );
         assert_eq!(
-            render("{{ out | regex_replace('kernel (\\\\S+) .*', 'k=\\\\1') }}"),
+            render("{{ out | regex_replace('kernel (\\S+) .*', 'k=\\1') }}"),
             "k=6.1.0-28-amd64"
         );
         assert_eq!(render("{{ out | regex_findall('[0-9]+') | length }}"), "5");
-        assert_eq!(render("{{ flag | bool }}"), "true");
+        assert_eq!(render("{{ flag | bool }}"), "True");
         assert_eq!(render("{{ n | int + 1 }}"), "43");
         assert_eq!(render("{{ (doc | from_json).a[1] }}"), "2");
-        assert_eq!(render("{{ {'b': 1} | to_json }}"), "{\"b\":1}");
+        assert_eq!(
+            render("{{ {'b': 1, 'a': [1, 'ü']} | to_json }}"),
+            "{\"a\": [1, \"\\u00fc\"], \"b\": 1}"
+        );
+        assert_eq!(
+            render("{{ {'b': 1, 'a': [1]} | to_nice_json }}"),
+            "{\n    \"a\": [\n        1\n    ],\n    \"b\": 1\n}"
+        );
+        assert_eq!(
+            render("x{{ flag | bool }} {{ [1, 'a'] }} {{ none }}"),
+            "xTrue [1, 'a'] "
+        );
         assert_eq!(render("{{ enc | b64decode }}"), "hello");
         assert_eq!(render("{{ 'hello' | b64encode }}"), "aGVsbG8=");
         assert_eq!(render("{{ (n == '42') | ternary('yes', 'no') }}"), "yes");
         assert_eq!(render("{{ none | ternary('y', 'n', 'unset') }}"), "unset");
         // Python's string methods.
         assert_eq!(render("{{ out.split()[1] }}"), "6.1.0-28-amd64");
-        assert_eq!(render("{{ path.startswith('/var') }}"), "true");
+        assert_eq!(render("{{ path.startswith('/var') }}"), "True");
         assert_eq!(render("{{ out.upper() }}"), "KERNEL 6.1.0-28-AMD64 RUNNING");
-        assert!(render("{{ doc | from_json | to_json }}").contains("[1,2]"));
+        assert_eq!(render("{{ doc | from_json | to_json }}"), "{\"a\": [1, 2]}");
         assert!(render("{{ out | regex_search('(') }}").starts_with("ERR"));
         assert_eq!(replacement("$1 \\g<v> \\2"), "$$1 ${v} ${2}");
+        assert_eq!(
+            render(
+                "{{ '12.10' is version('12.9', '>') }} {{ '1.2' is version('1.2.0', 'eq') }} {{ out is match('6') }} {{ out is search('6') }}"
+            ),
+            "True True False True"
+        );
     }
 
     #[test]
     fn a_runaway_template_runs_out_of_fuel_instead_of_hanging() {
-        let out = render("{% for a in range(10000) %}{% for b in range(10000) %}{% endfor %}{% endfor %}");
+        let out = render(
+            "{% for a in range(10000) %}{% for b in range(10000) %}{% endfor %}{% endfor %}",
+        );
         assert!(out.starts_with("ERR") && out.contains("fuel"), "{out}");
     }
 }

@@ -75,6 +75,49 @@ impl Ctx<'_> {
         let d = self.src.diag(pos, msg).help(help);
         self.diags.push(d);
     }
+
+    /// Compiles every template in `node` (a value, a list, a mapping), reporting each problem at
+    /// its own line and column; `expression` for `when:` and the like.
+    fn templates_in(&mut self, node: &Node, expression: bool) {
+        match &node.kind {
+            Kind::Str(s) => {
+                for p in super::check::check(&self.templates, s, expression) {
+                    let pos = self.inside(node, s, p.offset);
+                    self.err(pos, p.message, p.help);
+                }
+            }
+            Kind::Seq(items) => items.iter().for_each(|n| self.templates_in(n, expression)),
+            Kind::Map(entries) => entries
+                .iter()
+                .for_each(|(_, n)| self.templates_in(n, expression)),
+            _ => {}
+        }
+    }
+
+    /// Where byte `offset` of the string `s` (the value of `node`) is in the file: exact for a
+    /// one-line value, plain or quoted; the value's start otherwise.
+    fn inside(&self, node: &Node, s: &str, offset: usize) -> crate::yaml::Pos {
+        let line_text = self
+            .src
+            .text
+            .lines()
+            .nth(node.pos.line.saturating_sub(1) as usize)
+            .unwrap_or("");
+        let at: String = line_text
+            .chars()
+            .skip(node.pos.col.saturating_sub(1) as usize)
+            .collect();
+        let quoted = at.starts_with('"') || at.starts_with('\'');
+        let body = at.get(usize::from(quoted)..).unwrap_or("");
+        let prefix = s.get(..offset).unwrap_or(s);
+        if s.contains('\n') || !body.starts_with(prefix) {
+            return node.pos;
+        }
+        crate::yaml::Pos {
+            line: node.pos.line,
+            col: node.pos.col + u32::from(quoted) + prefix.chars().count() as u32,
+        }
+    }
 }
 
 pub(super) fn load(source: Source) -> Result<Playbook, Diagnostics> {
@@ -110,6 +153,8 @@ pub(super) fn load(source: Source) -> Result<Playbook, Diagnostics> {
         );
     }
     if !cx.diags.is_empty() {
+        // In file order, whichever check found them.
+        cx.diags.sort_by_key(|d| (d.pos.line, d.pos.col));
         return Err(Diagnostics(cx.diags));
     }
     Ok(Playbook { source, plays })
@@ -207,6 +252,9 @@ fn play(cx: &mut Ctx, node: &Node) -> Option<Play> {
         }
     };
     let _ = boolean(cx, node, "gather_facts");
+    if let Some(v) = node.get("vars") {
+        cx.templates_in(v, false);
+    }
     Some(Play {
         name,
         hosts: hosts.unwrap_or_default(),
@@ -309,20 +357,15 @@ fn task(cx: &mut Ctx, node: &Node, registered: &mut BTreeSet<String>) -> Option<
     let when = string(cx, node, "when");
     let changed_when = string(cx, node, "changed_when");
     let failed_when = string(cx, node, "failed_when");
-    for (key, expr) in [
-        ("when", &when),
-        ("changed_when", &changed_when),
-        ("failed_when", &failed_when),
-    ] {
-        if let Some(e) = expr
-            && let Err(err) = cx.templates.variables(e, true)
-        {
-            let pos = node.get(key).map_or(node.pos, |n| n.pos);
-            cx.err(
-                pos,
-                format!("`{key}` is not a valid expression: {err}"),
-                "write a Jinja expression such as `disk_check.rc == 0`",
-            );
+    // Every template and expression compiles, and names only filters and tests that exist.
+    for key in ["when", "changed_when", "failed_when"] {
+        if let Some(n) = node.get(key) {
+            cx.templates_in(n, true);
+        }
+    }
+    for key in ["name", "vars", "args"] {
+        if let Some(n) = node.get(key) {
+            cx.templates_in(n, false);
         }
     }
     // A stable check id: history, trends and alert states follow it when the task is renamed.
@@ -408,6 +451,7 @@ fn task(cx: &mut Ctx, node: &Node, registered: &mut BTreeSet<String>) -> Option<
         },
     };
     let (key, module, params_node) = found?;
+    cx.templates_in(params_node, false);
     let mut params = modules::normalize(module, &params_node.to_json());
     if let Some(args) = node.get("args") {
         match (args.to_json(), &mut params) {

@@ -40,7 +40,11 @@ impl Magic {
             .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .collect();
         let mut m = Magic {
-            mentioned: NAMES.iter().copied().filter(|n| words.contains(n)).collect(),
+            mentioned: NAMES
+                .iter()
+                .copied()
+                .filter(|n| words.contains(n))
+                .collect(),
             ..Magic::default()
         };
         if m.mentioned.contains("groups") || m.mentioned.contains("hostvars") {
@@ -68,7 +72,9 @@ impl Magic {
                 for h in hosts {
                     per.entry(h.client.clone()).or_default().push(&h.name);
                 }
-                per.into_iter().map(|(c, names)| (c, json!(names))).collect()
+                per.into_iter()
+                    .map(|(c, names)| (c, json!(names)))
+                    .collect()
             })
             .collect();
         m

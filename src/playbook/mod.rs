@@ -1,6 +1,7 @@
 //! Playbooks: the typed model of plays and tasks, loaded and validated from YAML in one pass that
 //! reports every problem at once.
 
+mod check;
 mod filters;
 mod load;
 pub mod magic;
@@ -82,6 +83,16 @@ impl Task {
     pub fn reads(&self, t: &template::Templates) -> std::collections::BTreeSet<String> {
         let mut out = std::collections::BTreeSet::new();
         resolve::variables_in(t, &self.params, false, &mut out);
+        let normalized = crate::modules::normalize(self.module.0, &self.params);
+        for k in self.module.0.expression_params() {
+            match normalized.get(*k) {
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .for_each(|e| resolve::variables_in(t, e, true, &mut out)),
+                Some(e) => resolve::variables_in(t, e, true, &mut out),
+                None => {}
+            }
+        }
         for e in [&self.when, &self.changed_when, &self.failed_when]
             .into_iter()
             .flatten()

@@ -184,23 +184,30 @@ mod tests {
             "result": {"stdout": "{{ not rendered }}"},
         }));
         let data: BTreeSet<String> = ["result".to_string()].into();
-        resolve_used(&t, &mut v, &data, ["dirs".to_string(), "out".to_string()])
-            .expect("resolves");
+        resolve_used(&t, &mut v, &data, ["dirs".to_string(), "out".to_string()]).expect("resolves");
         assert_eq!(v["spool"], json!("/srv/fleet/spool/web1"));
         assert_eq!(
             v["dirs"],
             json!(["/srv/fleet/spool/web1/a", {"b": "/srv/fleet/spool/web1/b"}])
         );
-        assert_eq!(v["out"], json!("{{ not rendered }}"), "data is not rendered");
+        assert_eq!(
+            v["out"],
+            json!("{{ not rendered }}"),
+            "data is not rendered"
+        );
         assert_eq!(v["broken"], json!("{{ nowhere }}"), "unused: left alone");
         let err = resolve_used(&t, &mut v, &data, ["broken".to_string()]).expect_err("used");
-        assert!(err.0.contains("`broken`") && err.0.contains("undefined"), "{err}");
+        assert!(
+            err.0.contains("`broken`") && err.0.contains("undefined"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_cycle_names_its_variables() {
         let t = Templates::new();
-        let mut v = vars(json!({"a": "{{ b }}", "b": "x{{ c }}", "c": "{{ a }}", "p": "{{ p }}/x"}));
+        let mut v =
+            vars(json!({"a": "{{ b }}", "b": "x{{ c }}", "c": "{{ a }}", "p": "{{ p }}/x"}));
         let err = resolve_used(&t, &mut v, &BTreeSet::new(), ["a".to_string()]).expect_err("cycle");
         assert!(err.0.contains("`a` -> `b` -> `c` -> `a`"), "{err}");
         let err = resolve_used(&t, &mut v, &BTreeSet::new(), ["p".to_string()]).expect_err("self");

@@ -242,7 +242,9 @@ impl Words {
         for b in std::iter::once(&self.bundle).chain(self.fallback.as_ref()) {
             if let Some(pattern) = b.get_message(id).and_then(|m| m.value()) {
                 let mut errors = Vec::new();
-                let text = b.format_pattern(pattern, Some(&fa), &mut errors).into_owned();
+                let text = b
+                    .format_pattern(pattern, Some(&fa), &mut errors)
+                    .into_owned();
                 debug_assert!(errors.is_empty(), "message {id}: {errors:?}");
                 return text;
             }
@@ -356,12 +358,18 @@ mod tests {
         let en = Words::new(Language::En);
         let de = Words::new(Language::De);
         let args = |n: i64| vec![("disks", Arg::Int(n))];
-        assert_eq!(en.fmt("note-disks-attention", &args(1)), "1 disk needs attention");
+        assert_eq!(
+            en.fmt("note-disks-attention", &args(1)),
+            "1 disk needs attention"
+        );
         assert_eq!(
             de.fmt("note-disks-attention", &args(1234)),
             "1.234 Datenträger brauchen Aufmerksamkeit"
         );
-        assert_eq!(en.fmt("and-more", &[("more", Arg::Int(12345))]), "and 12,345 more");
+        assert_eq!(
+            en.fmt("and-more", &[("more", Arg::Int(12345))]),
+            "and 12,345 more"
+        );
         assert_eq!(de.percent(93.4), "93\u{202f}%");
         assert_eq!(en.percent(93.6), "94%");
         let t = chrono::Utc

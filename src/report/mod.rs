@@ -9,9 +9,9 @@ pub mod render;
 mod words;
 
 pub use forecast::{days_to_full, days_to_full_rule};
+use i18n::Arg;
 pub use i18n::{Language, Said, Words};
 pub use words::count;
-use i18n::Arg;
 use words::{period_args, sentences};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -285,7 +285,10 @@ pub fn assemble(
                             ("package", p.name.as_str().into()),
                             (
                                 "from",
-                                p.from.clone().unwrap_or_else(|| w.get("action-new-package")).into(),
+                                p.from
+                                    .clone()
+                                    .unwrap_or_else(|| w.get("action-new-package"))
+                                    .into(),
                             ),
                             ("to", p.to.as_str().into()),
                         ],
@@ -310,7 +313,10 @@ pub fn assemble(
                 actions.push(Action {
                     at: t.at,
                     host: t.host.clone(),
-                    what: w.fmt("action-service-restarted", &[("unit", sd.unit.as_str().into())]),
+                    what: w.fmt(
+                        "action-service-restarted",
+                        &[("unit", sd.unit.as_str().into())],
+                    ),
                 });
             }
         }

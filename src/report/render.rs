@@ -419,7 +419,10 @@ pub fn text(r: &Report, msp: &str) -> String {
                 "{}",
                 w.fmt(
                     "health-text",
-                    &[("score", Arg::Int(i64::from(score))), ("band", band.as_str().into())]
+                    &[
+                        ("score", Arg::Int(i64::from(score))),
+                        ("band", band.as_str().into())
+                    ]
                 )
             );
         }
@@ -483,7 +486,13 @@ pub fn text(r: &Report, msp: &str) -> String {
     if !r.actions.is_empty() {
         let _ = writeln!(t, "\n{}", w.get("what-we-did"));
         for a in &r.actions {
-            let _ = writeln!(t, "  {}  {}  {}", day(&w, a.at, &r.timezone), a.host, a.what);
+            let _ = writeln!(
+                t,
+                "  {}  {}  {}",
+                day(&w, a.at, &r.timezone),
+                a.host,
+                a.what
+            );
         }
     }
     let _ = writeln!(t, "\n{}", next_window(&w, r));

@@ -178,10 +178,7 @@ pub(super) fn sentences(
     s.push(if decisions.is_empty() {
         w.say("nothing-to-decide", vec![])
     } else {
-        let decided: Vec<&DiskForecast> = disks
-            .iter()
-            .filter(|d| to_decide(d))
-            .collect();
+        let decided: Vec<&DiskForecast> = disks.iter().filter(|d| to_decide(d)).collect();
         w.say(
             "needs-decision",
             vec![

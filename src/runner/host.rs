@@ -204,6 +204,15 @@ impl HostRun<'_> {
                     format!("{}: {e} (after templating)", self.where_(task)),
                 );
             }
+            let params = match templates.evaluate_params(task.module.0, params, &ctx) {
+                Ok(p) => p,
+                Err(e) => {
+                    break 'done TaskResult::new(
+                        State::Failed,
+                        format!("{}: {e}", self.where_(task)),
+                    );
+                }
+            };
             let module_ctx = TaskContext {
                 transport: self.transport.as_ref(),
                 host: self.host,

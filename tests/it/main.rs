@@ -4,6 +4,7 @@
 
 mod common;
 
+mod ansible;
 mod auth;
 mod cli;
 mod daemon;

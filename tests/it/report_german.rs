@@ -51,10 +51,34 @@ fn report(language: &str) -> Report {
     let at = to - Duration::hours(2);
     let last = 20;
     for (h, module, name, state, data) in [
-        ("web1", "updates", "Updates", State::Warning, json!({"pending": 1234, "pending_security": 3, "installed": [{"name": "openssl", "from": "3.0.15-1", "to": "3.0.16-1", "security": true}, {"name": "tzdata", "from": null, "to": "2025b", "security": false}], "reboot": {"performed": true, "seconds": 48}})),
-        ("web1", "backup", "Sicherung", State::Ok, json!({"age_seconds": 7200})),
-        ("web1", "cert", "Zertifikat", State::Warning, json!({"days_left": 12, "servername": "shop.mueller.example"})),
-        ("web2", "service", "Webserver", State::Unknown, json!({"unit": "nginx"})),
+        (
+            "web1",
+            "updates",
+            "Updates",
+            State::Warning,
+            json!({"pending": 1234, "pending_security": 3, "installed": [{"name": "openssl", "from": "3.0.15-1", "to": "3.0.16-1", "security": true}, {"name": "tzdata", "from": null, "to": "2025b", "security": false}], "reboot": {"performed": true, "seconds": 48}}),
+        ),
+        (
+            "web1",
+            "backup",
+            "Sicherung",
+            State::Ok,
+            json!({"age_seconds": 7200}),
+        ),
+        (
+            "web1",
+            "cert",
+            "Zertifikat",
+            State::Warning,
+            json!({"days_left": 12, "servername": "shop.mueller.example"}),
+        ),
+        (
+            "web2",
+            "service",
+            "Webserver",
+            State::Unknown,
+            json!({"unit": "nginx"}),
+        ),
     ] {
         tasks.push(row(Row {
             run: last,
@@ -70,7 +94,15 @@ fn report(language: &str) -> Report {
     }
     hosts.push(host(last, "web1", State::Warning, at));
     hosts.push(host(last, "web2", State::Unknown, at));
-    report::assemble(&client, to - Duration::days(30), to, to, &tasks, &tasks, &hosts)
+    report::assemble(
+        &client,
+        to - Duration::days(30),
+        to,
+        to,
+        &tasks,
+        &tasks,
+        &hosts,
+    )
 }
 
 #[test]
@@ -96,7 +128,9 @@ fn a_german_clients_report_is_german_in_words_dates_and_numbers() {
         web2.issues
     );
     assert!(
-        r.actions.iter().any(|a| a.what == "tzdata aktualisiert: neu -> 2025b"),
+        r.actions
+            .iter()
+            .any(|a| a.what == "tzdata aktualisiert: neu -> 2025b"),
         "{:?}",
         r.actions
     );
@@ -128,7 +162,10 @@ fn a_german_clients_report_is_german_in_words_dates_and_numbers() {
         "Nächstes Wartungsfenster: Sonntag, 6. Dezember",
         "79\u{202f}%",
     ] {
-        assert!(dom.contains(german), "`{german}` missing from the DOM: {dom}");
+        assert!(
+            dom.contains(german),
+            "`{german}` missing from the DOM: {dom}"
+        );
     }
     for english in [
         "Key figures",
@@ -142,7 +179,10 @@ fn a_german_clients_report_is_german_in_words_dates_and_numbers() {
         assert!(!dom.contains(english), "English `{english}` in: {dom}");
     }
     let text = report::render::text(&r, "Beispiel IT GmbH");
-    assert!(text.contains("Kennzahlen") && text.contains("Zustand: "), "{text}");
+    assert!(
+        text.contains("Kennzahlen") && text.contains("Zustand: "),
+        "{text}"
+    );
     assert_eq!(
         report::render::subject(&r),
         format!(
@@ -183,7 +223,11 @@ fn every_sentence_is_traced_to_the_report_figures_in_every_language() {
     let j = serde_json::to_value(&de).expect("json");
     assert_eq!(j["language"], json!("de"));
     assert_eq!(j["summary"][0]["message"], json!("runs-mixed"));
-    assert!(j["summary"][0]["text"].as_str().is_some_and(|t| t.starts_with("Im letzten Monat")));
+    assert!(
+        j["summary"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Im letzten Monat"))
+    );
     assert_eq!(j["areas"][0]["id"], json!("patching"));
 }
 

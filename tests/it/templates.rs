@@ -24,13 +24,14 @@ fn play_vars_are_templates_and_magic_variables_are_set() {
     );
     fleet.playbook(
         "spool.yml",
-        "hosts: all\nvars:\n  spool: \"{{ fleet_dir }}/spool/{{ inventory_hostname }}\"\n  marker: \"{{ spool }}/ready\"\ntasks:\n  - name: make the spool\n    command: \"mkdir -p {{ spool }}\"\n  - name: mark it\n    command: \"touch {{ marker }}\"\n  - name: magic\n    command: \"echo {{ group_names | join(',') }} {{ groups['web'] | length }} {{ hostvars['web2']['fleet_dir'] | basename }} {{ inventory_hostname_short }} {{ play_hosts | length }} {{ 'a-b-c'.split('-')[1] }} {{ marker | dirname | basename }}\"\n    register: m\n  - name: filters\n    command: \"echo {{ m.stdout | regex_replace('^(\\\\\\\\S+).*', '\\\\\\\\1') }}\"\n    when: m.stdout.startswith('web')\n",
+        "hosts: all\nvars:\n  spool: \"{{ fleet_dir }}/spool/{{ inventory_hostname }}\"\n  marker: \"{{ spool }}/ready\"\ntasks:\n  - name: make the spool\n    command: \"mkdir -p {{ spool }}\"\n  - name: mark it\n    command: \"touch {{ marker }}\"\n  - name: magic\n    command: \"echo {{ group_names | join(',') }} {{ groups['web'] | length }} {{ hostvars['web2']['fleet_dir'] | basename }} {{ inventory_hostname_short }} {{ play_hosts | length }} {{ 'a-b-c'.split('-')[1] }} {{ marker | dirname | basename }}\"\n    register: m\n  - name: filters\n    command: \"echo {{ m.stdout | regex_replace('^(\\\\S+).*', '\\\\1') }}\"\n    when: m.stdout.startswith('web')\n",
     );
     let out = fleet.run("spool.yml", &[]);
     for h in ["web1", "web2"] {
         let t = tasks(&out, h);
         assert!(
-            t.iter().all(|t| t["state"] == "changed" || t["state"] == "ok"),
+            t.iter()
+                .all(|t| t["state"] == "changed" || t["state"] == "ok"),
             "{h}: {t:#?}"
         );
         assert!(
@@ -63,4 +64,36 @@ fn a_cycle_of_variables_fails_the_task_and_names_them() {
     let msg = t[0]["message"].as_str().expect("message");
     assert_eq!(t[0]["state"], "failed", "{msg}");
     assert!(msg.contains("`a` -> `b` -> `c` -> `a`"), "{msg}");
+}
+
+/// `validate` compiles every template: a syntax error, an unknown filter and an unknown test are
+/// each reported at their own line and column, with a did-you-mean, before anything runs; one
+/// mistake does not hide the next (a module typo is reported beside them).
+#[test]
+fn validate_reports_template_mistakes_at_their_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("bad.yml"),
+        "hosts: all\nvars:\n  spool: \"{{ fleet_dir | uper }}/x\"\ntasks:\n  - name: a\n    command: \"echo {{ x | int > }}\"\n  - name: b\n    shell: \"echo hi\"\n    when: y is defind\n  - name: c\n    comand: echo hi\n",
+    )
+    .expect("playbook");
+    let out = crate::common::tended(dir.path(), &["validate", "bad.yml"]);
+    let err = crate::common::text(&out);
+    assert_eq!(out.status.code(), Some(4), "invalid input: {err}");
+    for want in [
+        "bad.yml:3:26: error: unknown filter `uper`",
+        "did you mean `upper`?",
+        "bad.yml:6:33: error: template error: syntax error",
+        "bad.yml:9:16: error: unknown test `defind`",
+        "did you mean `defined`?",
+        "bad.yml:11:5: error: unknown module or task keyword `comand`",
+    ] {
+        assert!(err.contains(want), "`{want}` missing from:\n{err}");
+    }
+    // In file order.
+    let first = err.find("bad.yml:3:").expect("line 3");
+    let last = err.find("bad.yml:11:").expect("line 11");
+    assert!(first < last, "{err}");
+    // Library internals never reach the user.
+    assert!(!err.contains("minijinja") && !err.contains("serde"), "{err}");
 }

@@ -1,0 +1,135 @@
+//! The same playbook and inventory through ansible-core and through tended: every template in it
+//! must render to the same text. ansible-core is installed with pip into a venv under the target
+//! directory the first time (as `benches/fleet.sh` does).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::{json, tended};
+
+/// `ansible-playbook` from a venv of ansible-core, installed on first use.
+fn ansible_playbook() -> PathBuf {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ansible-venv");
+    let bin = venv.join("bin/ansible-playbook");
+    if bin.exists() {
+        return bin;
+    }
+    let made = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        made,
+        "python3 -m venv failed: install python3 with venv (Debian: python3-venv)"
+    );
+    let out = Command::new(venv.join("bin/pip"))
+        .args(["install", "-q", "ansible-core>=2.17,<2.21"])
+        .output()
+        .expect("pip");
+    assert!(
+        out.status.success(),
+        "pip could not install ansible-core (PyPI must be reachable): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    bin
+}
+
+/// Each `debug` task's `msg`, in order, from ansible-playbook's default output in JSON form.
+fn ansible_messages(text: &str) -> Vec<String> {
+    let re = regex::Regex::new(r"(?ms)^ok: \[web1\.example\.com\] => (\{.*?^\})").expect("regex");
+    re.captures_iter(text)
+        .map(|c| {
+            let v: serde_json::Value = serde_json::from_str(&c[1]).expect("ansible json");
+            match &v["msg"] {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }
+        })
+        .collect()
+}
+
+const TEMPLATES: &[&str] = &[
+    "{{ marker }}",
+    "{{ 'a-b-c'.split('-')[1] }} {{ out.split()[0] }} {{ '  x '.strip() }}",
+    "{{ path | basename }} {{ path | dirname }}",
+    "{{ '/x' | dirname }}|{{ 'a/b//' | dirname }}|{{ 'file' | dirname }}|{{ 'a/' | basename }}",
+    "{{ out | regex_search('[0-9]+\\.[0-9]+') }}",
+    "{{ out | regex_replace('kernel (\\S+) .*', 'k=\\1') }}",
+    "{{ '\\\\.' | length }} {{ \"a\\\"b\" | length }}",
+    "{{ out is match('kernel') }} {{ out is search('amd64') }} {{ '12.10' is version('12.9', '>') }}",
+    "n={{ out | regex_findall('[0-9]+') | length }}",
+    "{{ {'b': 1, 'c': [1, 2], 'u': 'ü'} | to_json }}",
+    "x{{ flag | bool }} {{ 'no' | bool }} {{ path.startswith('/var') }}",
+    "{{ n | int + 1 }} {{ n + 1 }}",
+    "{{ (n == 42) | ternary('yes', 'no') }}",
+    "{{ group_names | join(',') }} {{ groups['web'] | length }} {{ inventory_hostname_short }}",
+    "{{ hostvars['web2']['role_name'] }} {{ groups['all'] | sort | join(',') }}",
+    "x{{ none }}y",
+    "{{ out.upper() }}",
+    "{{ 'aGVsbG8=' | b64decode }} {{ 'hello' | b64encode }}",
+    "{{ ('{\"a\": [1, 2]}' | from_json).a[1] }}",
+    "x{{ [1, 'a'] }}",
+    "{{ undefined_thing | default('fallback') }}",
+];
+
+#[test]
+fn templates_render_as_ansible_core_renders_them() {
+    let ansible = ansible_playbook();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("site.ini"),
+        "[web]\nweb1.example.com ansible_connection=local fleet_dir=/srv/fleet path=/var/log/nginx/access.log out=\"kernel 6.1.0-28-amd64 running\" flag=yes n=42\nweb2 ansible_connection=local role_name=backend\n",
+    )
+    .expect("inventory");
+    let mut pb = String::from(
+        "- hosts: web1.example.com\n  gather_facts: false\n  vars:\n    spool: \"{{ fleet_dir }}/spool/{{ inventory_hostname }}\"\n    marker: \"{{ spool }}/ready\"\n  tasks:\n",
+    );
+    for t in TEMPLATES {
+        let yaml = serde_json::to_string(t).expect("quoted");
+        pb.push_str(&format!("    - debug:\n        msg: {yaml}\n"));
+    }
+    std::fs::write(dir.path().join("pb.yml"), &pb).expect("playbook");
+
+    let out = Command::new(&ansible)
+        .args(["-i", "site.ini", "pb.yml"])
+        .current_dir(dir.path())
+        .env("ANSIBLE_STDOUT_CALLBACK", "ansible.builtin.default")
+        .env("ANSIBLE_CALLBACK_RESULT_FORMAT", "json")
+        .env("ANSIBLE_NOCOLOR", "1")
+        .env("ANSIBLE_DEPRECATION_WARNINGS", "false")
+        .env("ANSIBLE_LOCALHOST_WARNING", "false")
+        .env("ANSIBLE_HOME", dir.path().join(".ansible"))
+        .output()
+        .expect("ansible-playbook");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "ansible-playbook failed: {text}");
+    let theirs = ansible_messages(&text);
+    assert_eq!(theirs.len(), TEMPLATES.len(), "{text}");
+
+    let out = tended(
+        dir.path(),
+        &["run", "pb.yml", "-i", "site.ini", "--db", "t.db", "--json"],
+    );
+    let run = json(&out);
+    let host = run["hosts"]
+        .as_array()
+        .and_then(|h| h.iter().find(|h| h["host"] == "web1.example.com"))
+        .expect("web1 in the run");
+    let ours: Vec<String> = host["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .map(|t| match &t["data"]["msg"] {
+            serde_json::Value::String(s) => s.clone(),
+            other => format!("{} ({})", other, t["message"]),
+        })
+        .collect();
+    assert_eq!(ours.len(), TEMPLATES.len(), "{ours:?}");
+    for ((template, a), t) in TEMPLATES.iter().zip(&theirs).zip(&ours) {
+        assert_eq!(
+            t, a,
+            "`{template}`: tended (left) and ansible-core (right) differ"
+        );
+    }
+}
