@@ -137,9 +137,22 @@ pub fn playbook_schema() -> Value {
         "vars".into(),
         keyword("Variables for this task only", json!({"type": "object"})),
     );
+    task_props.insert(
+        "remediate".into(),
+        keyword(
+            "Tasks that run when this check ends warning or critical; the check then runs again",
+            json!({"type": "array", "items": {"$ref": "#/$defs/task"}}),
+        ),
+    );
+    // Every keyword the loader accepts has its schema: the two lists cannot drift apart.
+    for k in crate::playbook::TASK_KEYWORDS {
+        debug_assert!(task_props.contains_key(*k), "task keyword `{k}` has no schema");
+    }
     let mut one_module = Vec::new();
+    let mut defs = serde_json::Map::new();
     for m in MODULES {
-        let params = serde_json::to_value(m.schema()).unwrap_or(json!({}));
+        let mut params = serde_json::to_value(m.schema()).unwrap_or(json!({}));
+        hoist_defs(m.name(), &mut params, &mut defs);
         let schema = if m.free_form().is_some() {
             json!({"description": m.summary(), "anyOf": [{"type": "string"}, params]})
         } else {
@@ -163,12 +176,55 @@ pub fn playbook_schema() -> Value {
             "tasks": {"type": "array", "items": {"$ref": "#/$defs/task"}}
         }
     });
+    defs.insert("task".into(), task);
+    defs.insert("play".into(), play);
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "tended playbook",
-        "$defs": {"task": task, "play": play},
+        "$defs": defs,
         "anyOf": [{"$ref": "#/$defs/play"}, {"type": "array", "items": {"$ref": "#/$defs/play"}}]
     })
+}
+
+/// Moves a module schema's own `$defs` to the root, named `module.Name`, and points its `$ref`s
+/// there: a `$ref` is resolved against the root document, so a definition nested inside a
+/// property is one no standard validator (or editor) can find.
+fn hoist_defs(module: &str, schema: &mut Value, root: &mut serde_json::Map<String, Value>) {
+    fn rewrite(v: &mut Value, module: &str) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m.iter_mut() {
+                    match (k.as_str(), x) {
+                        ("$ref", Value::String(r)) => {
+                            if let Some(name) = r.strip_prefix("#/$defs/") {
+                                *r = format!("#/$defs/{module}.{name}");
+                            }
+                        }
+                        (_, x) => rewrite(x, module),
+                    }
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| rewrite(x, module)),
+            _ => {}
+        }
+    }
+    let own = schema
+        .as_object_mut()
+        .and_then(|m| m.remove("$defs"))
+        .and_then(|d| match d {
+            Value::Object(m) => Some(m),
+            _ => None,
+        })
+        .unwrap_or_default();
+    rewrite(schema, module);
+    if let Some(m) = schema.as_object_mut() {
+        // A sub-schema must not claim to be a document of its own.
+        m.remove("$schema");
+    }
+    for (name, mut def) in own {
+        rewrite(&mut def, module);
+        root.insert(format!("{module}.{name}"), def);
+    }
 }
 
 pub fn inventory_schema() -> Value {
@@ -207,7 +263,7 @@ pub fn inventory_schema() -> Value {
             "name": {"type": "string", "description": "Full name shown in reports"},
             "contacts": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "object", "required": ["email"], "additionalProperties": false, "properties": {"name": {"type": "string"}, "email": {"type": "string"}, "alerts": {"type": "boolean"}}}]}},
             "timezone": {"type": "string", "description": "IANA zone, e.g. Europe/Berlin"},
-            "language": {"type": "string", "pattern": "^(?i)(en|de)([-_][A-Za-z0-9]+)*$", "description": "language of the client's reports: en (default) or de"},
+            "language": {"type": "string", "pattern": "^([Ee][Nn]|[Dd][Ee])([-_][A-Za-z0-9]+)*$", "description": "language of the client's reports: en (default) or de"},
             "maintenance_windows": {"type": "array", "items": {"type": "object", "required": ["days", "start", "end"], "additionalProperties": false, "properties": {
                 "days": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
                 "start": {"type": "string", "pattern": "^\\d{2}:\\d{2}$"},

@@ -134,4 +134,5 @@ impl Playbook {
     ];
 }
 
+pub use load::TASK_KEYWORDS;
 pub use vars::check_variables;

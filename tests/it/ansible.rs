@@ -9,10 +9,18 @@ use crate::common::{json, tended};
 
 /// `ansible-playbook` from a venv of ansible-core, installed on first use.
 fn ansible_playbook() -> PathBuf {
+    venv().join("bin/ansible-playbook")
+}
+
+/// A venv with ansible-core and python-jsonschema (the validator editors' schema tools use),
+/// installed with pip on first use. Tests share it: the install runs under a lock.
+pub fn venv() -> PathBuf {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _held = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ansible-venv");
-    let bin = venv.join("bin/ansible-playbook");
-    if bin.exists() {
-        return bin;
+    let ready = venv.join(".tended-ready");
+    if ready.exists() {
+        return venv;
     }
     let made = Command::new("python3")
         .args(["-m", "venv"])
@@ -24,15 +32,16 @@ fn ansible_playbook() -> PathBuf {
         "python3 -m venv failed: install python3 with venv (Debian: python3-venv)"
     );
     let out = Command::new(venv.join("bin/pip"))
-        .args(["install", "-q", "ansible-core>=2.17,<2.21"])
+        .args(["install", "-q", "ansible-core>=2.17,<2.21", "jsonschema>=4.18"])
         .output()
         .expect("pip");
     assert!(
         out.status.success(),
-        "pip could not install ansible-core (PyPI must be reachable): {}",
+        "pip could not install ansible-core and jsonschema (PyPI must be reachable): {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    bin
+    std::fs::write(&ready, "").expect("marker");
+    venv
 }
 
 /// Each `debug` task's `msg`, in order, from ansible-playbook's default output in JSON form.
@@ -132,4 +141,49 @@ fn templates_render_as_ansible_core_renders_them() {
             "`{template}`: tended (left) and ansible-core (right) differ"
         );
     }
+}
+
+/// `tended schema` works in editors: python-jsonschema (which resolves `$ref`s as
+/// yaml-language-server does) accepts every shipped playbook and inventory against the schemas,
+/// and refuses a task with an unknown key and an inventory with an unknown top-level key.
+#[test]
+fn shipped_playbooks_and_inventories_validate_against_the_schemas() {
+    let python = venv().join("bin/python");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for kind in ["playbook", "inventory"] {
+        let out = tended(
+            dir.path(),
+            &["schema", kind, "--out", &format!("{kind}.json")],
+        );
+        assert!(out.status.success(), "{}", crate::common::text(&out));
+    }
+    std::fs::write(dir.path().join("typo.yml"), "hosts: all\ntasks:\n  - name: x\n    command: uptime\n    regster: r\n").expect("typo");
+    std::fs::write(dir.path().join("typo-inv.yml"), "client: acme\nhostz: {}\n").expect("typo");
+    let script = r#"
+import json, sys, glob, yaml, jsonschema
+def check(schema, files, want_ok):
+    v = jsonschema.Draft202012Validator(json.load(open(schema)))
+    for f in files:
+        errors = list(v.iter_errors(yaml.safe_load(open(f))))
+        if bool(errors) == want_ok:
+            print(("INVALID " if want_ok else "ACCEPTED ") + f + ": " + "; ".join(e.message[:200] for e in errors[:3]))
+            sys.exit(1)
+        print("as expected: " + f)
+root = sys.argv[1]
+check("playbook.json", sorted(glob.glob(root + "/playbooks/*.yml")), True)
+check("inventory.json", sorted(glob.glob(root + "/inventory/*.yml")), True)
+check("playbook.json", ["typo.yml"], False)
+check("inventory.json", ["typo-inv.yml"], False)
+"#;
+    let out = Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .arg(root)
+        .current_dir(dir.path())
+        .output()
+        .expect("python");
+    let text = crate::common::text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.matches("as expected").count() >= 5, "{text}");
 }
