@@ -146,7 +146,10 @@ pub fn playbook_schema() -> Value {
     );
     // Every keyword the loader accepts has its schema: the two lists cannot drift apart.
     for k in crate::playbook::TASK_KEYWORDS {
-        debug_assert!(task_props.contains_key(*k), "task keyword `{k}` has no schema");
+        debug_assert!(
+            task_props.contains_key(*k),
+            "task keyword `{k}` has no schema"
+        );
     }
     let mut one_module = Vec::new();
     let mut defs = serde_json::Map::new();

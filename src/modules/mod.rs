@@ -14,6 +14,7 @@ pub mod http;
 pub mod levels;
 mod reboot;
 pub(crate) mod service;
+mod set_fact;
 mod shell;
 pub mod updates;
 pub mod updates_rpm;
@@ -113,6 +114,11 @@ pub trait Module: Send + Sync {
     fn expression_params(&self) -> &'static [&'static str] {
         &[]
     }
+    /// Whether the result's `data` (a mapping) becomes variables of the host for the tasks after it
+    /// (`set_fact`).
+    fn sets_facts(&self) -> bool {
+        false
+    }
     /// Checks parameters before anything runs; the message says what to fix.
     fn validate(&self, params: &Value) -> Result<(), String>;
     /// JSON Schema of the parameters, for `tended schema`.
@@ -132,6 +138,7 @@ pub static MODULES: &[&dyn Module] = &[
     &http::Http,
     &debug::Debug,
     &assert::Assert,
+    &set_fact::SetFact,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Module> {

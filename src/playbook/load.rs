@@ -39,12 +39,13 @@ pub const TASK_KEYWORDS: &[&str] = &[
     "vars",
     "args",
     "remediate",
+    "loop",
+    "with_items",
+    "loop_control",
 ];
 
 /// Ansible keys we know but do not support, with what to do instead.
 const UNSUPPORTED: &[(&str, &str)] = &[
-    ("loop", "write one task per item for now"),
-    ("with_items", "write one task per item for now"),
     (
         "notify",
         "handlers are not supported; add the task that should run after it",
@@ -450,6 +451,7 @@ fn task(cx: &mut Ctx, node: &Node, registered: &mut BTreeSet<String>) -> Option<
             }
         },
     };
+    let r#loop = task_loop(cx, node);
     let (key, module, params_node) = found?;
     cx.templates_in(params_node, false);
     let mut params = modules::normalize(module, &params_node.to_json());
@@ -509,7 +511,79 @@ fn task(cx: &mut Ctx, node: &Node, registered: &mut BTreeSet<String>) -> Option<
         failed_when,
         vars: task_vars,
         remediate,
+        r#loop,
         pos: node.pos,
+    })
+}
+
+/// `loop:` / `with_items:` and `loop_control:` (`label`, `loop_var`).
+fn task_loop(cx: &mut Ctx, node: &Node) -> Option<super::Loop> {
+    let (key, items) = match (node.get("loop"), node.get("with_items")) {
+        (Some(_), Some(w)) => {
+            cx.err(
+                w.pos,
+                "a task has `loop` or `with_items`, not both",
+                "keep `loop:` (with_items is its older spelling)",
+            );
+            return None;
+        }
+        (Some(l), None) => ("loop", l),
+        (None, Some(w)) => ("with_items", w),
+        (None, None) => {
+            if let Some(c) = node.get("loop_control") {
+                cx.err(
+                    c.pos,
+                    "`loop_control` without `loop`",
+                    "add loop: with the items",
+                );
+            }
+            return None;
+        }
+    };
+    match &items.kind {
+        Kind::Seq(_) | Kind::Str(_) => cx.templates_in(items, false),
+        _ => {
+            cx.err(
+                items.pos,
+                format!("`{key}` must be a list or a template that gives one"),
+                "e.g. loop: [nginx, postgresql] or loop: \"{{ services }}\"",
+            );
+            return None;
+        }
+    }
+    let mut var = "item".to_string();
+    let mut label = None;
+    if let Some(c) = node.get("loop_control") {
+        cx.diags.extend(unknown_keys(
+            cx.src,
+            c,
+            &["label", "loop_var", "index_var", "pause", "extended"],
+            "loop_control",
+        ));
+        label = string(cx, c, "label");
+        if let Some(l) = c.get("label") {
+            cx.templates_in(l, false);
+        }
+        if let Some(v) = string(cx, c, "loop_var") {
+            if v.is_empty()
+                || !v.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+                || v.starts_with(|ch: char| ch.is_ascii_digit())
+            {
+                cx.err(
+                    crate::fields::pos_of(c, "loop_var"),
+                    format!("`loop_var: {v}` is not a variable name"),
+                    "use letters, digits and _",
+                );
+            } else {
+                var = v;
+            }
+        }
+    }
+    Some(super::Loop {
+        items: items.to_json(),
+        flatten: key == "with_items",
+        var,
+        label,
     })
 }
 

@@ -74,7 +74,22 @@ pub struct Task {
     /// Tasks that run when this check ends warning or critical (inside the maintenance window, never
     /// in check mode); the check then runs again.
     pub remediate: Vec<Task>,
+    /// `loop:` (or `with_items:`): the task runs once per item.
+    pub r#loop: Option<Loop>,
     pub pos: Pos,
+}
+
+/// A task's `loop:` with its `loop_control:`.
+#[derive(Debug, Clone)]
+pub struct Loop {
+    /// A list (items may be templates) or one `{{ expression }}` that gives a list.
+    pub items: Value,
+    /// `with_items:` flattens nested lists one level, as in Ansible.
+    pub flatten: bool,
+    /// The variable each item is in (`loop_control.loop_var`, default `item`).
+    pub var: String,
+    /// How an item is named in the output (`loop_control.label`, a template).
+    pub label: Option<String>,
 }
 
 impl Task {
@@ -83,6 +98,18 @@ impl Task {
     pub fn reads(&self, t: &template::Templates) -> std::collections::BTreeSet<String> {
         let mut out = std::collections::BTreeSet::new();
         resolve::variables_in(t, &self.params, false, &mut out);
+        if let Some(l) = &self.r#loop {
+            match &l.items {
+                Value::String(s) => {
+                    resolve::variables_in(t, &Value::String(s.clone()), false, &mut out)
+                }
+                other => resolve::variables_in(t, other, false, &mut out),
+            }
+            if let Some(label) = &l.label {
+                resolve::variables_in(t, &Value::String(label.clone()), false, &mut out);
+            }
+            out.remove(&l.var);
+        }
         let normalized = crate::modules::normalize(self.module.0, &self.params);
         for k in self.module.0.expression_params() {
             match normalized.get(*k) {

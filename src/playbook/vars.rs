@@ -63,6 +63,7 @@ pub fn check_variables(pb: &Playbook, inv: &Inventory) -> Vec<Diagnostic> {
             for var in used {
                 if known.contains(&var)
                     || task.vars.contains_key(&var)
+                    || task.r#loop.as_ref().is_some_and(|l| l.var == var)
                     || optional_use(&all_text, &var)
                 {
                     continue;
@@ -87,6 +88,12 @@ pub fn check_variables(pb: &Playbook, inv: &Inventory) -> Vec<Diagnostic> {
             }
             if let Some(r) = &task.register {
                 known.insert(r.clone());
+            }
+            // `set_fact` defines its keys for the tasks after it.
+            if task.module.0.sets_facts()
+                && let Value::Object(m) = &task.params
+            {
+                known.extend(m.keys().cloned());
             }
         }
     }

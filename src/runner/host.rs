@@ -69,8 +69,8 @@ fn needs_facts(play: &Play) -> bool {
     })
 }
 
-fn registered_value(r: &TaskResult) -> Value {
-    json!({
+pub(super) fn registered_value(r: &TaskResult) -> Value {
+    let mut v = json!({
         "state": r.state.as_str(),
         "rc": r.rc,
         "stdout": r.stdout,
@@ -82,28 +82,35 @@ fn registered_value(r: &TaskResult) -> Value {
         "changed": r.state == State::Changed,
         "failed": r.state.is_failure(),
         "skipped": r.state == State::Skipped,
-    })
+    });
+    // A loop's items, where Ansible users read them: `result.results[0].stdout`.
+    if let Some(items) = r.data.get("results") {
+        v["results"] = items.clone();
+    }
+    v
 }
 
-struct HostRun<'a> {
+pub(super) struct HostRun<'a> {
     host: &'a Host,
     play: &'a Play,
     /// Which play of the playbook (its hosts are `play_hosts`).
     play_index: usize,
     opts: &'a RunOptions,
-    shared: &'a Shared,
+    pub(super) shared: &'a Shared,
     transport: Arc<dyn Transport>,
     registered: Map<String, Value>,
     facts: Value,
     become_password: Option<crate::inventory::SecretString>,
     /// Last recorded data per task name on this host.
     previous: std::collections::HashMap<String, Value>,
+    /// The current loop item (`item`, or the task's `loop_var`) while a loop runs.
+    pub(super) loop_vars: Map<String, Value>,
 }
 
 impl HostRun<'_> {
     /// The task's variables, Ansible's precedence, with every variable it reads rendered (they
     /// are templates too) and the magic variables; an error names the variable that cannot be.
-    fn context(&self, task: &Task) -> Result<Map<String, Value>, String> {
+    pub(super) fn context(&self, task: &Task) -> Result<Map<String, Value>, String> {
         let mut vars = self.host.vars.clone();
         vars.extend(crate::playbook::magic::host_vars(
             self.host,
@@ -113,13 +120,19 @@ impl HostRun<'_> {
         vars.extend(self.play.vars.clone());
         vars.extend(task.vars.clone());
         vars.extend(self.registered.clone());
+        vars.extend(self.loop_vars.clone());
         vars.insert("facts".into(), self.facts.clone());
         vars.insert("ansible_facts".into(), self.facts.clone());
         vars.insert(
             "tended".into(),
             json!({ "check_mode": self.opts.check_mode, "run_id": self.shared.run_id }),
         );
-        let data: std::collections::BTreeSet<String> = self.registered.keys().cloned().collect();
+        let data: std::collections::BTreeSet<String> = self
+            .registered
+            .keys()
+            .chain(self.loop_vars.keys())
+            .cloned()
+            .collect();
         crate::playbook::resolve::resolve_used(
             &self.shared.templates,
             &mut vars,
@@ -130,7 +143,7 @@ impl HostRun<'_> {
         Ok(vars)
     }
 
-    fn where_(&self, task: &Task) -> String {
+    pub(super) fn where_(&self, task: &Task) -> String {
         format!(
             "task `{}` ({}:{})",
             task.name, self.shared.playbook_file, task.pos.line
@@ -158,6 +171,37 @@ impl HostRun<'_> {
     async fn task(&mut self, index: usize, task: &Task) -> TaskRecord {
         let started_at = Utc::now();
         let clock = Instant::now();
+        let (result, attempts) = match &task.r#loop {
+            None => self.attempt(task).await,
+            Some(l) => super::loops::run(self, task, l).await,
+        };
+        if let Some(name) = &task.register {
+            self.registered
+                .insert(name.clone(), registered_value(&result));
+        }
+        // `set_fact`: its values become the host's variables for the tasks after it.
+        if task.module.0.sets_facts()
+            && result.state == State::Ok
+            && let Value::Object(facts) = &result.data
+        {
+            self.registered.extend(facts.clone());
+        }
+        TaskRecord {
+            index,
+            name: task.name.clone(),
+            role: crate::model::Role::Task,
+            check_id: task.id.clone(),
+            module: task.module.0.name().to_string(),
+            ignored: task.ignore_errors && result.state == State::Failed,
+            result,
+            attempts: attempts.max(1),
+            started_at,
+            duration_ms: clock.elapsed().as_millis() as u64,
+        }
+    }
+
+    /// One run of a task (with its retries and conditions), for the current loop item if any.
+    pub(super) async fn attempt(&mut self, task: &Task) -> (TaskResult, u32) {
         let (vars, unresolved) = match self.context(task) {
             Ok(v) => (v, None),
             Err(e) => (Map::new(), Some(e)),
@@ -235,23 +279,7 @@ impl HostRun<'_> {
                 tokio::time::sleep(task.delay).await;
             }
         };
-        let result = self.apply_conditions(task, vars, result);
-        if let Some(name) = &task.register {
-            self.registered
-                .insert(name.clone(), registered_value(&result));
-        }
-        TaskRecord {
-            index,
-            name: task.name.clone(),
-            role: crate::model::Role::Task,
-            check_id: task.id.clone(),
-            module: task.module.0.name().to_string(),
-            ignored: task.ignore_errors && result.state == State::Failed,
-            result,
-            attempts: attempts.max(1),
-            started_at,
-            duration_ms: clock.elapsed().as_millis() as u64,
-        }
+        (self.apply_conditions(task, vars, result), attempts)
     }
 
     /// `failed_when` / `changed_when`, evaluated with the task's own result as `result`.
@@ -356,6 +384,7 @@ pub(super) async fn run_play_on_host(
         facts: Value::Null,
         become_password,
         previous,
+        loop_vars: Map::new(),
     };
     if needs_facts(play) {
         match run

@@ -4,6 +4,7 @@
 
 pub mod admission;
 pub(crate) mod host;
+mod loops;
 pub mod model;
 
 use std::collections::HashMap;

@@ -32,7 +32,12 @@ pub fn venv() -> PathBuf {
         "python3 -m venv failed: install python3 with venv (Debian: python3-venv)"
     );
     let out = Command::new(venv.join("bin/pip"))
-        .args(["install", "-q", "ansible-core>=2.17,<2.21", "jsonschema>=4.18"])
+        .args([
+            "install",
+            "-q",
+            "ansible-core>=2.17,<2.21",
+            "jsonschema>=4.18",
+        ])
         .output()
         .expect("pip");
     assert!(
@@ -158,7 +163,11 @@ fn shipped_playbooks_and_inventories_validate_against_the_schemas() {
         );
         assert!(out.status.success(), "{}", crate::common::text(&out));
     }
-    std::fs::write(dir.path().join("typo.yml"), "hosts: all\ntasks:\n  - name: x\n    command: uptime\n    regster: r\n").expect("typo");
+    std::fs::write(
+        dir.path().join("typo.yml"),
+        "hosts: all\ntasks:\n  - name: x\n    command: uptime\n    regster: r\n",
+    )
+    .expect("typo");
     std::fs::write(dir.path().join("typo-inv.yml"), "client: acme\nhostz: {}\n").expect("typo");
     let script = r#"
 import json, sys, glob, yaml, jsonschema

@@ -95,5 +95,52 @@ fn validate_reports_template_mistakes_at_their_place() {
     let last = err.find("bad.yml:11:").expect("line 11");
     assert!(first < last, "{err}");
     // Library internals never reach the user.
-    assert!(!err.contains("minijinja") && !err.contains("serde"), "{err}");
+    assert!(
+        !err.contains("minijinja") && !err.contains("serde"),
+        "{err}"
+    );
+}
+
+/// `loop` (from an expression, with `when` per item), `with_items` (flattened, with a label),
+/// `register` of a loop as `result.results`, `set_fact`, `assert` and `debug`, on a real host.
+#[test]
+fn loops_set_fact_assert_and_debug_work_as_in_ansible() {
+    let fleet = Fleet::new(&["web1"]);
+    fleet.trust_all();
+    let base = fleet.path().join("loops");
+    fleet.inventory("", &format!("  base: \"{}\"\n", base.display()));
+    fleet.playbook(
+        "loop.yml",
+        "hosts: all\nvars:\n  dirs: [a, b]\ntasks:\n  - name: make dirs\n    command: \"mkdir -p {{ base }}/{{ item }}\"\n    loop: \"{{ dirs + ['c'] }}\"\n    register: made\n  - name: with items\n    command: \"echo {{ item.num }}\"\n    with_items:\n      - [{num: 1}, {num: 2}]\n      - {num: 3}\n    loop_control: {label: \"num={{ item.num }}\"}\n    register: echoed\n  - set_fact:\n      count: \"{{ made.results | length }}\"\n      second: \"{{ echoed.results[1].stdout | trim }}\"\n  - assert:\n      that: [count == '3', second == '2', \"made.results[2].item == 'c'\"]\n  - name: some items\n    command: \"echo {{ item }}\"\n    loop: [1, 2, 3]\n    when: item > 1\n  - debug: {var: second}\n  - assert: {that: \"count == '4'\", fail_msg: \"count is {{ count }}\"}\n    ignore_errors: true\n",
+    );
+    let out = fleet.run("loop.yml", &[]);
+    let t = tasks(&out, "web1");
+    for d in ["a", "b", "c"] {
+        assert!(base.join(d).is_dir(), "{d}: {t:#?}");
+    }
+    assert_eq!(t[0]["state"], "changed", "{:#}", t[0]);
+    assert!(
+        t[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("3 items: 3 changed"))
+    );
+    assert!(
+        t[1]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("num=2: changed")),
+        "{:#}",
+        t[1]
+    );
+    assert_eq!(t[3]["state"], "ok", "the assertions hold: {:#}", t[3]);
+    assert_eq!(t[4]["data"]["results"][0]["state"], "skipped", "{:#}", t[4]);
+    assert!(
+        t[4]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("3 items: 2 changed, 1 skipped"))
+    );
+    assert_eq!(t[5]["message"], "second = 2");
+    assert_eq!(
+        (t[6]["state"].as_str(), t[6]["message"].as_str()),
+        (Some("failed"), Some("count is 3"))
+    );
 }
