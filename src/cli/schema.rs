@@ -144,6 +144,35 @@ pub fn playbook_schema() -> Value {
             json!({"type": "array", "items": {"$ref": "#/$defs/task"}}),
         ),
     );
+    for (k, desc, schema) in [
+        (
+            "loop",
+            "Run the task once per item (`item`): a list, or one {{ expression }} giving a list",
+            json!({"type": ["array", "string"]}),
+        ),
+        (
+            "with_items",
+            "The older spelling of loop (nested lists are flattened one level)",
+            json!({"type": ["array", "string"]}),
+        ),
+        (
+            "loop_control",
+            "label (how an item is named in the output) and loop_var (instead of item)",
+            json!({"type": "object", "additionalProperties": false, "properties": {"label": {"type": "string"}, "loop_var": {"type": "string"}, "index_var": {"type": "string"}, "pause": {}, "extended": {"type": "boolean"}}}),
+        ),
+        (
+            "notify",
+            "Handlers to run at the end of the play when this task changed something",
+            json!({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+        ),
+        (
+            "listen",
+            "In a handler: other names it answers to",
+            json!({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+        ),
+    ] {
+        task_props.insert(k.into(), keyword(desc, schema));
+    }
     // Every keyword the loader accepts has its schema: the two lists cannot drift apart.
     for k in crate::playbook::TASK_KEYWORDS {
         debug_assert!(
@@ -176,7 +205,8 @@ pub fn playbook_schema() -> Value {
             "become": {"type": "boolean"},
             "become_user": {"type": "string"},
             "gather_facts": {"type": "boolean"},
-            "tasks": {"type": "array", "items": {"$ref": "#/$defs/task"}}
+            "tasks": {"type": "array", "items": {"$ref": "#/$defs/task"}},
+            "handlers": {"type": "array", "items": {"$ref": "#/$defs/task"}}
         }
     });
     defs.insert("task".into(), task);

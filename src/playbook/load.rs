@@ -18,6 +18,7 @@ const PLAY_KEYS: &[&str] = &[
     "become",
     "become_user",
     "gather_facts",
+    "handlers",
 ];
 
 /// Task keywords; any other key must be the task's one module.
@@ -42,18 +43,12 @@ pub const TASK_KEYWORDS: &[&str] = &[
     "loop",
     "with_items",
     "loop_control",
+    "notify",
+    "listen",
 ];
 
 /// Ansible keys we know but do not support, with what to do instead.
 const UNSUPPORTED: &[(&str, &str)] = &[
-    (
-        "notify",
-        "handlers are not supported; add the task that should run after it",
-    ),
-    (
-        "handlers",
-        "handlers are not supported; add the task that should run after it",
-    ),
     (
         "roles",
         "roles are not supported; copy the role's tasks into the playbook",
@@ -252,6 +247,24 @@ fn play(cx: &mut Ctx, node: &Node) -> Option<Play> {
             Vec::new()
         }
     };
+    let handlers = match node.get("handlers") {
+        None => Vec::new(),
+        Some(h) => match h.as_seq() {
+            Some(items) => items
+                .iter()
+                .filter_map(|n| task(cx, n, &mut registered))
+                .collect(),
+            None => {
+                cx.err(
+                    h.pos,
+                    "`handlers` must be a list of tasks",
+                    "e.g. handlers: [{name: restart nginx, systemd: {name: nginx, state: restarted}}]",
+                );
+                Vec::new()
+            }
+        },
+    };
+    check_handlers(cx, &tasks, &handlers);
     let _ = boolean(cx, node, "gather_facts");
     if let Some(v) = node.get("vars") {
         cx.templates_in(v, false);
@@ -263,6 +276,7 @@ fn play(cx: &mut Ctx, node: &Node) -> Option<Play> {
         r#become: boolean(cx, node, "become"),
         become_user: string(cx, node, "become_user"),
         tasks,
+        handlers,
         pos: node.pos,
     })
 }
@@ -452,6 +466,8 @@ fn task(cx: &mut Ctx, node: &Node, registered: &mut BTreeSet<String>) -> Option<
         },
     };
     let r#loop = task_loop(cx, node);
+    let notify = names_of(cx, node, "notify");
+    let listen = names_of(cx, node, "listen");
     let (key, module, params_node) = found?;
     cx.templates_in(params_node, false);
     let mut params = modules::normalize(module, &params_node.to_json());
@@ -512,8 +528,70 @@ fn task(cx: &mut Ctx, node: &Node, registered: &mut BTreeSet<String>) -> Option<
         vars: task_vars,
         remediate,
         r#loop,
+        notify,
+        listen,
         pos: node.pos,
     })
+}
+
+/// A name or a list of names (`notify:`, `listen:`).
+fn names_of(cx: &mut Ctx, node: &Node, key: &str) -> Vec<String> {
+    match node.get(key).map(|n| (n, &n.kind)) {
+        None => Vec::new(),
+        Some((_, Kind::Str(s))) => vec![s.clone()],
+        Some((_, Kind::Seq(items))) if items.iter().all(|i| matches!(i.kind, Kind::Str(_))) => {
+            items.iter().filter_map(Node::scalar_text).collect()
+        }
+        Some((n, _)) => {
+            cx.err(
+                n.pos,
+                format!("`{key}` must be a handler name or a list of them"),
+                format!("e.g. {key}: restart nginx"),
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// Every `notify:` names a handler of the play (by name or `listen:`); `listen` only in handlers.
+fn check_handlers(cx: &mut Ctx, tasks: &[Task], handlers: &[Task]) {
+    let known: Vec<&str> = handlers
+        .iter()
+        .flat_map(|h| std::iter::once(h.name.as_str()).chain(h.listen.iter().map(String::as_str)))
+        .collect();
+    fn all<'t>(tasks: &'t [Task], out: &mut Vec<&'t Task>) {
+        for t in tasks {
+            out.push(t);
+            all(&t.remediate, out);
+        }
+    }
+    let mut every = Vec::new();
+    all(tasks, &mut every);
+    all(handlers, &mut every);
+    for t in every {
+        for n in &t.notify {
+            if !known.contains(&n.as_str()) {
+                cx.err(
+                    t.pos,
+                    format!(
+                        "task `{}` notifies `{n}`, which is no handler of this play",
+                        t.name
+                    ),
+                    match did_you_mean(n, known.iter().copied()) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => "add it under the play's handlers: (name: or listen:)".into(),
+                    },
+                );
+            }
+        }
+    }
+    for t in tasks.iter().filter(|t| !t.listen.is_empty()) {
+        cx.err(
+            t.pos,
+            format!("task `{}` has `listen`, which only handlers have", t.name),
+            "move the task under handlers:, or remove listen:",
+        );
+    }
 }
 
 /// `loop:` / `with_items:` and `loop_control:` (`label`, `loop_var`).

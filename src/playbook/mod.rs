@@ -36,6 +36,9 @@ pub struct Play {
     pub r#become: Option<bool>,
     pub become_user: Option<String>,
     pub tasks: Vec<Task>,
+    /// Tasks run once at the end of the play on each host where a task that `notify`s them
+    /// changed something, in the order they are written.
+    pub handlers: Vec<Task>,
     pub pos: Pos,
 }
 
@@ -76,6 +79,10 @@ pub struct Task {
     pub remediate: Vec<Task>,
     /// `loop:` (or `with_items:`): the task runs once per item.
     pub r#loop: Option<Loop>,
+    /// Handlers to run at the end of the play when this task changed something.
+    pub notify: Vec<String>,
+    /// For a handler: the other names it answers to (`listen:`).
+    pub listen: Vec<String>,
     pub pos: Pos,
 }
 

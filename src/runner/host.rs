@@ -405,11 +405,42 @@ pub(super) async fn run_play_on_host(
             }
         }
     }
-    for (i, task) in play.tasks.iter().enumerate() {
-        if !opts.selects(task) {
+    // Handlers notified by a task that changed something, run once each after the tasks.
+    let mut notified: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    let handlers = play
+        .handlers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (play.tasks.len() + i, h));
+    let mut in_handlers = false;
+    let mut queue: Vec<(usize, &Task)> = play.tasks.iter().enumerate().collect();
+    queue.reverse();
+    let mut pending_handlers: Vec<(usize, &Task)> = handlers.collect();
+    pending_handlers.reverse();
+    loop {
+        let (i, task) = match queue.pop() {
+            Some(next) => next,
+            None if !in_handlers => {
+                // The tasks are done: queue the notified handlers, in the order they are written.
+                in_handlers = true;
+                queue = pending_handlers
+                    .drain(..)
+                    .filter(|(_, h)| {
+                        notified.contains(h.name.as_str())
+                            || h.listen.iter().any(|l| notified.contains(l.as_str()))
+                    })
+                    .collect();
+                continue;
+            }
+            None => break,
+        };
+        if !opts.selects(task) && !in_handlers {
             continue;
         }
         let mut record = run.task(i, task).await;
+        if record.result.state == State::Changed {
+            notified.extend(task.notify.iter().map(String::as_str));
+        }
         if !task.remediate.is_empty()
             && matches!(record.result.state, State::Warning | State::Critical)
         {

@@ -144,3 +144,41 @@ fn loops_set_fact_assert_and_debug_work_as_in_ansible() {
         (Some("failed"), Some("count is 3"))
     );
 }
+
+/// Handlers run once each, after the play's tasks, in the order written, only on a host where a
+/// task that notifies them changed something (by name or `listen:`); a notify of a handler that
+/// does not exist is a validation error with a did-you-mean.
+#[test]
+fn handlers_run_once_after_a_change_and_unknown_ones_are_refused() {
+    let fleet = Fleet::new(&["web1"]);
+    fleet.trust_all();
+    let marker = fleet.path().join("marker");
+    fleet.inventory("", &format!("  marker: \"{}\"\n", marker.display()));
+    fleet.playbook(
+        "h.yml",
+        "hosts: all\ntasks:\n  - name: change twice\n    command: \"touch {{ marker }}\"\n    loop: [1, 2]\n    notify: [log it, restart web]\n  - name: no change\n    command: \"true\"\n    changed_when: false\n    notify: never me\nhandlers:\n  - name: never me\n    command: \"echo never\"\n  - name: log it\n    shell: \"echo handled >> {{ marker }}.log\"\n  - name: web restarter\n    listen: restart web\n    debug: {msg: restarting web}\n",
+    );
+    let out = fleet.run("h.yml", &[]);
+    let t = tasks(&out, "web1");
+    let names: Vec<&str> = t.iter().filter_map(|x| x["name"].as_str()).collect();
+    assert_eq!(
+        names,
+        ["change twice", "no change", "log it", "web restarter"],
+        "{t:#?}"
+    );
+    let log = std::fs::read_to_string(fleet.path().join("marker.log")).expect("handler ran");
+    assert_eq!(log, "handled\n", "once, though notified twice");
+
+    fleet.playbook(
+        "typo.yml",
+        "hosts: all\ntasks:\n  - command: \"true\"\n    notify: log itt\nhandlers:\n  - name: log it\n    debug: {msg: x}\n",
+    );
+    let out = crate::common::tended(fleet.path(), &["validate", "typo.yml"]);
+    let err = crate::common::text(&out);
+    assert!(
+        err.contains("typo.yml:3:5")
+            && err.contains("notifies `log itt`")
+            && err.contains("did you mean `log it`?"),
+        "{err}"
+    );
+}
