@@ -15,7 +15,7 @@ fn new_client(stem: String) -> RawClient {
 }
 
 /// Reads the optional tended settings an Ansible inventory can carry in `all: vars:`.
-fn client_settings(src: &Source, raw: &mut RawClient, diags: &mut Vec<Diagnostic>) {
+pub(crate) fn client_settings(src: &Source, raw: &mut RawClient, diags: &mut Vec<Diagnostic>) {
     if let Some(Value::String(tz)) = raw.vars.get("tended_timezone") {
         match tz.parse() {
             Ok(z) => raw.timezone = Some(z),

@@ -6,6 +6,8 @@
 //! with Ansible's precedence (all < parent group < child group < host), so both formats behave alike.
 
 mod ansible;
+mod ansible_dir;
+mod files;
 mod host;
 mod native;
 pub mod pattern;
@@ -153,6 +155,26 @@ pub(crate) struct RawClient {
 }
 
 impl RawClient {
+    /// Adds another file's part of the same client (an Ansible directory's several files).
+    pub(crate) fn merge(&mut self, other: RawClient) {
+        self.vars.extend(other.vars);
+        for (name, g) in other.groups {
+            let mine = self.groups.entry(name).or_default();
+            mine.vars.extend(g.vars);
+            mine.children.extend(g.children);
+        }
+        for h in other.hosts {
+            let mine = self.host_entry(&h.name, h.pos);
+            mine.groups.extend(h.groups);
+            mine.vars.extend(h.vars);
+        }
+        if other.timezone.is_some() {
+            self.timezone = other.timezone;
+        }
+        self.contacts.extend(other.contacts);
+        self.windows.extend(other.windows);
+    }
+
     /// The host named `name`, added at `pos` with no groups or vars if it is new.
     pub(crate) fn host_entry(&mut self, name: &str, pos: Pos) -> &mut RawHost {
         let i = match self.host_index.get(name) {
@@ -198,8 +220,20 @@ pub struct Inventory {
 impl Inventory {
     /// Loads every inventory file in `path` (or the one file `path` names).
     pub fn load(path: &Path) -> Result<Inventory, Diagnostics> {
-        let files = inventory_files(path)?;
+        // An Ansible inventory directory (group_vars/, host_vars/, a hosts file) is one client.
+        if path.is_dir() && ansible_dir::is_ansible_dir(path) {
+            let (src, raw, diags) = ansible_dir::load(path)?;
+            return Inventory::from_parsed(vec![(src, Ok((raw, diags)))]);
+        }
+        let (files, dirs) = files::inventory_files(path)?;
         let mut diags = Vec::new();
+        let mut parsed = Vec::new();
+        for dir in dirs {
+            match ansible_dir::load(&dir) {
+                Ok((src, raw, d)) => parsed.push((src, Ok((raw, d)))),
+                Err(mut d) => diags.append(&mut d.0),
+            }
+        }
         let mut sources = Vec::new();
         for file in files {
             match Source::read(&file) {
@@ -210,7 +244,11 @@ impl Inventory {
                 )),
             }
         }
-        match Inventory::from_sources(sources) {
+        parsed.extend(sources.into_iter().map(|s| {
+            let p = files::parse_file(&s);
+            (s, p)
+        }));
+        match Inventory::from_parsed(parsed) {
             Ok(inv) if diags.is_empty() => Ok(inv),
             Ok(_) => Err(Diagnostics(diags)),
             Err(mut d) => {
@@ -222,12 +260,28 @@ impl Inventory {
 
     /// Builds the inventory from client files already in memory (one client each).
     pub fn from_sources(sources: Vec<Source>) -> Result<Inventory, Diagnostics> {
+        Inventory::from_parsed(
+            sources
+                .into_iter()
+                .map(|s| {
+                    let p = files::parse_file(&s);
+                    (s, p)
+                })
+                .collect(),
+        )
+    }
+
+    /// Builds the inventory from clients already read (a file or an Ansible directory each).
+    #[allow(clippy::type_complexity)]
+    fn from_parsed(
+        parsed: Vec<(Source, Result<(RawClient, Vec<Diagnostic>), Diagnostics>)>,
+    ) -> Result<Inventory, Diagnostics> {
         let mut diags = Vec::new();
         let mut inv = Inventory::default();
         let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
-        for src in sources {
+        for (src, parsed) in parsed {
             let file = src.path.clone();
-            let raw = match parse_file(&src) {
+            let raw = match parsed {
                 Ok((raw, mut d)) => {
                     diags.append(&mut d);
                     raw
@@ -344,80 +398,6 @@ impl Inventory {
     }
 }
 
-fn inventory_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
-    let meta = std::fs::metadata(path).map_err(|e| {
-        Diagnostic::file_level(path, format!("cannot open the inventory: {e}"))
-            .help("pass --inventory DIR (a directory of client files) or a single inventory file")
-    })?;
-    if meta.is_file() {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    let entries = std::fs::read_dir(path).map_err(|e| {
-        Diagnostic::file_level(path, format!("cannot list the inventory directory: {e}"))
-    })?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_file())
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-            !name.starts_with('.')
-                && matches!(ext, "yml" | "yaml" | "ini" | "")
-                && !name.ends_with('~')
-        })
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(Diagnostic::file_level(
-            path,
-            "the inventory directory holds no .yml, .yaml or .ini file",
-        )
-        .help("add one file per client, e.g. inventory/acme.yml (see inventory/example-client.yml)")
-        .into());
-    }
-    Ok(files)
-}
-
-/// The raw client and the problems found in it (it is still resolved, so every problem shows at once).
-fn parse_file(src: &Source) -> Result<(RawClient, Vec<Diagnostic>), Diagnostics> {
-    let stem = src
-        .path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("client")
-        .to_string();
-    let is_ini = src.path.extension().and_then(|e| e.to_str()) == Some("ini")
-        || (src.path.extension().is_none() && looks_like_ini(&src.text));
-    // An Ansible inventory's client id is its file name.
-    let stem_problem = |mut parsed: (RawClient, Vec<Diagnostic>)| {
-        if !is_safe_id(&parsed.0.id) {
-            parsed.1.push(
-                Diagnostic::file_level(
-                    &src.path,
-                    format!(
-                        "the client id `{}` (the file's name) must be letters, digits, `-` and `_`",
-                        parsed.0.id
-                    ),
-                )
-                .help(
-                    "rename the file, e.g. acme-dental.ini: the id names report files and patterns",
-                ),
-            );
-        }
-        parsed
-    };
-    if is_ini {
-        return Ok(stem_problem(ansible::parse_ini(src, stem)));
-    }
-    let node = src.parse()?;
-    if node.get("client").is_some() {
-        Ok(native::parse(src, &node))
-    } else {
-        Ok(stem_problem(ansible::parse_yaml(src, &node, stem)))
-    }
-}
-
 /// A client id: letters, digits, `-` and `_`, not starting with `-`. It names report files,
 /// directories and patterns, so `../../x` can never leave the report directory.
 pub fn is_safe_id(id: &str) -> bool {
@@ -429,12 +409,6 @@ pub fn is_safe_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-fn looks_like_ini(text: &str) -> bool {
-    text.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))
-        .is_some_and(|l| l.starts_with('[') || !l.contains(':'))
-}
 
 /// The most hosts one name with ranges may stand for (all its ranges multiplied).
 pub const MAX_RANGE_HOSTS: u64 = 100_000;

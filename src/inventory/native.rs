@@ -57,11 +57,42 @@ pub(crate) fn parse(src: &Source, node: &Node) -> (RawClient, Vec<Diagnostic>) {
             .help("e.g. `client: acme`; put the full name in `name: Acme Dental GmbH` (the id names report files and patterns)"),
         );
     }
-    raw.name = node
-        .get("name")
-        .and_then(Node::scalar_text)
-        .unwrap_or_else(|| id.clone());
+    raw.name = id.clone();
     raw.id = id;
+    client_keys(src, node, &mut raw, &mut diags);
+    if let Some(v) = node.get("vars") {
+        raw.vars = vars_map(src, v, "vars", &mut diags);
+    }
+    native_hosts(src, node, &mut raw, &mut diags);
+    (raw, diags)
+}
+
+/// The client's own keys beside its hosts: `name`, `timezone`, `language`, `contacts`,
+/// `maintenance_windows`. The same in a native file and in an Ansible directory's
+/// `group_vars/all/tended.yml`.
+pub(crate) const CLIENT_KEYS: &[&str] = &[
+    "name",
+    "client_name",
+    "timezone",
+    "language",
+    "contacts",
+    "maintenance_windows",
+];
+
+pub(crate) fn client_keys(
+    src: &Source,
+    node: &Node,
+    raw: &mut RawClient,
+    diags: &mut Vec<Diagnostic>,
+) {
+    // `client_name` is the spelling for group_vars/all/tended.yml: Ansible reserves `name`.
+    if let Some(n) = node
+        .get("client_name")
+        .or_else(|| node.get("name"))
+        .and_then(Node::scalar_text)
+    {
+        raw.name = n;
+    }
     if let Some(tz) = node.get("timezone") {
         match tz.as_str().and_then(|s| s.parse::<chrono_tz::Tz>().ok()) {
             Some(z) => raw.timezone = Some(z),
@@ -82,14 +113,14 @@ pub(crate) fn parse(src: &Source, node: &Node) -> (RawClient, Vec<Diagnostic>) {
         }
     }
     if let Some(c) = node.get("contacts") {
-        raw.contacts = contacts(src, c, &mut diags);
+        raw.contacts = contacts(src, c, diags);
     }
     if let Some(w) = node.get("maintenance_windows") {
-        raw.windows = windows(src, w, &mut diags);
+        raw.windows = windows(src, w, diags);
     }
-    if let Some(v) = node.get("vars") {
-        raw.vars = vars_map(src, v, "vars", &mut diags);
-    }
+}
+
+fn native_hosts(src: &Source, node: &Node, raw: &mut RawClient, diags: &mut Vec<Diagnostic>) {
     if let Some(d) = node.get("defaults") {
         diags.extend(unknown_keys(src, d, &connection_key_names(), "defaults"));
         raw.vars.extend(connection_vars(d));
@@ -104,11 +135,11 @@ pub(crate) fn parse(src: &Source, node: &Node) -> (RawClient, Vec<Diagnostic>) {
             ));
             let mut group = RawGroup::default();
             if let Some(v) = g.get("vars") {
-                group.vars = vars_map(src, v, "vars", &mut diags);
+                group.vars = vars_map(src, v, "vars", diags);
             }
             group.children = names(g.get("children"));
             for h in names(g.get("hosts")) {
-                pending_membership(&mut raw, &h, &k.name);
+                pending_membership(raw, &h, &k.name);
             }
             raw.groups.insert(k.name.clone(), group);
         }
@@ -141,7 +172,7 @@ pub(crate) fn parse(src: &Source, node: &Node) -> (RawClient, Vec<Diagnostic>) {
                 }
                 let mut vars = connection_vars(h);
                 if let Some(v) = h.get("vars") {
-                    vars.extend(vars_map(src, v, "vars", &mut diags));
+                    vars.extend(vars_map(src, v, "vars", diags));
                 }
                 let groups = names(h.get("groups"));
                 match expand_range(&k.name) {
@@ -153,7 +184,7 @@ pub(crate) fn parse(src: &Source, node: &Node) -> (RawClient, Vec<Diagnostic>) {
                                 groups: groups.clone(),
                                 vars: vars.clone(),
                             };
-                            merge_host(&mut raw, host);
+                            merge_host(raw, host);
                         }
                     }
                     Err(e) => diags.push(src.diag(k.pos, e)),
@@ -181,7 +212,6 @@ pub(crate) fn parse(src: &Source, node: &Node) -> (RawClient, Vec<Diagnostic>) {
             );
         }
     }
-    (raw, diags)
 }
 
 fn connection_key_names() -> Vec<&'static str> {

@@ -196,3 +196,80 @@ check("inventory.json", ["typo-inv.yml"], False)
     assert!(out.status.success(), "{text}");
     assert!(text.matches("as expected").count() >= 5, "{text}");
 }
+
+/// An Ansible inventory directory (INI hosts file, group_vars/ and host_vars/ as files and as
+/// directories) loads with Ansible's precedence: every host's variables are those
+/// `ansible-inventory --list` gives for the same directory; tended's own client keys come from
+/// group_vars/all/tended.yml, and a native client file beside it still loads.
+#[test]
+fn an_ansible_inventory_directory_loads_as_ansible_core_reads_it() {
+    let bin = venv().join("bin/ansible-inventory");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inv = dir.path().join("inv");
+    let harbor = inv.join("harbor");
+    for d in ["group_vars/all", "host_vars/db1"] {
+        std::fs::create_dir_all(harbor.join(d)).expect("dirs");
+    }
+    let files = [
+        ("hosts", "[web]\nweb1 ansible_connection=local http_port=80\nweb2 ansible_connection=local\n\n[db]\ndb1 ansible_connection=local\n\n[web:vars]\nrole=frontend\ntier=inventory\n"),
+        ("group_vars/all/tended.yml", "client_name: Harbor Dental\ntimezone: Europe/Berlin\nlanguage: de\ncontacts:\n  - {email: it@harbor.example, alerts: true}\nmaintenance_windows:\n  - {days: [sun], start: \"01:00\", end: \"05:00\"}\n"),
+        ("group_vars/all/vars.yml", "ntp: ntp.example.com\ntier: all\n"),
+        ("group_vars/web.yml", "tier: group_vars\nports: [80, 443]\n"),
+        ("host_vars/web1.yml", "http_port: 8080\n"),
+        ("host_vars/db1/main.yml", "backup: nightly\ntier: host\n"),
+    ];
+    for (path, text) in files {
+        std::fs::write(harbor.join(path), text).expect("file");
+    }
+    std::fs::write(
+        inv.join("acme.yml"),
+        "client: acme\ntimezone: Europe/Berlin\nhosts:\n  web1: {connection: local}\n",
+    )
+    .expect("native client");
+
+    let out = Command::new(&bin)
+        .args(["-i", "harbor", "--list"])
+        .current_dir(&inv)
+        .env("ANSIBLE_HOME", dir.path().join(".ansible"))
+        .output()
+        .expect("ansible-inventory");
+    assert!(out.status.success(), "{}", crate::common::text(&out));
+    let theirs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let out = tended(dir.path(), &["inventory", "list", "-i", "inv", "--json"]);
+    let ours = json(&out);
+
+    let client = ours["_meta"]["clients"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["id"] == "harbor"))
+        .expect("client harbor");
+    assert_eq!(client["name"], "Harbor Dental");
+    assert_eq!(client["language"], "de");
+    assert_eq!(client["contacts"][0]["email"], "it@harbor.example");
+    assert_eq!(client["maintenance_windows"][0]["start"], "01:00:00");
+    assert!(
+        ours["_meta"]["clients"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["id"] == "acme")),
+        "the native client beside it: {ours:#}"
+    );
+    let tended_only = ["inventory_hostname", "tended_client"];
+    let ansible_only = ["client_name", "timezone", "language", "contacts", "maintenance_windows"];
+    for host in ["web1", "web2", "db1"] {
+        let mut a = theirs["_meta"]["hostvars"][host].clone();
+        let mut t = ours["_meta"]["hostvars"]
+            .as_object()
+            .and_then(|m| {
+                m.iter()
+                    .find(|(k, v)| *k == host || (k.ends_with(&format!("/{host}")) && v["tended_client"] == "harbor"))
+                    .map(|(_, v)| v.clone())
+            })
+            .unwrap_or_else(|| panic!("{host} in {ours:#}"));
+        for k in ansible_only {
+            a.as_object_mut().map(|m| m.remove(k));
+        }
+        for k in tended_only {
+            t.as_object_mut().map(|m| m.remove(k));
+        }
+        assert_eq!(t, a, "{host}: tended (left) and ansible-inventory (right)");
+    }
+}
