@@ -31,6 +31,9 @@ pub enum InventoryCommand {
         /// Only this client's hosts.
         #[arg(long)]
         client: Option<String>,
+        /// Only the hosts this pattern selects (a preview of `--limit` / `hosts:`).
+        #[arg(short, long)]
+        limit: Option<String>,
         /// JSON shaped like `ansible-inventory --list`.
         #[arg(long)]
         json: bool,
@@ -107,6 +110,7 @@ pub fn inventory(cmd: InventoryCommand) -> Result<u8> {
     let InventoryCommand::List {
         inventory,
         client,
+        limit,
         json,
     } = cmd;
     let inv = load_inventory(&inventory)?;
@@ -120,10 +124,21 @@ pub fn inventory(cmd: InventoryCommand) -> Result<u8> {
             ids.join(", ")
         )));
     }
+    let selected = match &limit {
+        Some(p) => Some(
+            inv.select(p)
+                .map_err(|e| invalid(format!("error: --limit {p}: {e}")))?
+                .into_iter()
+                .map(|h| h.key())
+                .collect::<std::collections::BTreeSet<String>>(),
+        ),
+        None => None,
+    };
     let hosts: Vec<_> = inv
         .hosts
         .iter()
         .filter(|h| client.as_ref().is_none_or(|c| &h.client == c))
+        .filter(|h| selected.as_ref().is_none_or(|s| s.contains(&h.key())))
         .collect();
     if json {
         let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();

@@ -133,6 +133,9 @@ pub struct DbArg {
 enum Command {
     /// Run a playbook against the inventory and record every result.
     Run(run::RunArgs),
+    /// Run an ad-hoc command on the hosts a pattern selects, recorded like a run
+    /// (`tended exec acme/web* -- df -h /`).
+    Exec(run::ExecArgs),
     /// Check playbooks (and their variables against an inventory) without running anything.
     Validate(check::ValidateArgs),
     /// Show the inventory.
@@ -217,6 +220,7 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Run(a) => run::run(a).await,
+            Command::Exec(a) => run::exec(a).await,
             Command::Validate(a) => check::validate(a),
             Command::Inventory { command } => check::inventory(command),
             Command::History(a) => query::history(a).await,

@@ -20,6 +20,33 @@ use crate::runner::{self, RunOptions, RunOutcome};
 pub struct RunArgs {
     /// The playbook to run.
     playbook: PathBuf,
+    /// Print the hosts each play would run on (and their clients), run nothing.
+    #[arg(long)]
+    list_hosts: bool,
+    #[command(flatten)]
+    flags: RunFlags,
+}
+
+/// `tended exec PATTERN -- COMMAND`: an ad-hoc command on the hosts a pattern selects (as
+/// `ansible PATTERN -m shell -a COMMAND`), recorded like a run.
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// Host pattern: all, a client, a group, a host, `acme/web*`, `a:b`, `a:&b`, `a:!b`.
+    pattern: String,
+    /// Run it with sudo (become).
+    #[arg(short, long)]
+    r#become: bool,
+    /// The command: one argument is a shell command line (`"df -h | tail -n +2"`); several are
+    /// one program and its arguments, each quoted as one word.
+    #[arg(last = true, required = true)]
+    command: Vec<String>,
+    #[command(flatten)]
+    flags: RunFlags,
+}
+
+/// What `run` and `exec` share: inventory, store, selection, SSH and output settings.
+#[derive(Args, Debug)]
+pub struct RunFlags {
     #[command(flatten)]
     inventory: InventoryArg,
     #[command(flatten)]
@@ -106,8 +133,110 @@ fn preflight(hosts: &[&crate::inventory::Host]) -> Vec<String> {
     problems
 }
 
-pub async fn run(a: RunArgs) -> Result<u8> {
-    let pb = Playbook::load(&a.playbook).map_err(invalid)?;
+pub async fn run(args: RunArgs) -> Result<u8> {
+    let pb = Playbook::load(&args.playbook).map_err(invalid)?;
+    if args.list_hosts {
+        return list_hosts(&pb, &args.flags);
+    }
+    run_loaded(pb, args.flags, false).await
+}
+
+/// `tended exec`: the command becomes a one-task playbook (`shell`), run and recorded as any run.
+pub async fn exec(a: ExecArgs) -> Result<u8> {
+    let line = match a.command.as_slice() {
+        [one] => one.clone(),
+        many => shlex::try_join(many.iter().map(String::as_str))
+            .map_err(|_| invalid("error: the command holds a NUL byte"))?,
+    };
+    let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let text = format!(
+        "hosts: {}
+become: {}
+tasks:
+  - name: {}
+    shell: {{cmd: {}}}
+",
+        q(&a.pattern),
+        a.r#become,
+        q(&format!("exec: {line}")),
+        q(&line)
+    );
+    let pb = Playbook::from_source(crate::yaml::Source {
+        path: PathBuf::from(format!("exec: {line}")),
+        text,
+    })
+    .map_err(invalid)?;
+    run_loaded(pb, a.flags, true).await
+}
+
+/// What each host answered to an ad-hoc command, as `ansible` shows it: `host | STATE | rc=N >>`
+/// and the output.
+fn exec_output(outcome: &RunOutcome) -> String {
+    let mut s = String::new();
+    for h in &outcome.hosts {
+        let key = format!("{}/{}", h.client, h.host);
+        match h.tasks.first() {
+            Some(t) => {
+                s.push_str(&format!(
+                    "{key} | {} | rc={} >>\n",
+                    t.result.state.as_str().to_uppercase(),
+                    t.result.rc.map_or("-".to_string(), |r| r.to_string())
+                ));
+                for text in [&t.result.stdout, &t.result.stderr] {
+                    if !text.is_empty() {
+                        s.push_str(text);
+                        if !text.ends_with('\n') {
+                            s.push('\n');
+                        }
+                    }
+                }
+                if t.result.stdout.is_empty() && t.result.stderr.is_empty() {
+                    s.push_str(&format!("{}\n", t.result.message));
+                }
+            }
+            None => s.push_str(&format!(
+                "{key} | {} >> {}\n",
+                h.state.as_str().to_uppercase(),
+                h.reason.as_deref().unwrap_or("")
+            )),
+        }
+    }
+    s
+}
+
+/// `--list-hosts`: each play's hosts after `--limit`, and which clients they belong to.
+fn list_hosts(pb: &Playbook, a: &RunFlags) -> Result<u8> {
+    let inv = load_inventory(&a.inventory)?;
+    let plan =
+        runner::plan(pb, &inv, a.limit.as_deref()).map_err(|e| invalid(format!("error: {e}")))?;
+    for (play, hosts) in pb.plays.iter().zip(&plan) {
+        let mut clients: Vec<&str> = hosts.iter().map(|h| h.client.as_str()).collect();
+        clients.sort();
+        clients.dedup();
+        outln!(
+            "play `{}` ({}): {} host{} of {}",
+            play.name,
+            play.hosts,
+            hosts.len(),
+            if hosts.len() == 1 { "" } else { "s" },
+            if clients.is_empty() {
+                "no client".to_string()
+            } else {
+                format!(
+                    "client{} {}",
+                    if clients.len() == 1 { "" } else { "s" },
+                    clients.join(", ")
+                )
+            }
+        );
+        for h in hosts {
+            outln!("  {}", h.key());
+        }
+    }
+    Ok(exit::OK)
+}
+
+async fn run_loaded(pb: Playbook, a: RunFlags, show_output: bool) -> Result<u8> {
     let inv = load_inventory(&a.inventory)?;
     let var_problems = crate::playbook::check_variables(&pb, &inv);
     if !var_problems.is_empty() {
@@ -177,11 +306,20 @@ pub async fn run(a: RunArgs) -> Result<u8> {
         b2.inc(1);
     });
     if !a.json {
+        // A pattern may cross clients (`--limit web` is every client's web group): say whose.
+        let mut clients: Vec<&str> = selected.iter().map(|h| h.client.as_str()).collect();
+        clients.sort();
+        clients.dedup();
         eprintln!(
-            "running {} on {} host{} (forks {}{})",
-            a.playbook.display(),
+            "running {} on {} host{} of {} (forks {}{})",
+            pb.file().display(),
             unique.len(),
             if unique.len() == 1 { "" } else { "s" },
+            if clients.len() == 1 {
+                format!("client {}", clients[0])
+            } else {
+                format!("{} clients: {}", clients.len(), clients.join(", "))
+            },
             a.forks,
             if a.check { ", check mode" } else { "" }
         );
@@ -214,6 +352,9 @@ pub async fn run(a: RunArgs) -> Result<u8> {
         outln!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {
         // Task messages and reasons hold the hosts' own text: escaped on a terminal.
+        if show_output {
+            out!("{}", super::terminal_safe(&exec_output(&outcome)));
+        }
         out!("{}", super::terminal_safe(&summary(&outcome)));
     }
     if let Some(dir) = &a.report {

@@ -64,7 +64,11 @@ fn vars_entries(dir: &Path) -> Vec<(String, Vec<PathBuf>)> {
 fn read_vars(
     path: &Path,
     diags: &mut Vec<Diagnostic>,
-) -> Option<(Source, crate::yaml::Node, serde_json::Map<String, serde_json::Value>)> {
+) -> Option<(
+    Source,
+    crate::yaml::Node,
+    serde_json::Map<String, serde_json::Value>,
+)> {
     let src = match Source::read(path) {
         Ok(s) => s,
         Err(e) => {
@@ -84,8 +88,11 @@ fn read_vars(
     };
     if node.as_map().is_none() {
         diags.push(
-            src.diag(node.pos, "a vars file must be a mapping of variable names to values")
-                .help("e.g. `ntp_server: ntp.example.com`"),
+            src.diag(
+                node.pos,
+                "a vars file must be a mapping of variable names to values",
+            )
+            .help("e.g. `ntp_server: ntp.example.com`"),
         );
         return None;
     }
@@ -101,7 +108,10 @@ pub(crate) fn load(dir: &Path) -> Result<(Source, RawClient, Vec<Diagnostic>), D
         .and_then(|n| n.to_str())
         .unwrap_or("client")
         .to_string();
-    let files: Vec<PathBuf> = sorted(dir).into_iter().filter(|p| is_inventory_file(p)).collect();
+    let files: Vec<PathBuf> = sorted(dir)
+        .into_iter()
+        .filter(|p| is_inventory_file(p))
+        .collect();
     let Some(first) = files.first() else {
         return Err(Diagnostic::file_level(
             dir,

@@ -409,7 +409,6 @@ pub fn is_safe_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-
 /// The most hosts one name with ranges may stand for (all its ranges multiplied).
 pub const MAX_RANGE_HOSTS: u64 = 100_000;
 

@@ -211,9 +211,18 @@ fn an_ansible_inventory_directory_loads_as_ansible_core_reads_it() {
         std::fs::create_dir_all(harbor.join(d)).expect("dirs");
     }
     let files = [
-        ("hosts", "[web]\nweb1 ansible_connection=local http_port=80\nweb2 ansible_connection=local\n\n[db]\ndb1 ansible_connection=local\n\n[web:vars]\nrole=frontend\ntier=inventory\n"),
-        ("group_vars/all/tended.yml", "client_name: Harbor Dental\ntimezone: Europe/Berlin\nlanguage: de\ncontacts:\n  - {email: it@harbor.example, alerts: true}\nmaintenance_windows:\n  - {days: [sun], start: \"01:00\", end: \"05:00\"}\n"),
-        ("group_vars/all/vars.yml", "ntp: ntp.example.com\ntier: all\n"),
+        (
+            "hosts",
+            "[web]\nweb1 ansible_connection=local http_port=80\nweb2 ansible_connection=local\n\n[db]\ndb1 ansible_connection=local\n\n[web:vars]\nrole=frontend\ntier=inventory\n",
+        ),
+        (
+            "group_vars/all/tended.yml",
+            "client_name: Harbor Dental\ntimezone: Europe/Berlin\nlanguage: de\ncontacts:\n  - {email: it@harbor.example, alerts: true}\nmaintenance_windows:\n  - {days: [sun], start: \"01:00\", end: \"05:00\"}\n",
+        ),
+        (
+            "group_vars/all/vars.yml",
+            "ntp: ntp.example.com\ntier: all\n",
+        ),
         ("group_vars/web.yml", "tier: group_vars\nports: [80, 443]\n"),
         ("host_vars/web1.yml", "http_port: 8080\n"),
         ("host_vars/db1/main.yml", "backup: nightly\ntier: host\n"),
@@ -253,14 +262,23 @@ fn an_ansible_inventory_directory_loads_as_ansible_core_reads_it() {
         "the native client beside it: {ours:#}"
     );
     let tended_only = ["inventory_hostname", "tended_client"];
-    let ansible_only = ["client_name", "timezone", "language", "contacts", "maintenance_windows"];
+    let ansible_only = [
+        "client_name",
+        "timezone",
+        "language",
+        "contacts",
+        "maintenance_windows",
+    ];
     for host in ["web1", "web2", "db1"] {
         let mut a = theirs["_meta"]["hostvars"][host].clone();
         let mut t = ours["_meta"]["hostvars"]
             .as_object()
             .and_then(|m| {
                 m.iter()
-                    .find(|(k, v)| *k == host || (k.ends_with(&format!("/{host}")) && v["tended_client"] == "harbor"))
+                    .find(|(k, v)| {
+                        *k == host
+                            || (k.ends_with(&format!("/{host}")) && v["tended_client"] == "harbor")
+                    })
                     .map(|(_, v)| v.clone())
             })
             .unwrap_or_else(|| panic!("{host} in {ours:#}"));

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod adhoc;
 mod ansible;
 mod auth;
 mod cli;
