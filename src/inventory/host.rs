@@ -401,6 +401,17 @@ fn connection(vars: &Map<String, Value>, name: &str, base: &Path) -> Result<Conn
             ));
         }
     }
+    // Ansible's ssh arguments (extra after common, as ssh reads them: the first value wins, so
+    // extra only fills in what common left unset).
+    let mut ssh = super::ssh_args::SshArgs::default();
+    for key in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
+        if let Some(args) = text(vars, key) {
+            let a = super::ssh_args::parse(key, &args)?;
+            ssh.jump = ssh.jump.or(a.jump);
+            ssh.known_hosts = ssh.known_hosts.or(a.known_hosts);
+            ssh.host_key_checking = ssh.host_key_checking.or(a.host_key_checking);
+        }
+    }
     let host_key_checking = match text(vars, "tended_host_key_checking") {
         Some(v) => Some(HostKeyChecking::parse(&v).ok_or_else(|| {
             (
@@ -408,15 +419,12 @@ fn connection(vars: &Map<String, Value>, name: &str, base: &Path) -> Result<Conn
                 "use `strict` (default) or `accept-new`".to_string(),
             )
         })?),
-        None => None,
+        None => ssh.host_key_checking,
     };
     let jump = match vars.get("tended_jump") {
         Some(Value::Object(j)) => Some(jump_from_map(j, base)?),
         Some(Value::String(s)) => Some(parse_jump_spec(s)?),
-        Some(Value::Null) | None => text(vars, "ansible_ssh_common_args")
-            .map(|args| proxy_jump_from_args(&args))
-            .transpose()?
-            .flatten(),
+        Some(Value::Null) | None => ssh.jump.as_deref().map(parse_jump_spec).transpose()?,
         Some(other) => {
             return Err((
                 format!("`jump` must be a mapping or user@host:port, not {other}"),
@@ -433,7 +441,9 @@ fn connection(vars: &Map<String, Value>, name: &str, base: &Path) -> Result<Conn
         password: secret(vars, "tended_password_env", "tended_password_file", base),
         jump,
         host_key_checking,
-        known_hosts: text(vars, "tended_known_hosts").map(|k| expand_path(&k, base)),
+        known_hosts: text(vars, "tended_known_hosts")
+            .or(ssh.known_hosts)
+            .map(|k| expand_path(&k, base)),
         r#become,
     })))
 }
@@ -491,51 +501,21 @@ fn parse_jump_spec(spec: &str) -> Result<Jump, Problem> {
     })
 }
 
-/// Reads `-o ProxyJump=...` or `-J ...` out of `ansible_ssh_common_args`.
-fn proxy_jump_from_args(args: &str) -> Result<Option<Jump>, Problem> {
-    let words = shlex::split(args).ok_or_else(|| {
-        (
-            "`ansible_ssh_common_args` has unbalanced quotes".to_string(),
-            "fix the quoting".to_string(),
-        )
-    })?;
-    let mut it = words.iter();
-    while let Some(w) = it.next() {
-        let value = if w == "-J" {
-            it.next().cloned()
-        } else if let Some(v) = w.strip_prefix("-J") {
-            Some(v.to_string())
-        } else if w == "-o" {
-            it.next().and_then(|o| option_value(o, "proxyjump"))
-        } else {
-            w.strip_prefix("-o")
-                .and_then(|o| option_value(o, "proxyjump"))
-        };
-        if let Some(v) = value {
-            return parse_jump_spec(&v).map(Some);
-        }
-    }
-    Ok(None)
-}
-
-fn option_value(opt: &str, name: &str) -> Option<String> {
-    let (k, v) = opt.split_once(['=', ' '])?;
-    (k.trim().eq_ignore_ascii_case(name)).then(|| v.trim().to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn proxy_jump_is_read_from_ssh_common_args() {
-        let j = proxy_jump_from_args(
+        let spec = super::super::ssh_args::parse(
+            "ansible_ssh_common_args",
             "-o StrictHostKeyChecking=yes -o ProxyJump=ops@bastion.example:2222",
         )
         .expect("parses")
+        .jump
         .expect("found");
         assert_eq!(
-            j,
+            parse_jump_spec(&spec).expect("spec"),
             Jump {
                 address: "bastion.example".into(),
                 port: 2222,
@@ -543,14 +523,8 @@ mod tests {
                 key_file: None
             }
         );
-        let j = proxy_jump_from_args("-J bastion")
-            .expect("parses")
-            .expect("found");
+        let j = parse_jump_spec("bastion").expect("spec");
         assert_eq!((j.address.as_str(), j.port, j.user), ("bastion", 22, None));
-        assert_eq!(
-            proxy_jump_from_args("-o Compression=yes").expect("parses"),
-            None
-        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod files;
 mod host;
 mod native;
 pub mod pattern;
+mod ssh_args;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -110,3 +110,52 @@ fn list_hosts_and_inventory_limit_preview_a_pattern() {
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert!(text(&out).contains("did you mean `web`"), "{}", text(&out));
 }
+
+/// `ansible_ssh_common_args` as Ansible inventories write it: `UserKnownHostsFile` and
+/// `StrictHostKeyChecking=accept-new` are honoured (the host's key is recorded in that file), and
+/// an option tended does not support is refused before anything runs, naming the key.
+#[test]
+fn ssh_common_args_are_honoured_or_refused_never_ignored() {
+    let fleet = Fleet::new(&["web1"]);
+    let kh = fleet.path().join("client_known_hosts");
+    fleet.inventory(
+        "",
+        &format!(
+            "  ansible_ssh_common_args: \"-o UserKnownHostsFile={} -o StrictHostKeyChecking=accept-new\"\n",
+            kh.display()
+        ),
+    );
+    fleet.playbook("p.yml", "hosts: all\ntasks:\n  - command: uptime\n");
+    let out = tended(fleet.path(), &["run", "p.yml", "-i", "inv", "--db", "t.db"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let recorded = std::fs::read_to_string(&kh).expect("the key was recorded there");
+    assert!(
+        recorded.contains("ssh-ed25519")
+            || recorded.contains("ecdsa")
+            || recorded.contains("ssh-rsa"),
+        "{recorded}"
+    );
+
+    fleet.inventory(
+        "",
+        "  ansible_ssh_common_args: \"-o ControlMaster=auto -o ControlPersist=60s\"\n",
+    );
+    let out = tended(fleet.path(), &["run", "p.yml", "-i", "inv", "--db", "t.db"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{all}");
+    assert!(
+        all.contains("`ansible_ssh_common_args`: the ssh option `ControlMaster` is not supported")
+            && all.contains("one connection per host"),
+        "{all}"
+    );
+    fleet.inventory(
+        "",
+        "  ansible_ssh_common_args: \"-o StrictHostKeyChecking=no\"\n",
+    );
+    let out = tended(fleet.path(), &["run", "p.yml", "-i", "inv", "--db", "t.db"]);
+    assert!(
+        text(&out).contains("never connects without checking"),
+        "{}",
+        text(&out)
+    );
+}
