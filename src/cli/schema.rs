@@ -205,11 +205,37 @@ pub fn playbook_schema() -> Value {
             "become": {"type": "boolean"},
             "become_user": {"type": "string"},
             "gather_facts": {"type": "boolean"},
-            "tasks": {"type": "array", "items": {"$ref": "#/$defs/task"}},
-            "handlers": {"type": "array", "items": {"$ref": "#/$defs/task"}}
+            "tasks": {"type": "array", "items": {"anyOf": [{"$ref": "#/$defs/task"}, {"$ref": "#/$defs/include"}]}},
+            "handlers": {"type": "array", "items": {"anyOf": [{"$ref": "#/$defs/task"}, {"$ref": "#/$defs/include"}]}}
         }
     });
     defs.insert("task".into(), task);
+    let file = json!({"anyOf": [{"type": "string"}, {"type": "object", "properties": {"file": {"type": "string"}}, "required": ["file"]}]});
+    let mut include_props = serde_json::Map::new();
+    for k in [
+        "include_tasks",
+        "import_tasks",
+        "ansible.builtin.include_tasks",
+        "ansible.builtin.import_tasks",
+    ] {
+        include_props.insert(k.into(), json!({"description": "A tasks file (a list of tasks), relative to this file", "allOf": [file]}));
+    }
+    for (k, v) in [
+        ("name", json!({"type": "string"})),
+        ("when", json!({"type": ["string", "boolean"]})),
+        ("vars", json!({"type": "object"})),
+        (
+            "tags",
+            json!({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+        ),
+    ] {
+        include_props.insert(k.into(), v);
+    }
+    defs.insert(
+        "include".into(),
+        json!({"type": "object", "properties": include_props, "additionalProperties": false, "minProperties": 1,
+               "oneOf": [{"required": ["include_tasks"]}, {"required": ["import_tasks"]}, {"required": ["ansible.builtin.include_tasks"]}, {"required": ["ansible.builtin.import_tasks"]}]}),
+    );
     defs.insert("play".into(), play);
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",

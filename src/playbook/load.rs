@@ -58,16 +58,35 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("until", "`retries` retries a task until it no longer fails"),
 ];
 
-struct Ctx<'a> {
-    src: &'a Source,
-    diags: Vec<Diagnostic>,
+pub(super) struct Ctx<'a> {
+    pub(super) src: &'a Source,
+    pub(super) diags: Vec<Diagnostic>,
     templates: Templates,
     /// Check ids seen so far: each stands once in a playbook.
     ids: BTreeSet<String>,
 }
 
-impl Ctx<'_> {
-    fn err(&mut self, pos: crate::yaml::Pos, msg: impl Into<String>, help: impl Into<String>) {
+impl<'a> Ctx<'a> {
+    /// Reads another file (an included tasks file) with the same diagnostics, ids and templates.
+    pub(super) fn with_source<T>(&mut self, src: &Source, f: impl FnOnce(&mut Ctx<'_>) -> T) -> T {
+        let mut inner = Ctx {
+            src,
+            diags: std::mem::take(&mut self.diags),
+            templates: Templates::new(),
+            ids: std::mem::take(&mut self.ids),
+        };
+        let out = f(&mut inner);
+        self.diags = inner.diags;
+        self.ids = inner.ids;
+        out
+    }
+
+    pub(super) fn err(
+        &mut self,
+        pos: crate::yaml::Pos,
+        msg: impl Into<String>,
+        help: impl Into<String>,
+    ) {
         let d = self.src.diag(pos, msg).help(help);
         self.diags.push(d);
     }
@@ -225,10 +244,7 @@ fn play(cx: &mut Ctx, node: &Node) -> Option<Play> {
     let mut registered = BTreeSet::new();
     let tasks = match node.get("tasks") {
         Some(t) => match t.as_seq() {
-            Some(items) => items
-                .iter()
-                .filter_map(|n| task(cx, n, &mut registered))
-                .collect(),
+            Some(items) => super::include::tasks(cx, items, &mut registered, &mut Vec::new()),
             None => {
                 cx.err(
                     t.pos,
@@ -250,10 +266,7 @@ fn play(cx: &mut Ctx, node: &Node) -> Option<Play> {
     let handlers = match node.get("handlers") {
         None => Vec::new(),
         Some(h) => match h.as_seq() {
-            Some(items) => items
-                .iter()
-                .filter_map(|n| task(cx, n, &mut registered))
-                .collect(),
+            Some(items) => super::include::tasks(cx, items, &mut registered, &mut Vec::new()),
             None => {
                 cx.err(
                     h.pos,
@@ -349,7 +362,7 @@ fn module_key<'n>(
     }
 }
 
-fn task(cx: &mut Ctx, node: &Node, registered: &mut BTreeSet<String>) -> Option<Task> {
+pub(super) fn task(cx: &mut Ctx, node: &Node, registered: &mut BTreeSet<String>) -> Option<Task> {
     if node.as_map().is_none() {
         cx.err(
             node.pos,

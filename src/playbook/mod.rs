@@ -3,6 +3,7 @@
 
 mod check;
 mod filters;
+mod include;
 mod load;
 pub mod magic;
 pub mod resolve;

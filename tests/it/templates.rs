@@ -182,3 +182,55 @@ fn handlers_run_once_after_a_change_and_unknown_ones_are_refused() {
         "{err}"
     );
 }
+
+/// `include_tasks` / `import_tasks`: tasks from a file relative to the file that names it (nested
+/// too), with the include's `when` and `vars` on each; validate reports a mistake inside the
+/// included file at that file's line, and a missing or self-including file at the include.
+#[test]
+fn included_task_files_run_in_place_and_are_validated() {
+    let fleet = Fleet::new(&["web1"]);
+    fleet.trust_all();
+    let out_dir = fleet.path().join("inc");
+    fleet.inventory("", &format!("  out: \"{}\"\n", out_dir.display()));
+    std::fs::create_dir_all(fleet.path().join("tasks/more")).expect("dirs");
+    std::fs::write(
+        fleet.path().join("tasks/common.yml"),
+        "- name: make the dir\n  command: \"mkdir -p {{ out }}\"\n- import_tasks: more/touch.yml\n",
+    )
+    .expect("tasks file");
+    std::fs::write(
+        fleet.path().join("tasks/more/touch.yml"),
+        "- name: touch\n  command: \"touch {{ out }}/{{ what }}\"\n",
+    )
+    .expect("nested tasks file");
+    fleet.playbook(
+        "inc.yml",
+        "hosts: all\ntasks:\n  - include_tasks: tasks/common.yml\n    vars: {what: first}\n  - include_tasks: tasks/common.yml\n    when: false\n    vars: {what: never}\n",
+    );
+    let out = fleet.run("inc.yml", &[]);
+    let t = tasks(&out, "web1");
+    assert_eq!(t.len(), 4, "{t:#?}");
+    assert!(out_dir.join("first").is_file(), "{t:#?}");
+    assert!(!out_dir.join("never").exists());
+    assert_eq!(t[3]["state"], "skipped");
+
+    std::fs::write(
+        fleet.path().join("tasks/bad.yml"),
+        "- name: typo\n  comand: uptime\n",
+    )
+    .expect("bad tasks");
+    fleet.playbook(
+        "bad.yml",
+        "hosts: all\ntasks:\n  - import_tasks: tasks/bad.yml\n  - include_tasks: tasks/nowhere.yml\n",
+    );
+    let out = crate::common::tended(fleet.path(), &["validate", "bad.yml"]);
+    let err = crate::common::text(&out);
+    assert!(
+        err.contains("tasks/bad.yml:2:3: error: unknown module or task keyword `comand`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.yml:4:") && err.contains("cannot read the tasks file"),
+        "{err}"
+    );
+}

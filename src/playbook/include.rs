@@ -1,0 +1,133 @@
+//! `include_tasks:` and `import_tasks:`: a list of tasks from another file, relative to the file
+//! that names it, read when the playbook is loaded (so `validate` checks them too). A `when:`,
+//! `vars:` or `tags:` on the include applies to every task it brings in.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::Task;
+use super::load::{Ctx, task};
+use crate::yaml::{Kind, Node, Source};
+
+/// How deep includes may nest (a file that includes itself is caught before).
+const MAX_DEPTH: usize = 16;
+
+pub(super) const KEYS: &[&str] = &[
+    "include_tasks",
+    "import_tasks",
+    "ansible.builtin.include_tasks",
+    "ansible.builtin.import_tasks",
+];
+
+/// The tasks of a list, with includes expanded in place.
+pub(super) fn tasks(
+    cx: &mut Ctx,
+    items: &[Node],
+    registered: &mut BTreeSet<String>,
+    stack: &mut Vec<PathBuf>,
+) -> Vec<Task> {
+    let mut out = Vec::new();
+    for n in items {
+        let include = KEYS.iter().find_map(|k| n.get(k).map(|v| (*k, v)));
+        match include {
+            None => out.extend(task(cx, n, registered)),
+            Some((key, v)) => out.extend(included(cx, n, key, v, registered, stack)),
+        }
+    }
+    out
+}
+
+fn included(
+    cx: &mut Ctx,
+    node: &Node,
+    key: &str,
+    value: &Node,
+    registered: &mut BTreeSet<String>,
+    stack: &mut Vec<PathBuf>,
+) -> Vec<Task> {
+    cx.diags.extend(crate::yaml::unknown_keys(
+        cx.src,
+        node,
+        &[key, "name", "when", "vars", "tags"],
+        &format!("`{key}`"),
+    ));
+    let file = match &value.kind {
+        Kind::Str(s) => Some(s.clone()),
+        Kind::Map(_) => value.get("file").and_then(Node::scalar_text),
+        _ => None,
+    };
+    let Some(file) = file.filter(|f| !f.contains("{{")) else {
+        cx.err(
+            value.pos,
+            format!("`{key}` needs a file name (templates are not read here)"),
+            format!("e.g. {key}: tasks/cleanup.yml (relative to this file)"),
+        );
+        return Vec::new();
+    };
+    let base = cx.src.path.parent().map(PathBuf::from).unwrap_or_default();
+    let path = base.join(&file);
+    let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+    if stack.contains(&canonical) || stack.len() >= MAX_DEPTH {
+        cx.err(
+            value.pos,
+            format!(
+                "`{key}: {file}` includes itself (through {} files)",
+                stack.len()
+            ),
+            "break the cycle of includes",
+        );
+        return Vec::new();
+    }
+    let src = match Source::read(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            cx.err(
+                value.pos,
+                format!("cannot read the tasks file {}: {e}", path.display()),
+                "the path is relative to the file that includes it",
+            );
+            return Vec::new();
+        }
+    };
+    let root = match src.parse() {
+        Ok(r) => r,
+        Err(d) => {
+            cx.diags.push(d);
+            return Vec::new();
+        }
+    };
+    let Some(items) = root.as_seq() else {
+        cx.diags.push(
+            src.diag(root.pos, "a tasks file must be a list of tasks")
+                .help("write each task as `- name: ...`"),
+        );
+        return Vec::new();
+    };
+    let when = node.get("when").and_then(Node::scalar_text);
+    let vars = node.get("vars").map(|v| v.to_json());
+    let tags: Vec<String> = match node.get("tags").map(|t| &t.kind) {
+        Some(Kind::Str(s)) => vec![s.clone()],
+        Some(Kind::Seq(items)) => items.iter().filter_map(Node::scalar_text).collect(),
+        _ => Vec::new(),
+    };
+    stack.push(canonical);
+    let mut got = cx.with_source(&src, |inner| tasks(inner, items, registered, stack));
+    stack.pop();
+    for t in &mut got {
+        if let Some(w) = &when {
+            t.when = Some(match &t.when {
+                Some(own) => format!("({w}) and ({own})"),
+                None => w.clone(),
+            });
+        }
+        if let Some(Value::Object(v)) = &vars {
+            for (k, x) in v {
+                t.vars.entry(k.clone()).or_insert_with(|| x.clone());
+            }
+        }
+        t.tags.extend(tags.iter().cloned());
+    }
+    got
+}
