@@ -205,8 +205,8 @@ pub fn playbook_schema() -> Value {
             "become": {"type": "boolean"},
             "become_user": {"type": "string"},
             "gather_facts": {"type": "boolean"},
-            "tasks": {"type": "array", "items": {"anyOf": [{"$ref": "#/$defs/task"}, {"$ref": "#/$defs/include"}]}},
-            "handlers": {"type": "array", "items": {"anyOf": [{"$ref": "#/$defs/task"}, {"$ref": "#/$defs/include"}]}}
+            "tasks": {"type": "array", "items": {"$ref": "#/$defs/step"}},
+            "handlers": {"type": "array", "items": {"$ref": "#/$defs/step"}}
         }
     });
     defs.insert("task".into(), task);
@@ -231,6 +231,20 @@ pub fn playbook_schema() -> Value {
     ] {
         include_props.insert(k.into(), v);
     }
+    let steps = json!({"type": "array", "items": {"$ref": "#/$defs/step"}});
+    defs.insert(
+        "block".into(),
+        json!({"type": "object", "required": ["block"], "additionalProperties": false, "properties": {
+            "block": steps, "rescue": steps, "always": steps,
+            "name": {"type": "string"}, "when": {"type": ["string", "boolean"]}, "vars": {"type": "object"},
+            "tags": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+            "become": {"type": "boolean"}, "become_user": {"type": "string"}, "ignore_errors": {"type": "boolean"}
+        }}),
+    );
+    defs.insert(
+        "step".into(),
+        json!({"anyOf": [{"$ref": "#/$defs/task"}, {"$ref": "#/$defs/include"}, {"$ref": "#/$defs/block"}]}),
+    );
     defs.insert(
         "include".into(),
         json!({"type": "object", "properties": include_props, "additionalProperties": false, "minProperties": 1,

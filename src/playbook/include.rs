@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::Task;
 use super::load::{Ctx, task};
+use super::{BlockPart, Part, Task};
 use crate::yaml::{Kind, Node, Source};
 
 /// How deep includes may nest (a file that includes itself is caught before).
@@ -32,8 +32,107 @@ pub(super) fn tasks(
     for n in items {
         let include = KEYS.iter().find_map(|k| n.get(k).map(|v| (*k, v)));
         match include {
+            None if n.get("block").is_some() => out.extend(block(cx, n, registered, stack)),
             None => out.extend(task(cx, n, registered)),
             Some((key, v)) => out.extend(included(cx, n, key, v, registered, stack)),
+        }
+    }
+    out
+}
+
+/// `block:` with `rescue:` and `always:`: the parts' tasks in order, each marked with its part;
+/// the block's `when`, `vars`, `tags`, `become` and `become_user` apply to every task in it.
+fn block(
+    cx: &mut Ctx,
+    node: &Node,
+    registered: &mut BTreeSet<String>,
+    stack: &mut Vec<PathBuf>,
+) -> Vec<Task> {
+    cx.diags.extend(crate::yaml::unknown_keys(
+        cx.src,
+        node,
+        &[
+            "block",
+            "rescue",
+            "always",
+            "name",
+            "when",
+            "vars",
+            "tags",
+            "become",
+            "become_user",
+            "ignore_errors",
+        ],
+        "a block",
+    ));
+    cx.blocks += 1;
+    let id = cx.blocks;
+    let mut parts = Vec::new();
+    for (key, part) in [
+        ("block", Part::Body),
+        ("rescue", Part::Rescue),
+        ("always", Part::Always),
+    ] {
+        match node.get(key) {
+            None => {}
+            Some(list) => match list.as_seq() {
+                Some(items) => parts.push((part, tasks(cx, items, registered, stack))),
+                None => cx.err(
+                    list.pos,
+                    format!("`{key}` must be a list of tasks"),
+                    "write each task as `- name: ...`",
+                ),
+            },
+        }
+    }
+    let has_rescue = parts
+        .iter()
+        .any(|(p, t)| *p == Part::Rescue && !t.is_empty());
+    let when = node.get("when").and_then(Node::scalar_text);
+    let vars = node.get("vars").map(|v| v.to_json());
+    let tags: Vec<String> = match node.get("tags").map(|t| &t.kind) {
+        Some(Kind::Str(s)) => vec![s.clone()],
+        Some(Kind::Seq(items)) => items.iter().filter_map(Node::scalar_text).collect(),
+        _ => Vec::new(),
+    };
+    let r#become = match node.get("become").map(|b| &b.kind) {
+        Some(Kind::Bool(b)) => Some(*b),
+        _ => None,
+    };
+    let become_user = node.get("become_user").and_then(Node::scalar_text);
+    let ignore = matches!(
+        node.get("ignore_errors").map(|b| &b.kind),
+        Some(Kind::Bool(true))
+    );
+    let mut out = Vec::new();
+    for (part, list) in parts {
+        for mut t in list {
+            // The innermost block rules a nested task.
+            if t.block.is_none() {
+                t.block = Some(BlockPart {
+                    id,
+                    part,
+                    has_rescue,
+                });
+            }
+            if let Some(w) = &when {
+                t.when = Some(match &t.when {
+                    Some(own) => format!("({w}) and ({own})"),
+                    None => w.clone(),
+                });
+            }
+            if let Some(Value::Object(v)) = &vars {
+                for (k, x) in v {
+                    t.vars.entry(k.clone()).or_insert_with(|| x.clone());
+                }
+            }
+            t.tags.extend(tags.iter().cloned());
+            t.r#become = t.r#become.or(r#become);
+            if t.become_user.is_none() {
+                t.become_user.clone_from(&become_user);
+            }
+            t.ignore_errors |= ignore;
+            out.push(t);
         }
     }
     out

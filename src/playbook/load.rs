@@ -64,6 +64,8 @@ pub(super) struct Ctx<'a> {
     templates: Templates,
     /// Check ids seen so far: each stands once in a playbook.
     ids: BTreeSet<String>,
+    /// Blocks seen so far (each gets the next number).
+    pub(super) blocks: usize,
 }
 
 impl<'a> Ctx<'a> {
@@ -74,10 +76,12 @@ impl<'a> Ctx<'a> {
             diags: std::mem::take(&mut self.diags),
             templates: Templates::new(),
             ids: std::mem::take(&mut self.ids),
+            blocks: self.blocks,
         };
         let out = f(&mut inner);
         self.diags = inner.diags;
         self.ids = inner.ids;
+        self.blocks = inner.blocks;
         out
     }
 
@@ -142,6 +146,7 @@ pub(super) fn load(source: Source) -> Result<Playbook, Diagnostics> {
         diags: Vec::new(),
         templates: Templates::new(),
         ids: BTreeSet::new(),
+        blocks: 0,
     };
     let play_nodes: Vec<&Node> = match &root.kind {
         Kind::Seq(items) => items.iter().collect(),
@@ -543,6 +548,7 @@ pub(super) fn task(cx: &mut Ctx, node: &Node, registered: &mut BTreeSet<String>)
         r#loop,
         notify,
         listen,
+        block: None,
         pos: node.pos,
     })
 }

@@ -84,7 +84,28 @@ pub struct Task {
     pub notify: Vec<String>,
     /// For a handler: the other names it answers to (`listen:`).
     pub listen: Vec<String>,
+    /// The `block:` this task belongs to, and in which part.
+    pub block: Option<BlockPart>,
     pub pos: Pos,
+}
+
+/// Where a task stands in a `block:` (blocks are flattened into the play's task list; the
+/// runner keeps their meaning: a failure in the body skips the rest of it and runs `rescue`,
+/// `always` runs in any case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockPart {
+    /// Which block of the play (innermost, for nested blocks).
+    pub id: usize,
+    pub part: Part,
+    /// Whether the block has `rescue:` tasks (a body failure is then rescued, if they succeed).
+    pub has_rescue: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Body,
+    Rescue,
+    Always,
 }
 
 /// A task's `loop:` with its `loop_control:`.

@@ -413,6 +413,7 @@ pub(super) async fn run_play_on_host(
         .enumerate()
         .map(|(i, h)| (play.tasks.len() + i, h));
     let mut in_handlers = false;
+    let mut blocks = super::blocks::Blocks::default();
     let mut queue: Vec<(usize, &Task)> = play.tasks.iter().enumerate().collect();
     queue.reverse();
     let mut pending_handlers: Vec<(usize, &Task)> = handlers.collect();
@@ -420,7 +421,8 @@ pub(super) async fn run_play_on_host(
     loop {
         let (i, task) = match queue.pop() {
             Some(next) => next,
-            None if !in_handlers => {
+            // Handlers do not run on a host that stopped on a failure.
+            None if !in_handlers && blocks.stopped().is_none() => {
                 // The tasks are done: queue the notified handlers, in the order they are written.
                 in_handlers = true;
                 queue = pending_handlers
@@ -437,6 +439,11 @@ pub(super) async fn run_play_on_host(
         if !opts.selects(task) && !in_handlers {
             continue;
         }
+        match blocks.before(task) {
+            super::blocks::Gate::Run => {}
+            super::blocks::Gate::Skip => continue,
+            super::blocks::Gate::Stop => break,
+        }
         let mut record = run.task(i, task).await;
         if record.result.state == State::Changed {
             notified.extend(task.notify.iter().map(String::as_str));
@@ -447,21 +454,40 @@ pub(super) async fn run_play_on_host(
             record = remediate(&mut run, i, task, record, &mut report).await;
         }
         let state = record.result.state;
-        let ignored = record.ignored;
-        (shared.on_task)(&host.name, &record);
         let message = record.result.message.clone();
+        let failure =
+            (state.is_failure() && state != State::Unreachable && !record.ignored).then(|| {
+                blocks.failed(
+                    task,
+                    format!(
+                        "task `{}` failed: {message}; the host's remaining tasks were not run",
+                        task.name
+                    ),
+                )
+            });
+        if failure == Some(super::blocks::Failure::Rescued) {
+            // Shown, not counted: the block's rescue takes over.
+            record.ignored = true;
+            record.result.message = format!("{message} (rescued)");
+        }
+        (shared.on_task)(&host.name, &record);
         report.tasks.push(record);
         if state == State::Unreachable {
             report.reason = Some(message);
             break;
         }
-        if state.is_failure() && !ignored {
+        if failure == Some(super::blocks::Failure::Stop) {
             report.reason = Some(format!(
                 "task `{}` failed: {message}; the host's remaining tasks were not run",
                 task.name
             ));
             break;
         }
+    }
+    if report.reason.is_none()
+        && let Some(r) = blocks.stopped()
+    {
+        report.reason = Some(r.to_string());
     }
     report.state = report
         .tasks

@@ -3,6 +3,7 @@
 //! batches while the run goes on.
 
 pub mod admission;
+mod blocks;
 pub(crate) mod host;
 mod loops;
 pub mod model;

@@ -169,6 +169,11 @@ fn shipped_playbooks_and_inventories_validate_against_the_schemas() {
     )
     .expect("typo");
     std::fs::write(dir.path().join("typo-inv.yml"), "client: acme\nhostz: {}\n").expect("typo");
+    std::fs::write(
+        dir.path().join("features.yml"),
+        "hosts: all\ntasks:\n  - block:\n      - command: uptime\n        loop: [1, 2]\n        loop_control: {label: x}\n        notify: h\n    rescue:\n      - debug: {msg: rescued}\n    always:\n      - include_tasks: more.yml\n  - import_tasks: {file: other.yml}\n    when: x is defined\n  - set_fact: {a: 1}\n  - assert: {that: [a == 1]}\nhandlers:\n  - name: h\n    listen: restart\n    debug: {var: a}\n",
+    )
+    .expect("features");
     let script = r#"
 import json, sys, glob, yaml, jsonschema
 def check(schema, files, want_ok):
@@ -182,6 +187,7 @@ def check(schema, files, want_ok):
 root = sys.argv[1]
 check("playbook.json", sorted(glob.glob(root + "/playbooks/*.yml")), True)
 check("inventory.json", sorted(glob.glob(root + "/inventory/*.yml")), True)
+check("playbook.json", ["features.yml"], True)
 check("playbook.json", ["typo.yml"], False)
 check("inventory.json", ["typo-inv.yml"], False)
 "#;
@@ -194,7 +200,7 @@ check("inventory.json", ["typo-inv.yml"], False)
         .expect("python");
     let text = crate::common::text(&out);
     assert!(out.status.success(), "{text}");
-    assert!(text.matches("as expected").count() >= 5, "{text}");
+    assert!(text.matches("as expected").count() >= 6, "{text}");
 }
 
 /// An Ansible inventory directory (INI hosts file, group_vars/ and host_vars/ as files and as

@@ -234,3 +234,42 @@ fn included_task_files_run_in_place_and_are_validated() {
         "{err}"
     );
 }
+
+/// `block` / `rescue` / `always` as in Ansible: a failure in the body skips the rest of it and
+/// runs `rescue` (the failure is then shown, not counted), `always` runs in any case, and a
+/// failure nothing rescues stops the host after its block's `always`.
+#[test]
+fn blocks_rescue_and_always() {
+    let fleet = Fleet::new(&["web1"]);
+    fleet.trust_all();
+    let out_dir = fleet.path().join("blk");
+    std::fs::create_dir_all(&out_dir).expect("dir");
+    fleet.inventory("", &format!("  out: \"{}\"\n", out_dir.display()));
+    fleet.playbook(
+        "b.yml",
+        "hosts: all\ntasks:\n  - name: first block\n    block:\n      - name: fails\n        command: \"false\"\n      - name: never\n        command: \"touch {{ out }}/never\"\n    rescue:\n      - name: rescue it\n        command: \"touch {{ out }}/rescued\"\n    always:\n      - name: always\n        command: \"touch {{ out }}/always\"\n  - name: after\n    command: \"touch {{ out }}/after\"\n  - block:\n      - name: fails again\n        command: \"false\"\n    always:\n      - name: always two\n        command: \"touch {{ out }}/always2\"\n  - name: not reached\n    command: \"touch {{ out }}/not-reached\"\n",
+    );
+    let out = fleet.run("b.yml", &[]);
+    let run = crate::common::json(&out);
+    let h = crate::common::host(&run, "web1");
+    for f in ["rescued", "always", "after", "always2"] {
+        assert!(out_dir.join(f).exists(), "{f}: {h:#}");
+    }
+    for f in ["never", "not-reached"] {
+        assert!(!out_dir.join(f).exists(), "{f} ran: {h:#}");
+    }
+    let t = h["tasks"].as_array().expect("tasks");
+    assert_eq!(t[0]["ignored"], true, "rescued: {:#}", t[0]);
+    assert!(
+        t[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("(rescued)"))
+    );
+    assert_eq!(h["state"], "failed");
+    assert!(
+        h["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("`fails again` failed")),
+        "{h:#}"
+    );
+}
