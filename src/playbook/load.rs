@@ -97,7 +97,7 @@ impl<'a> Ctx<'a> {
 
     /// Compiles every template in `node` (a value, a list, a mapping), reporting each problem at
     /// its own line and column; `expression` for `when:` and the like.
-    fn templates_in(&mut self, node: &Node, expression: bool) {
+    pub(super) fn templates_in(&mut self, node: &Node, expression: bool) {
         match &node.kind {
             Kind::Str(s) => {
                 for p in super::check::check(&self.templates, s, expression) {
@@ -201,7 +201,7 @@ fn unsupported_or_unknown(cx: &mut Ctx, node: &Node, allowed: &[&str], what: &st
     cx.diags.extend(filtered);
 }
 
-fn string(cx: &mut Ctx, node: &Node, key: &str) -> Option<String> {
+pub(super) fn string(cx: &mut Ctx, node: &Node, key: &str) -> Option<String> {
     crate::fields::text(cx.src, node, key, &mut cx.diags)
 }
 
@@ -282,7 +282,7 @@ fn play(cx: &mut Ctx, node: &Node) -> Option<Play> {
             }
         },
     };
-    check_handlers(cx, &tasks, &handlers);
+    super::keywords::check_handlers(cx, &tasks, &handlers);
     let _ = boolean(cx, node, "gather_facts");
     if let Some(v) = node.get("vars") {
         cx.templates_in(v, false);
@@ -483,9 +483,9 @@ pub(super) fn task(cx: &mut Ctx, node: &Node, registered: &mut BTreeSet<String>)
             }
         },
     };
-    let r#loop = task_loop(cx, node);
-    let notify = names_of(cx, node, "notify");
-    let listen = names_of(cx, node, "listen");
+    let r#loop = super::keywords::task_loop(cx, node);
+    let notify = super::keywords::names_of(cx, node, "notify");
+    let listen = super::keywords::names_of(cx, node, "listen");
     let (key, module, params_node) = found?;
     cx.templates_in(params_node, false);
     let mut params = modules::normalize(module, &params_node.to_json());
@@ -550,137 +550,6 @@ pub(super) fn task(cx: &mut Ctx, node: &Node, registered: &mut BTreeSet<String>)
         listen,
         block: None,
         pos: node.pos,
-    })
-}
-
-/// A name or a list of names (`notify:`, `listen:`).
-fn names_of(cx: &mut Ctx, node: &Node, key: &str) -> Vec<String> {
-    match node.get(key).map(|n| (n, &n.kind)) {
-        None => Vec::new(),
-        Some((_, Kind::Str(s))) => vec![s.clone()],
-        Some((_, Kind::Seq(items))) if items.iter().all(|i| matches!(i.kind, Kind::Str(_))) => {
-            items.iter().filter_map(Node::scalar_text).collect()
-        }
-        Some((n, _)) => {
-            cx.err(
-                n.pos,
-                format!("`{key}` must be a handler name or a list of them"),
-                format!("e.g. {key}: restart nginx"),
-            );
-            Vec::new()
-        }
-    }
-}
-
-/// Every `notify:` names a handler of the play (by name or `listen:`); `listen` only in handlers.
-fn check_handlers(cx: &mut Ctx, tasks: &[Task], handlers: &[Task]) {
-    let known: Vec<&str> = handlers
-        .iter()
-        .flat_map(|h| std::iter::once(h.name.as_str()).chain(h.listen.iter().map(String::as_str)))
-        .collect();
-    fn all<'t>(tasks: &'t [Task], out: &mut Vec<&'t Task>) {
-        for t in tasks {
-            out.push(t);
-            all(&t.remediate, out);
-        }
-    }
-    let mut every = Vec::new();
-    all(tasks, &mut every);
-    all(handlers, &mut every);
-    for t in every {
-        for n in &t.notify {
-            if !known.contains(&n.as_str()) {
-                cx.err(
-                    t.pos,
-                    format!(
-                        "task `{}` notifies `{n}`, which is no handler of this play",
-                        t.name
-                    ),
-                    match did_you_mean(n, known.iter().copied()) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => "add it under the play's handlers: (name: or listen:)".into(),
-                    },
-                );
-            }
-        }
-    }
-    for t in tasks.iter().filter(|t| !t.listen.is_empty()) {
-        cx.err(
-            t.pos,
-            format!("task `{}` has `listen`, which only handlers have", t.name),
-            "move the task under handlers:, or remove listen:",
-        );
-    }
-}
-
-/// `loop:` / `with_items:` and `loop_control:` (`label`, `loop_var`).
-fn task_loop(cx: &mut Ctx, node: &Node) -> Option<super::Loop> {
-    let (key, items) = match (node.get("loop"), node.get("with_items")) {
-        (Some(_), Some(w)) => {
-            cx.err(
-                w.pos,
-                "a task has `loop` or `with_items`, not both",
-                "keep `loop:` (with_items is its older spelling)",
-            );
-            return None;
-        }
-        (Some(l), None) => ("loop", l),
-        (None, Some(w)) => ("with_items", w),
-        (None, None) => {
-            if let Some(c) = node.get("loop_control") {
-                cx.err(
-                    c.pos,
-                    "`loop_control` without `loop`",
-                    "add loop: with the items",
-                );
-            }
-            return None;
-        }
-    };
-    match &items.kind {
-        Kind::Seq(_) | Kind::Str(_) => cx.templates_in(items, false),
-        _ => {
-            cx.err(
-                items.pos,
-                format!("`{key}` must be a list or a template that gives one"),
-                "e.g. loop: [nginx, postgresql] or loop: \"{{ services }}\"",
-            );
-            return None;
-        }
-    }
-    let mut var = "item".to_string();
-    let mut label = None;
-    if let Some(c) = node.get("loop_control") {
-        cx.diags.extend(unknown_keys(
-            cx.src,
-            c,
-            &["label", "loop_var", "index_var", "pause", "extended"],
-            "loop_control",
-        ));
-        label = string(cx, c, "label");
-        if let Some(l) = c.get("label") {
-            cx.templates_in(l, false);
-        }
-        if let Some(v) = string(cx, c, "loop_var") {
-            if v.is_empty()
-                || !v.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
-                || v.starts_with(|ch: char| ch.is_ascii_digit())
-            {
-                cx.err(
-                    crate::fields::pos_of(c, "loop_var"),
-                    format!("`loop_var: {v}` is not a variable name"),
-                    "use letters, digits and _",
-                );
-            } else {
-                var = v;
-            }
-        }
-    }
-    Some(super::Loop {
-        items: items.to_json(),
-        flatten: key == "with_items",
-        var,
-        label,
     })
 }
 

@@ -4,6 +4,7 @@
 mod check;
 mod filters;
 mod include;
+mod keywords;
 mod load;
 pub mod magic;
 pub mod resolve;
