@@ -22,6 +22,8 @@ pub(crate) fn config() -> Config {
     }
 }
 
+const FIND: &str = include_str!("../tests/fixtures/find/gnu-4.9-printf-old-files.bin");
+
 /// Text that parsers meet at their edges.
 const TOKENS: &[&str] = &[
     "\0",
@@ -209,6 +211,15 @@ proptest! {
         crate::modules::backup::parse_stat(&stat);
         let _ = crate::modules::service::activity(rc, &out, &err);
         let _ = crate::runner::host::parse_facts(&out);
+    }
+
+    #[test]
+    fn fuzz_find_listing(bytes in proptest::collection::vec(any::<u8>(), 0..400), real in input(FIND)) {
+        // Any bytes (NULs, invalid UTF-8) and the real capture mutated: records or nothing, no panic.
+        let _ = crate::modules::cleanup::parse_found(&bytes);
+        for f in crate::modules::cleanup::parse_found(real.as_bytes()) {
+            prop_assert!(!f.path.is_empty() && f.mtime.is_finite());
+        }
     }
 
     #[test]

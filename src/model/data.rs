@@ -118,6 +118,32 @@ pub struct ServiceData {
     pub enabled: Option<bool>,
 }
 
+/// `systemd`: a unit before and after, and what tended did to it (`start`, `enable`, ...).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UnitData {
+    pub unit: String,
+    pub active_before: bool,
+    pub enabled_before: bool,
+    pub active_after: bool,
+    pub enabled_after: bool,
+    /// The systemctl verbs run (or, in check mode, that would run), in order.
+    pub actions: Vec<String>,
+}
+
+/// `cleanup`: what was (or, in check mode, would be) deleted under a path.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CleanupData {
+    pub path: String,
+    pub files_deleted: u64,
+    pub bytes_freed: u64,
+    /// Old files left because a limit (`max_files`, `max_bytes`) was reached.
+    pub files_left: u64,
+    /// A sample of what was deleted (the oldest first, at most 20).
+    pub sample: Vec<String>,
+}
+
 /// `backup`: the newest backup (a file, a restic snapshot or a borg archive) and what was verified.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

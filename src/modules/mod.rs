@@ -7,6 +7,7 @@ mod assert;
 pub mod backup;
 pub mod backup_tools;
 pub(crate) mod cert;
+pub mod cleanup;
 mod command;
 mod debug;
 pub mod disk;
@@ -16,6 +17,7 @@ mod reboot;
 pub(crate) mod service;
 mod set_fact;
 mod shell;
+mod systemd;
 pub mod updates;
 pub mod updates_rpm;
 
@@ -139,6 +141,8 @@ pub static MODULES: &[&dyn Module] = &[
     &debug::Debug,
     &assert::Assert,
     &set_fact::SetFact,
+    &systemd::Systemd,
+    &cleanup::Cleanup,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Module> {

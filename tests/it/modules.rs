@@ -356,10 +356,14 @@ fn fake_systemctl(dir: &std::path::Path) -> std::path::PathBuf {
          setsid sh -c 'sleep 1; for l in $(pgrep -f \"^/usr/sbin/sshd .*-f $FAKE_SSHD_CFG\"); do pkill -KILL -P $l; kill -KILL $l; done; \
          [ -e {s}/next_boot_id ] && mv {s}/next_boot_id {s}/boot_id; sleep 1; /usr/sbin/sshd -f $FAKE_SSHD_CFG -E /dev/null' </dev/null >/dev/null 2>&1 & exit 0; fi\n\
          if [ \"$cmd\" = is-system-running ]; then echo running; exit 0; fi\n\
+         if [ \"$cmd\" = daemon-reload ]; then touch {s}/daemon-reloaded; exit 0; fi\n\
          [ -e \"$f\" ] || {{ echo inactive; exit 4; }}\n\
          case $cmd in\n  is-active) st=$(cat \"$f\"); echo $st; [ \"$st\" = active ] && exit 0 || exit 3;;\n\
            is-enabled) [ -e \"$f.enabled\" ] && {{ echo enabled; exit 0; }} || {{ echo disabled; exit 1; }};;\n\
-           restart) [ -e \"$f.broken\" ] && {{ echo 'Job failed' >&2; exit 1; }}; echo active > \"$f\"; exit 0;;\nesac\nexit 1\n",
+           restart) [ -e \"$f.broken\" ] && {{ echo 'Job failed' >&2; exit 1; }}; echo active > \"$f\"; exit 0;;\n\
+           start) [ -e \"$f.broken\" ] && {{ echo 'Job for unit failed' >&2; exit 1; }}; echo active > \"$f\"; exit 0;;\n\
+           stop) echo inactive > \"$f\"; exit 0;;\n  reload) echo reloaded >> \"$f.log\"; exit 0;;\n\
+           enable) touch \"$f.enabled\"; exit 0;;\n  disable) rm -f \"$f.enabled\"; exit 0;;\nesac\nexit 1\n",
         s = state.display()
     );
     let path = bin.join("systemctl");
@@ -826,4 +830,152 @@ fn reboot_waits_for_the_host_and_refuses_a_restart_that_was_no_reboot() {
     );
     assert!(r["seconds"].as_u64().is_some_and(|s| s < 20), "{r:#}");
     assert_eq!(t[1]["stdout"], "after\n");
+}
+
+/// `systemd`: only what differs is done (start and enable a stopped unit, then nothing the second
+/// time), check mode says what it would do and does nothing, a unit that fails to start is
+/// `failed` with systemctl's own reason. (systemctl is the test double above: no systemd runs here.)
+#[test]
+fn systemd_brings_a_unit_to_its_state_once_and_says_what_it_would_do() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let units = fake_systemctl(tmp.path());
+    let fleet = Fleet::with_config(
+        &["svc"],
+        &format!("SetEnv PATH={}/bin:/usr/bin:/bin", tmp.path().display()),
+    );
+    fleet.trust_all();
+    fleet.inventory("", "");
+    std::fs::write(units.join("nginx"), "inactive\n").expect("unit");
+    std::fs::write(units.join("worker"), "inactive\n").expect("unit");
+    std::fs::write(units.join("worker.broken"), "").expect("broken");
+    fleet.playbook(
+        "sd.yml",
+        "hosts: all\ntasks:\n  - name: nginx up\n    systemd: {name: nginx, state: started, enabled: true, daemon_reload: true}\n  - name: worker up\n    systemd: {name: worker, state: started}\n    ignore_errors: true\n",
+    );
+    let check = fleet.run("sd.yml", &["--check"]);
+    let t = tasks(&check, "svc");
+    assert_eq!(t[0]["state"], "changed", "{:#}", t[0]);
+    assert!(
+        t[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("would enable, start nginx")),
+        "{:#}",
+        t[0]
+    );
+    assert_eq!(
+        std::fs::read_to_string(units.join("nginx"))
+            .expect("unit")
+            .trim(),
+        "inactive",
+        "check mode changed nothing"
+    );
+
+    let t = tasks(&fleet.run("sd.yml", &[]), "svc");
+    assert_eq!(t[0]["state"], "changed", "{:#}", t[0]);
+    assert_eq!(
+        t[0]["message"],
+        "nginx: inactive disabled -> active enabled (enable, start)"
+    );
+    assert_eq!(
+        t[0]["data"]["actions"],
+        serde_json::json!(["enable", "start"])
+    );
+    assert!(units.join("nginx.enabled").exists() && units.join("daemon-reloaded").exists());
+    assert_eq!(t[1]["state"], "failed", "{:#}", t[1]);
+    assert!(
+        t[1]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Job for unit failed")),
+        "{:#}",
+        t[1]
+    );
+
+    let t = tasks(&fleet.run("sd.yml", &[]), "svc");
+    assert_eq!(t[0]["state"], "ok", "nothing left to do: {:#}", t[0]);
+    assert_eq!(
+        t[0]["message"],
+        "nginx: active enabled -> active enabled (daemon-reload)"
+    );
+    assert_eq!(t[1]["state"], "failed", "still broken: {:#}", t[1]);
+}
+
+/// `cleanup`: in check mode it says what it would free and deletes nothing; then it deletes the
+/// files older than the age that match, the oldest first up to `max_files`, keeps the young ones
+/// and the other names, copes with a newline in a file name, and refuses `/etc`.
+#[test]
+fn cleanup_deletes_old_matching_files_oldest_first_and_reports_what_it_freed() {
+    let fleet = Fleet::new(&["box"]);
+    fleet.trust_all();
+    fleet.inventory("", "");
+    let dir = fleet.path().join("logs dir");
+    std::fs::create_dir_all(dir.join("sub")).expect("dirs");
+    let old = |name: &str, bytes: usize, days: u32| {
+        let p = dir.join(name);
+        std::fs::write(&p, vec![b'x'; bytes]).expect("file");
+        let ok = Command::new("touch")
+            .arg("-d")
+            .arg(format!("{days} days ago"))
+            .arg(&p)
+            .status()
+            .expect("touch")
+            .success();
+        assert!(ok);
+    };
+    old("app.1.log", 1000, 30);
+    old("app.2.log", 2000, 20);
+    old("sub/we\nird.log", 10, 25);
+    old("keep.txt", 500, 40);
+    old("young.log", 100, 1);
+    fleet.playbook(
+        "c.yml",
+        &format!(
+            "hosts: all\ntasks:\n  - name: old logs\n    cleanup:\n      path: \"{}\"\n      older_than: 14d\n      patterns: [\"*.log\"]\n      max_files: 2\n",
+            dir.display()
+        ),
+    );
+    let t = tasks(&fleet.run("c.yml", &["--check"]), "box");
+    assert_eq!(t[0]["state"], "changed", "{:#}", t[0]);
+    assert!(
+        t[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("check mode: would delete 2 files")),
+        "{:#}",
+        t[0]
+    );
+    assert!(dir.join("app.1.log").exists(), "check mode deletes nothing");
+
+    let t = tasks(&fleet.run("c.yml", &[]), "box");
+    assert_eq!(t[0]["state"], "changed", "{:#}", t[0]);
+    assert_eq!(t[0]["data"]["files_deleted"], 2);
+    assert_eq!(
+        t[0]["data"]["bytes_freed"], 1010,
+        "the two oldest: app.1.log and the odd name"
+    );
+    assert_eq!(t[0]["data"]["files_left"], 1);
+    assert!(!dir.join("app.1.log").exists() && !dir.join("sub/we\nird.log").exists());
+    assert!(
+        dir.join("app.2.log").exists()
+            && dir.join("keep.txt").exists()
+            && dir.join("young.log").exists()
+    );
+
+    let t = tasks(&fleet.run("c.yml", &[]), "box");
+    assert_eq!(
+        t[0]["data"]["files_deleted"], 1,
+        "the rest next time: {:#}",
+        t[0]
+    );
+    let t = tasks(&fleet.run("c.yml", &[]), "box");
+    assert_eq!(t[0]["state"], "ok", "nothing left: {:#}", t[0]);
+
+    fleet.playbook(
+        "bad.yml",
+        "hosts: all\ntasks:\n  - cleanup: {path: /etc, older_than: 1d}\n",
+    );
+    let out = crate::common::tended(fleet.path(), &["validate", "bad.yml"]);
+    assert!(
+        crate::common::text(&out).contains("top-level directory"),
+        "{}",
+        crate::common::text(&out)
+    );
 }
