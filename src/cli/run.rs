@@ -57,6 +57,9 @@ pub struct RunFlags {
     /// Query only: report what would change, change nothing.
     #[arg(long)]
     check: bool,
+    /// Show what each change does (or, with --check, would do) to a file: a line diff.
+    #[arg(long)]
+    diff: bool,
     /// How many hosts run at once (at least 1).
     #[arg(short, long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     forks: u64,
@@ -199,6 +202,26 @@ fn exec_output(outcome: &RunOutcome) -> String {
                 h.state.as_str().to_uppercase(),
                 h.reason.as_deref().unwrap_or("")
             )),
+        }
+    }
+    s
+}
+
+/// `--diff`: each changed task's recorded diff, under its host and task.
+fn diffs(outcome: &RunOutcome) -> String {
+    let mut s = String::new();
+    for h in &outcome.hosts {
+        for t in &h.tasks {
+            if let Some(d) = t.result.data.get("diff").and_then(|d| d.as_str())
+                && t.result.state == State::Changed
+            {
+                s.push_str(&format!(
+                    "--- {}/{}: {}\n{d}",
+                    h.client,
+                    h.host,
+                    t.display_name()
+                ));
+            }
         }
     }
     s
@@ -354,6 +377,9 @@ async fn run_loaded(pb: Playbook, a: RunFlags, show_output: bool) -> Result<u8> 
         // Task messages and reasons hold the hosts' own text: escaped on a terminal.
         if show_output {
             out!("{}", super::terminal_safe(&exec_output(&outcome)));
+        }
+        if a.diff {
+            out!("{}", super::terminal_safe(&diffs(&outcome)));
         }
         out!("{}", super::terminal_safe(&summary(&outcome)));
     }

@@ -9,8 +9,10 @@ pub mod backup_tools;
 pub(crate) mod cert;
 pub mod cleanup;
 mod command;
+mod copy;
 mod debug;
 pub mod disk;
+mod file;
 pub mod http;
 pub mod levels;
 mod reboot;
@@ -18,6 +20,7 @@ pub(crate) mod service;
 mod set_fact;
 mod shell;
 mod systemd;
+mod template;
 pub mod updates;
 pub mod updates_rpm;
 
@@ -116,6 +119,12 @@ pub trait Module: Send + Sync {
     fn expression_params(&self) -> &'static [&'static str] {
         &[]
     }
+    /// A parameter naming a file on this machine, relative to the playbook (`copy: src:`,
+    /// `template: src:`): the runner reads it (and, with `true`, renders it as a template with the
+    /// task's variables) and gives the module its text as `content`.
+    fn local_file_param(&self) -> Option<(&'static str, bool)> {
+        None
+    }
     /// Whether the result's `data` (a mapping) becomes variables of the host for the tasks after it
     /// (`set_fact`).
     fn sets_facts(&self) -> bool {
@@ -143,6 +152,9 @@ pub static MODULES: &[&dyn Module] = &[
     &set_fact::SetFact,
     &systemd::Systemd,
     &cleanup::Cleanup,
+    &copy::Copy,
+    &template::Template,
+    &file::File,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Module> {

@@ -143,6 +143,52 @@ impl HostRun<'_> {
         Ok(vars)
     }
 
+    /// `copy: src:` / `template: src:`: the file beside the playbook, read (and rendered for a
+    /// template) into `content`.
+    fn local_file(
+        &self,
+        task: &Task,
+        params: Value,
+        ctx: &minijinja::Value,
+    ) -> Result<Value, String> {
+        const MAX: u64 = 16 << 20;
+        let Some((key, render)) = task.module.0.local_file_param() else {
+            return Ok(params);
+        };
+        let Value::Object(mut m) = params else {
+            return Ok(params);
+        };
+        let Some(Value::String(rel)) = m.remove(key) else {
+            return Ok(Value::Object(m));
+        };
+        let base = std::path::Path::new(&self.shared.playbook_file)
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        let path = base.join(&rel);
+        let size = std::fs::metadata(&path)
+            .map_err(|e| format!("`{key}: {rel}`: cannot read {}: {e}", path.display()))?
+            .len();
+        if size > MAX {
+            return Err(format!(
+                "`{key}: {rel}` is {} MiB; at most 16 MiB",
+                size >> 20
+            ));
+        }
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("`{key}: {rel}`: {} is not text: {e}", path.display()))?;
+        let content = if render {
+            self.shared
+                .templates
+                .render(&text, ctx, false)
+                .map_err(|e| format!("template {rel}: {e}"))?
+        } else {
+            text
+        };
+        m.insert("content".into(), Value::String(content));
+        Ok(Value::Object(m))
+    }
+
     pub(super) fn where_(&self, task: &Task) -> String {
         format!(
             "task `{}` ({}:{})",
@@ -248,6 +294,15 @@ impl HostRun<'_> {
                     format!("{}: {e} (after templating)", self.where_(task)),
                 );
             }
+            let params = match self.local_file(task, params, &ctx) {
+                Ok(p) => p,
+                Err(e) => {
+                    break 'done TaskResult::new(
+                        State::Failed,
+                        format!("{}: {e}", self.where_(task)),
+                    );
+                }
+            };
             let params = match templates.evaluate_params(task.module.0, params, &ctx) {
                 Ok(p) => p,
                 Err(e) => {

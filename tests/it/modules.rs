@@ -979,3 +979,113 @@ fn cleanup_deletes_old_matching_files_oldest_first_and_reports_what_it_freed() {
         crate::common::text(&out)
     );
 }
+
+/// `copy`, `template` and `file` on a real host: each writes only what differs (a second run is
+/// `ok`), check mode changes nothing and records the diff, a template renders the task's variables,
+/// a file is replaced whole (never half-written), and `file` makes directories, links and removes.
+#[test]
+fn copy_template_and_file_change_only_what_differs() {
+    let fleet = Fleet::new(&["box"]);
+    fleet.trust_all();
+    let root = fleet.path().join("etc-app");
+    fleet.inventory(
+        "",
+        &format!(
+            "  root: \"{}\"\n  ntp_servers: [ntp1.example, ntp2.example]\n",
+            root.display()
+        ),
+    );
+    std::fs::create_dir_all(fleet.path().join("templates")).expect("dir");
+    std::fs::write(
+        fleet.path().join("templates/ntp.conf.j2"),
+        "# managed by tended for {{ inventory_hostname }}\n{% for s in ntp_servers %}server {{ s }} iburst\n{% endfor %}",
+    )
+    .expect("template");
+    std::fs::write(fleet.path().join("motd.txt"), "Maintained by Example IT\n").expect("src");
+    fleet.playbook(
+        "f.yml",
+        "hosts: all\ntasks:\n  - name: config dir\n    file: {path: \"{{ root }}/conf.d\", state: directory, mode: \"0750\"}\n  - name: ntp\n    template: {src: templates/ntp.conf.j2, dest: \"{{ root }}/conf.d/ntp.conf\", mode: \"0640\"}\n  - name: motd\n    copy: {src: motd.txt, dest: \"{{ root }}/motd\"}\n  - name: inline\n    copy: {content: \"a=1\\n\", dest: \"{{ root }}/inline.conf\"}\n  - name: link\n    file: {path: \"{{ root }}/current\", state: link, src: conf.d}\n",
+    );
+    let check = tasks(&fleet.run("f.yml", &["--check"]), "box");
+    assert!(check.iter().all(|t| t["state"] == "changed"), "{check:#?}");
+    assert!(!root.exists(), "check mode made nothing");
+
+    let t = tasks(&fleet.run("f.yml", &[]), "box");
+    assert!(t.iter().all(|t| t["state"] == "changed"), "{t:#?}");
+    let ntp = std::fs::read_to_string(root.join("conf.d/ntp.conf")).expect("ntp.conf");
+    assert_eq!(
+        ntp,
+        "# managed by tended for box\nserver ntp1.example iburst\nserver ntp2.example iburst\n"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(root.join("conf.d/ntp.conf"))
+        .expect("meta")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o640);
+    let dmode = std::fs::metadata(root.join("conf.d"))
+        .expect("meta")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(dmode, 0o750);
+    assert_eq!(
+        std::fs::read_to_string(root.join("motd")).expect("motd"),
+        "Maintained by Example IT\n"
+    );
+    assert_eq!(
+        std::fs::read_link(root.join("current")).expect("link"),
+        std::path::PathBuf::from("conf.d")
+    );
+
+    let again = tasks(&fleet.run("f.yml", &[]), "box");
+    assert!(
+        again.iter().all(|t| t["state"] == "ok"),
+        "idempotent: {again:#?}"
+    );
+
+    // A changed file: the diff is recorded, and nothing but the file changes.
+    std::fs::write(root.join("inline.conf"), "a=0\nold=1\n").expect("drift");
+    let shown = crate::common::tended(
+        fleet.path(),
+        &[
+            "run",
+            "f.yml",
+            "-i",
+            "inv",
+            "--db",
+            "t.db",
+            "--known-hosts",
+            "known_hosts",
+            "--check",
+            "--diff",
+        ],
+    );
+    assert!(
+        crate::common::text(&shown).contains("--- testclient/box: inline\n-a=0\n-old=1\n+a=1\n"),
+        "{}",
+        crate::common::text(&shown)
+    );
+    let t = tasks(&fleet.run("f.yml", &["--check"]), "box");
+    assert_eq!(t[3]["state"], "changed");
+    assert_eq!(t[3]["data"]["diff"], "-a=0\n-old=1\n+a=1\n", "{:#}", t[3]);
+    assert_eq!(
+        std::fs::read_to_string(root.join("inline.conf")).expect("x"),
+        "a=0\nold=1\n"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&root)
+        .expect("dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tended."))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary files left");
+
+    fleet.playbook("rm.yml", "hosts: all\ntasks:\n  - file: {path: \"{{ root }}/conf.d\", state: absent}\n  - file: {path: /etc, state: absent}\n");
+    let out = crate::common::tended(fleet.path(), &["validate", "rm.yml"]);
+    assert!(
+        crate::common::text(&out).contains("top-level directory"),
+        "{}",
+        crate::common::text(&out)
+    );
+}
