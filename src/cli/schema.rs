@@ -205,6 +205,8 @@ pub fn playbook_schema() -> Value {
             "become": {"type": "boolean"},
             "become_user": {"type": "string"},
             "gather_facts": {"type": "boolean"},
+            "serial": {"description": "Rolling batches: a number of hosts, a percentage (\"25%\") or a list of them", "anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^[0-9]+%$"}, {"type": "array", "items": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^[0-9]+%$"}]}}]},
+            "max_fail_percentage": {"type": "integer", "minimum": 0, "maximum": 100},
             "tasks": {"type": "array", "items": {"$ref": "#/$defs/step"}},
             "handlers": {"type": "array", "items": {"$ref": "#/$defs/step"}}
         }

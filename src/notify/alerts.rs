@@ -70,6 +70,11 @@ pub struct Observed {
 /// What a host's records say about each check: the final result of each task (after remediation,
 /// not the superseded first try), with what remediation tried; skipped and deferred tasks say nothing.
 pub fn observe(h: &HostReport) -> Vec<Observed> {
+    // A host the run never tried (a `serial:` batch before it failed) says nothing, not even
+    // that it was reached.
+    if not_run(h) {
+        return Vec::new();
+    }
     let mut out = vec![Observed {
         client: h.client.clone(),
         host: h.host.clone(),
@@ -439,6 +444,11 @@ pub struct RunPlaybook<'a> {
     pub tasks: &'a std::collections::BTreeSet<String>,
 }
 
+/// A host in the run's record that the run did not try (skipped with no task).
+fn not_run(h: &HostReport) -> bool {
+    h.state == State::Skipped && h.tasks.is_empty()
+}
+
 /// The checks of `playbook` whose states are recorded for a host of this run but that the playbook
 /// no longer has: retired after this complete run (a host that could not be reached says nothing).
 fn retirements(
@@ -447,7 +457,10 @@ fn retirements(
     playbook: &RunPlaybook<'_>,
 ) -> Vec<Alert> {
     let mut out = Vec::new();
-    for h in hosts.iter().filter(|h| h.state != State::Unreachable) {
+    for h in hosts
+        .iter()
+        .filter(|h| h.state != State::Unreachable && !not_run(h))
+    {
         for ((client, host, check), st) in prev {
             if host == &h.host
                 && client == &h.client

@@ -135,3 +135,36 @@ pub(super) fn check_handlers(cx: &mut Ctx, tasks: &[Task], handlers: &[Task]) {
         );
     }
 }
+
+/// `serial:` a count, a percentage (`"30%"`) or a list of them (the last repeats).
+pub(super) fn serial(cx: &mut Ctx, node: &Node) -> Vec<super::Serial> {
+    let Some(v) = node.get("serial") else {
+        return Vec::new();
+    };
+    let one = |n: &Node| -> Option<super::Serial> {
+        match &n.kind {
+            Kind::Int(i) if *i >= 1 && *i <= 1_000_000 => Some(super::Serial::Count(*i as u32)),
+            Kind::Str(s) => {
+                let p = s.trim().strip_suffix('%')?.trim().parse::<u32>().ok()?;
+                (1..=100).contains(&p).then_some(super::Serial::Percent(p))
+            }
+            _ => None,
+        }
+    };
+    let items: Vec<&Node> = match &v.kind {
+        Kind::Seq(items) if !items.is_empty() => items.iter().collect(),
+        _ => vec![v],
+    };
+    let mut out = Vec::new();
+    for n in items {
+        match one(n) {
+            Some(s) => out.push(s),
+            None => cx.err(
+                n.pos,
+                "`serial` must be a number of hosts, a percentage or a list of them",
+                "e.g. serial: 2, serial: \"25%\" or serial: [1, 5, \"50%\"]",
+            ),
+        }
+    }
+    out
+}

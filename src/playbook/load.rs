@@ -19,6 +19,8 @@ const PLAY_KEYS: &[&str] = &[
     "become_user",
     "gather_facts",
     "handlers",
+    "serial",
+    "max_fail_percentage",
 ];
 
 /// Task keywords; any other key must be the task's one module.
@@ -283,6 +285,16 @@ fn play(cx: &mut Ctx, node: &Node) -> Option<Play> {
         },
     };
     super::keywords::check_handlers(cx, &tasks, &handlers);
+    let serial = super::keywords::serial(cx, node);
+    let max_fail_percentage = crate::fields::count(
+        cx.src,
+        node,
+        "max_fail_percentage",
+        0..=100,
+        "max_fail_percentage: 20",
+        &mut cx.diags,
+    )
+    .map(|p| p as u8);
     let _ = boolean(cx, node, "gather_facts");
     if let Some(v) = node.get("vars") {
         cx.templates_in(v, false);
@@ -295,6 +307,8 @@ fn play(cx: &mut Ctx, node: &Node) -> Option<Play> {
         become_user: string(cx, node, "become_user"),
         tasks,
         handlers,
+        serial,
+        max_fail_percentage,
         pos: node.pos,
     })
 }

@@ -41,7 +41,18 @@ pub struct Play {
     /// Tasks run once at the end of the play on each host where a task that `notify`s them
     /// changed something, in the order they are written.
     pub handlers: Vec<Task>,
+    /// `serial:` batch sizes (empty: every host at once).
+    pub serial: Vec<Serial>,
+    /// `max_fail_percentage:` of a batch before the play stops.
+    pub max_fail_percentage: Option<u8>,
     pub pos: Pos,
+}
+
+/// One `serial:` entry: a number of hosts or a percentage of the play's hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serial {
+    Count(u32),
+    Percent(u32),
 }
 
 /// A module as a task refers to it.

@@ -7,6 +7,7 @@ mod blocks;
 pub(crate) mod host;
 mod loops;
 pub mod model;
+pub mod serial;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -221,7 +222,7 @@ async fn reap(
     running: &mut HashMap<tokio::task::Id, (String, String, DateTime<Utc>)>,
     on_host: &HostCallback,
     tx: &mpsc::Sender<HostReport>,
-) {
+) -> Option<State> {
     let report = match done {
         Ok((id, report)) => {
             running.remove(&id);
@@ -230,7 +231,7 @@ async fn reap(
         Err(e) => {
             let Some((host, client, started_at)) = running.remove(&e.id()) else {
                 tracing::error!(error = %e, "a host task ended without a host");
-                return;
+                return None;
             };
             let why = if e.is_panic() {
                 let payload = e.into_panic();
@@ -256,7 +257,9 @@ async fn reap(
         }
     };
     on_host(&report);
+    let state = report.state;
     let _ = tx.send(report).await;
+    Some(state)
 }
 
 /// Runs the playbook; every result is recorded in `store`.
@@ -338,65 +341,114 @@ pub async fn run(
         let mut tasks = tokio::task::JoinSet::new();
         // Which host each task runs, so a task that panics is still recorded for its host.
         let mut running: HashMap<tokio::task::Id, (String, String, DateTime<Utc>)> = HashMap::new();
-        for host in hosts {
-            while let Some(done) = tasks.try_join_next_with_id() {
-                reap(done, &mut running, &on_host, &tx).await;
-            }
-            let (host, pb, opts, shared, limit, connections, last_play) = (
-                host.clone(),
-                pb.clone(),
-                opts.clone(),
-                shared.clone(),
-                limit.clone(),
-                connections.clone(),
-                last_play.clone(),
-            );
-            // Take the fork slot before spawning: a 10,000-host run then holds `forks` host tasks
-            // (each a few KiB of future) instead of all of them waiting at once.
-            let Ok(permit) = limit.acquire_owned().await else {
-                break;
-            };
-            let who = (host.name.clone(), host.client.clone(), Utc::now());
-            let handle = tasks.spawn(async move {
-                let _permit = permit;
-                let play = &pb.plays[play_index];
-                let existing = connections.lock().await.get(&host.key()).cloned();
-                let transport = match existing {
-                    Some(t) => Ok(t),
-                    None => host::connect(&host, &opts, &shared.admission).await,
-                };
-                match transport {
-                    Ok(t) => {
-                        connections.lock().await.insert(host.key(), t.clone());
-                        let r = host::run_play_on_host(&host, play, play_index, &opts, &shared, t)
-                            .await;
-                        let done = last_play.get(&host.key()) == Some(&play_index);
-                        if r.state == State::Unreachable || done {
-                            let c = connections.lock().await.remove(&host.key());
-                            if let Some(c) = c.filter(|_| done && r.state != State::Unreachable) {
-                                c.close().await;
-                            }
-                        }
-                        r
-                    }
-                    Err(reason) => {
-                        let now = Utc::now();
-                        HostReport {
-                            host: host.name.clone(),
-                            client: host.client.clone(),
-                            state: State::Unreachable,
-                            reason: Some(reason),
-                            started_at: now,
-                            ended_at: now,
-                            tasks: Vec::new(),
-                        }
+        // `serial:` batches, each run to its end before the next; one that fails too much stops
+        // the play, and the hosts after it are recorded as not run, with why.
+        let play = &pb.plays[play_index];
+        let sizes = serial::batches(&play.serial, hosts.len());
+        let mut rest = hosts.into_iter();
+        let mut stopped: Option<String> = None;
+        for (batch_no, size) in sizes.iter().copied().enumerate() {
+            let batch: Vec<&Host> = rest.by_ref().take(size).collect();
+            let mut failed = 0usize;
+            for host in batch {
+                while let Some(done) = tasks.try_join_next_with_id() {
+                    if reap(done, &mut running, &on_host, &tx)
+                        .await
+                        .is_some_and(State::is_failure)
+                    {
+                        failed += 1;
                     }
                 }
-            });
-            running.insert(handle.id(), who);
+                let (host, pb, opts, shared, limit, connections, last_play) = (
+                    host.clone(),
+                    pb.clone(),
+                    opts.clone(),
+                    shared.clone(),
+                    limit.clone(),
+                    connections.clone(),
+                    last_play.clone(),
+                );
+                // Take the fork slot before spawning: a 10,000-host run then holds `forks` host tasks
+                // (each a few KiB of future) instead of all of them waiting at once.
+                let Ok(permit) = limit.acquire_owned().await else {
+                    break;
+                };
+                let who = (host.name.clone(), host.client.clone(), Utc::now());
+                let handle = tasks.spawn(async move {
+                    let _permit = permit;
+                    let play = &pb.plays[play_index];
+                    let existing = connections.lock().await.get(&host.key()).cloned();
+                    let transport = match existing {
+                        Some(t) => Ok(t),
+                        None => host::connect(&host, &opts, &shared.admission).await,
+                    };
+                    match transport {
+                        Ok(t) => {
+                            connections.lock().await.insert(host.key(), t.clone());
+                            let r =
+                                host::run_play_on_host(&host, play, play_index, &opts, &shared, t)
+                                    .await;
+                            let done = last_play.get(&host.key()) == Some(&play_index);
+                            if r.state == State::Unreachable || done {
+                                let c = connections.lock().await.remove(&host.key());
+                                if let Some(c) = c.filter(|_| done && r.state != State::Unreachable)
+                                {
+                                    c.close().await;
+                                }
+                            }
+                            r
+                        }
+                        Err(reason) => {
+                            let now = Utc::now();
+                            HostReport {
+                                host: host.name.clone(),
+                                client: host.client.clone(),
+                                state: State::Unreachable,
+                                reason: Some(reason),
+                                started_at: now,
+                                ended_at: now,
+                                tasks: Vec::new(),
+                            }
+                        }
+                    }
+                });
+                running.insert(handle.id(), who);
+            }
+            while let Some(done) = tasks.join_next_with_id().await {
+                if reap(done, &mut running, &on_host, &tx)
+                    .await
+                    .is_some_and(State::is_failure)
+                {
+                    failed += 1;
+                }
+            }
+            if !play.serial.is_empty() && serial::stops(failed, size, play.max_fail_percentage) {
+                stopped = Some(format!(
+                    "not run: batch {} of play `{}` had {failed} of {size} hosts fail{} (serial), so the play stopped before this host",
+                    batch_no + 1,
+                    play.name,
+                    play.max_fail_percentage
+                        .map(|m| format!(", more than max_fail_percentage {m}%"))
+                        .unwrap_or_default()
+                ));
+                break;
+            }
         }
-        while let Some(done) = tasks.join_next_with_id().await {
-            reap(done, &mut running, &on_host, &tx).await;
+        if let Some(why) = stopped {
+            for host in rest {
+                let now = Utc::now();
+                let report = HostReport {
+                    host: host.name.clone(),
+                    client: host.client.clone(),
+                    state: State::Skipped,
+                    reason: Some(why.clone()),
+                    started_at: now,
+                    ended_at: now,
+                    tasks: Vec::new(),
+                };
+                on_host(&report);
+                let _ = tx.send(report).await;
+            }
         }
     }
     drop(tx);

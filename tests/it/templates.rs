@@ -273,3 +273,52 @@ fn blocks_rescue_and_always() {
         "{h:#}"
     );
 }
+
+/// `serial:` rolling batches on real hosts: the first batch breaks, so the play stops before the
+/// rest, which are recorded as not run with why; `max_fail_percentage: 0` stops at one failure.
+#[test]
+fn serial_batches_stop_before_a_broken_patch_reaches_the_rest() {
+    let fleet = Fleet::new(&["web1", "web2", "web3", "web4"]);
+    fleet.trust_all();
+    let marks = fleet.path().join("marks");
+    std::fs::create_dir_all(&marks).expect("dir");
+    fleet.inventory("", &format!("  marks: \"{}\"\n", marks.display()));
+    fleet.playbook(
+        "roll.yml",
+        "hosts: all\nserial: 2\ntasks:\n  - name: patch\n    command: \"false\"\n    when: inventory_hostname in ['web1', 'web2']\n  - name: mark\n    command: \"touch {{ marks }}/{{ inventory_hostname }}\"\n",
+    );
+    let out = fleet.run("roll.yml", &[]);
+    let run = crate::common::json(&out);
+    for h in ["web3", "web4"] {
+        let r = crate::common::host(&run, h);
+        assert_eq!(r["state"], "skipped", "{r:#}");
+        assert!(
+            r["reason"]
+                .as_str()
+                .is_some_and(|x| x.contains("batch 1") && x.contains("2 of 2 hosts fail")),
+            "{r:#}"
+        );
+        assert!(!marks.join(h).exists(), "{h} was not touched");
+    }
+    assert_eq!(out.status.code(), Some(2));
+
+    fleet.playbook(
+        "strict.yml",
+        "hosts: all\nserial: \"50%\"\nmax_fail_percentage: 0\ntasks:\n  - name: patch\n    command: \"false\"\n    when: inventory_hostname == 'web2'\n  - name: mark\n    command: \"touch {{ marks }}/strict-{{ inventory_hostname }}\"\n",
+    );
+    let run = crate::common::json(&fleet.run("strict.yml", &[]));
+    assert!(marks.join("strict-web1").exists());
+    assert_eq!(crate::common::host(&run, "web3")["state"], "skipped");
+    assert!(!marks.join("strict-web3").exists());
+
+    fleet.playbook(
+        "bad.yml",
+        "hosts: all\nserial: \"150%\"\ntasks:\n  - command: uptime\n",
+    );
+    let out = crate::common::tended(fleet.path(), &["validate", "bad.yml"]);
+    assert!(
+        crate::common::text(&out).contains("bad.yml:2:9"),
+        "{}",
+        crate::common::text(&out)
+    );
+}
