@@ -203,7 +203,51 @@ pub async fn show(a: ShowArgs) -> Result<u8> {
                 },
                 safe(t.result.message.lines().next().unwrap_or(""))
             );
+            for line in details(t) {
+                outln!("{}", safe(&line));
+            }
         }
     }
     Ok(exit::OK)
+}
+
+/// What an engineer needs under a task that did not go well: the rest of its message (a loop's
+/// items), its stderr, and for an `expect` mismatch the output that did not match (the last 20
+/// lines of each).
+fn details(t: &crate::model::TaskRecord) -> Vec<String> {
+    use crate::modules::State;
+    if t.result.state <= State::Changed || t.result.state == State::Skipped {
+        return Vec::new();
+    }
+    let tail = |text: &str| -> Vec<String> {
+        let lines: Vec<&str> = text.lines().collect();
+        let from = lines.len().saturating_sub(20);
+        let mut v: Vec<String> = Vec::new();
+        if from > 0 {
+            v.push(format!("             ... {from} earlier lines"));
+        }
+        v.extend(lines[from..].iter().map(|l| format!("             {l}")));
+        v
+    };
+    let mut out: Vec<String> = t
+        .result
+        .message
+        .lines()
+        .skip(1)
+        .take(50)
+        .map(|l| format!("             {l}"))
+        .collect();
+    if !t.result.stderr.trim().is_empty() {
+        out.push("           stderr:".into());
+        out.extend(tail(&t.result.stderr));
+    }
+    // The command ran (rc 0 or an accepted code) but its output did not meet `expect`.
+    let mismatch = ["stdout does not match", "stdout matches"]
+        .iter()
+        .any(|m| t.result.message.contains(m));
+    if !t.result.stdout.trim().is_empty() && mismatch {
+        out.push("           stdout (what did not match):".into());
+        out.extend(tail(&t.result.stdout));
+    }
+    out
 }

@@ -443,21 +443,23 @@ pub fn summary(o: &RunOutcome) -> String {
         .unwrap_or(6)
         .max(6);
     out.push_str(&format!(
-        "\n{:<width$}  {:<cwidth$}  {:<11}  ok  chg  warn  crit  fail  skip  time\n",
+        "\n{:<width$}  {:<cwidth$}  {:<11}  ok  chg  warn  crit  unk  fail  skip  time\n",
         "HOST", "CLIENT", "STATE"
     ));
     for h in &o.hosts {
         let c = h.counts();
         let secs = (h.ended_at - h.started_at).num_milliseconds() as f64 / 1000.0;
         out.push_str(&format!(
-            "{:<width$}  {:<cwidth$}  {:<11}  {:>2}  {:>3}  {:>4}  {:>4}  {:>4}  {:>4}  {secs:.1}s\n",
+            "{:<width$}  {:<cwidth$}  {:<11}  {:>2}  {:>3}  {:>4}  {:>4}  {:>3}  {:>4}  {:>4}  {secs:.1}s\n",
             h.host,
             h.client,
             h.state.as_str(),
             c[State::Ok as usize],
             c[State::Changed as usize],
             c[State::Warning as usize],
-            c[State::Critical as usize] + c[State::Unknown as usize],
+            // `unknown` (could not check) is not `critical` (checked, and bad).
+            c[State::Critical as usize],
+            c[State::Unknown as usize],
             c[State::Failed as usize] + c[State::Unreachable as usize],
             c[State::Skipped as usize],
         ));
@@ -469,21 +471,38 @@ pub fn summary(o: &RunOutcome) -> String {
         .collect();
     if !problems.is_empty() {
         out.push('\n');
-        for h in problems {
+        // The same problem on many hosts (a mistake in the playbook itself) is one line, with
+        // its hosts, not one line per host.
+        let mut lines: Vec<(String, Vec<String>)> = Vec::new();
+        let mut add = |line: String, host: &str| match lines.iter_mut().find(|(l, _)| *l == line) {
+            Some((_, hosts)) => hosts.push(host.to_string()),
+            None => lines.push((line, vec![host.to_string()])),
+        };
+        for h in &problems {
             for t in h.tasks.iter().filter(|t| t.result.state > State::Changed) {
-                out.push_str(&format!(
-                    "{} / {}: {}: {}\n",
-                    h.host,
-                    t.display_name(),
-                    t.result.state,
-                    t.result.message.lines().next().unwrap_or("")
-                ));
+                add(
+                    format!(
+                        "{}: {}: {}",
+                        t.display_name(),
+                        t.result.state,
+                        t.result.message.lines().next().unwrap_or("")
+                    ),
+                    &h.host,
+                );
             }
             if h.tasks.iter().all(|t| t.result.state <= State::Changed)
                 && let Some(r) = &h.reason
             {
-                out.push_str(&format!("{}: {}: {r}\n", h.host, h.state));
+                add(format!("{}: {r}", h.state), &h.host);
             }
+        }
+        for (line, hosts) in lines {
+            let who = if hosts.len() > 5 {
+                format!("{} and {} more", hosts[..5].join(", "), hosts.len() - 5)
+            } else {
+                hosts.join(", ")
+            };
+            out.push_str(&format!("{who} / {line}\n"));
         }
     }
     let mut counts = std::collections::BTreeMap::new();

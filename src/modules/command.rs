@@ -130,12 +130,28 @@ pub(super) async fn run_common(
             Err(e) => return TaskResult::from_transport_error(&e),
         }
     }
+    // What the user wrote (after templating), not the wrapper tended runs it in.
+    let shown = match (&p.cmd, &p.argv) {
+        (Some(c), _) => c.clone(),
+        (None, Some(a)) => {
+            shlex::try_join(a.iter().map(String::as_str)).unwrap_or_else(|_| line.clone())
+        }
+        (None, None) => line.clone(),
+    };
     let line = match &p.chdir {
         Some(dir) => format!("cd {} || exit 1\n{line}", q(dir)),
         None => line,
     };
     if ctx.check_mode {
-        return TaskResult::new(State::Skipped, format!("check mode: would run `{line}`"));
+        let place = p
+            .chdir
+            .as_deref()
+            .map(|d| format!(" in {d}"))
+            .unwrap_or_default();
+        return TaskResult::new(
+            State::Skipped,
+            format!("check mode: would run `{shown}`{place}"),
+        );
     }
     let mut req = crate::transport::ExecRequest::new(line);
     req.r#become = ctx.r#become.clone();

@@ -189,6 +189,29 @@ impl HostRun<'_> {
         Ok(Value::Object(m))
     }
 
+    /// A template error, with the fix when it reads a variable registered by a task that
+    /// check mode skipped.
+    fn explain(&self, task: &Task, e: impl std::fmt::Display) -> String {
+        let text = e.to_string();
+        let skipped: Vec<&String> = task
+            .reads(&self.shared.templates)
+            .iter()
+            .filter_map(|name| {
+                self.registered
+                    .get_key_value(name)
+                    .filter(|(_, v)| v["skipped_in_check_mode"] == true)
+                    .map(|(k, _)| k)
+            })
+            .collect();
+        match skipped.first() {
+            Some(name) if text.contains("undefined") => format!(
+                "{}: {text}; `{name}` was skipped in check mode: add check_mode: false to the task that registers it (it only reads), so it runs under --check",
+                self.where_(task)
+            ),
+            _ => format!("{}: {text}", self.where_(task)),
+        }
+    }
+
     pub(super) fn where_(&self, task: &Task) -> String {
         format!(
             "task `{}` ({}:{})",
@@ -222,8 +245,18 @@ impl HostRun<'_> {
             Some(l) => super::loops::run(self, task, l).await,
         };
         if let Some(name) = &task.register {
-            self.registered
-                .insert(name.clone(), registered_value(&result));
+            // Skipped because nothing runs under --check: the variable says so and holds no
+            // output, so a task that reads its output fails with the fix, not on an empty string.
+            let value = if self.opts.check_mode
+                && result.state == State::Skipped
+                && result.message.starts_with("check mode:")
+            {
+                json!({"state": "skipped", "skipped": true, "changed": false, "failed": false,
+                       "message": result.message, "skipped_in_check_mode": true})
+            } else {
+                registered_value(&result)
+            };
+            self.registered.insert(name.clone(), value);
         }
         // `set_fact`: its values become the host's variables for the tasks after it.
         if task.module.0.sets_facts()
@@ -271,7 +304,7 @@ impl HostRun<'_> {
                     Err(e) => {
                         break 'done TaskResult::new(
                             State::Failed,
-                            format!("{}: `when`: {e}", self.where_(task)),
+                            self.explain(task, format!("`when`: {e}")),
                         );
                     }
                 }
@@ -280,10 +313,7 @@ impl HostRun<'_> {
                 match templates.render_value(&task.params, &ctx, task.module.0.shell_params()) {
                     Ok(p) => p,
                     Err(e) => {
-                        break 'done TaskResult::new(
-                            State::Failed,
-                            format!("{}: {e}", self.where_(task)),
-                        );
+                        break 'done TaskResult::new(State::Failed, self.explain(task, e));
                     }
                 };
             // The rules `validate` applies to literal parameters hold for templated ones too: a
@@ -510,16 +540,8 @@ pub(super) async fn run_play_on_host(
         }
         let state = record.result.state;
         let message = record.result.message.clone();
-        let failure =
-            (state.is_failure() && state != State::Unreachable && !record.ignored).then(|| {
-                blocks.failed(
-                    task,
-                    format!(
-                        "task `{}` failed: {message}; the host's remaining tasks were not run",
-                        task.name
-                    ),
-                )
-            });
+        let failure = (state.is_failure() && state != State::Unreachable && !record.ignored)
+            .then(|| blocks.failed(task, stop_reason(task, &message)));
         if failure == Some(super::blocks::Failure::Rescued) {
             // Shown, not counted: the block's rescue takes over.
             record.ignored = true;
@@ -532,10 +554,7 @@ pub(super) async fn run_play_on_host(
             break;
         }
         if failure == Some(super::blocks::Failure::Stop) {
-            report.reason = Some(format!(
-                "task `{}` failed: {message}; the host's remaining tasks were not run",
-                task.name
-            ));
+            report.reason = Some(stop_reason(task, &message));
             break;
         }
     }
@@ -555,6 +574,20 @@ pub(super) async fn run_play_on_host(
     }
     report.ended_at = Utc::now();
     report
+}
+
+/// Why a host stopped, naming the task once (a message from the runner already starts with
+/// "task `X` (file:line)").
+fn stop_reason(task: &Task, message: &str) -> String {
+    let named = message.starts_with(&format!("task `{}` (", task.name));
+    if named {
+        format!("{message}; the host's remaining tasks were not run")
+    } else {
+        format!(
+            "task `{}` failed: {message}; the host's remaining tasks were not run",
+            task.name
+        )
+    }
 }
 
 /// Runs a check's `remediate:` tasks, then the check again. Every step is recorded; the re-check's

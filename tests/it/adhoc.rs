@@ -159,3 +159,97 @@ fn ssh_common_args_are_honoured_or_refused_never_ignored() {
         text(&out)
     );
 }
+
+/// Output an engineer can act on: `--check` names the user's command (not tended's wrapper) and a
+/// task reading a register that check mode skipped gets the fix; one playbook mistake on two hosts
+/// is one summary line naming both, the task named once; `unknown` has its own column; `show`
+/// prints a failed task's stderr and the output an `expect` did not match.
+#[test]
+fn output_names_the_fix_once_and_shows_what_failed() {
+    let fleet = Fleet::new(&["web1", "web2"]);
+    fleet.trust_all();
+    fleet.inventory("", "");
+    fleet.playbook(
+        "ck.yml",
+        "hosts: all\ntasks:\n  - name: read version\n    shell: {cmd: \"echo 1.2\", executable: /bin/bash}\n    register: v\n  - name: use it\n    command: \"echo {{ v.stdout }}\"\n",
+    );
+    let out = tended(
+        fleet.path(),
+        &[
+            "run",
+            "ck.yml",
+            "-i",
+            "inv",
+            "--db",
+            "t.db",
+            "--known-hosts",
+            "known_hosts",
+            "--check",
+        ],
+    );
+    let all = text(&out);
+    assert!(
+        all.contains("web1, web2 / use it: failed: task `use it` (ck.yml:6)"),
+        "one line for both hosts:\n{all}"
+    );
+    assert!(
+        all.contains("`v` was skipped in check mode: add check_mode: false"),
+        "{all}"
+    );
+    assert!(all.contains("crit  unk  fail"), "{all}");
+    let run = crate::common::json(&tended(
+        fleet.path(),
+        &[
+            "run",
+            "ck.yml",
+            "-i",
+            "inv",
+            "--db",
+            "t.db",
+            "--known-hosts",
+            "known_hosts",
+            "--check",
+            "--json",
+        ],
+    ));
+    let h = crate::common::host(&run, "web1");
+    assert_eq!(
+        h["tasks"][0]["message"], "check mode: would run `echo 1.2`",
+        "{h:#}"
+    );
+    let reason = h["reason"].as_str().unwrap_or_default();
+    assert_eq!(
+        reason.matches("`use it`").count(),
+        1,
+        "the task named once: {reason}"
+    );
+
+    fleet.playbook(
+        "f.yml",
+        "hosts: web1\ntasks:\n  - name: expects ok\n    shell: {cmd: \"echo status=degraded\", expect: {stdout: \"status=ok\"}}\n    ignore_errors: true\n  - name: breaks\n    shell: \"echo this went wrong >&2; exit 3\"\n",
+    );
+    let run = crate::common::json(&tended(
+        fleet.path(),
+        &[
+            "run",
+            "f.yml",
+            "-i",
+            "inv",
+            "--db",
+            "t.db",
+            "--known-hosts",
+            "known_hosts",
+            "--json",
+        ],
+    ));
+    let id = run["run_id"].as_i64().expect("run id").to_string();
+    let shown = text(&tended(fleet.path(), &["show", &id, "--db", "t.db"]));
+    assert!(
+        shown.contains("stdout (what did not match):\n             status=degraded"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("stderr:\n             this went wrong"),
+        "{shown}"
+    );
+}
