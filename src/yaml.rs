@@ -314,6 +314,19 @@ impl Source {
                          into millions of values is refused on purpose",
                     );
             }
+            // serde-saphyr's own advice names its API; the user needs the YAML fix.
+            if let Some(key) = msg
+                .split("duplicate mapping key: ")
+                .nth(1)
+                .map(|k| k.split(',').next().unwrap_or(k).trim().to_string())
+            {
+                return self
+                    .diag(pos, format!("`{key}` is written twice in this mapping"))
+                    .help("keep one: a YAML mapping holds each key once (other tools would silently use the last)");
+            }
+            let msg = msg
+                .replace(", set DuplicateKeyPolicy in Options if acceptable", "")
+                .replace("set DuplicateKeyPolicy in Options if acceptable", "");
             self.diag(pos, format!("invalid YAML: {msg}"))
                 .help("fix the YAML syntax at this place (indentation, quoting, a duplicate key)")
         })

@@ -68,6 +68,8 @@ pub(super) struct Ctx<'a> {
     ids: BTreeSet<String>,
     /// Blocks seen so far (each gets the next number).
     pub(super) blocks: usize,
+    /// The template strings of the task being read, with their positions.
+    pub(super) template_pos: Vec<(String, crate::yaml::Pos)>,
 }
 
 impl<'a> Ctx<'a> {
@@ -79,6 +81,7 @@ impl<'a> Ctx<'a> {
             templates: Templates::new(),
             ids: std::mem::take(&mut self.ids),
             blocks: self.blocks,
+            template_pos: Vec::new(),
         };
         let out = f(&mut inner);
         self.diags = inner.diags;
@@ -102,6 +105,9 @@ impl<'a> Ctx<'a> {
     pub(super) fn templates_in(&mut self, node: &Node, expression: bool) {
         match &node.kind {
             Kind::Str(s) => {
+                if s.contains("{{") || s.contains("{%") || expression {
+                    self.template_pos.push((s.clone(), node.pos));
+                }
                 for p in super::check::check(&self.templates, s, expression) {
                     let pos = self.inside(node, s, p.offset);
                     self.err(pos, p.message, p.help);
@@ -149,6 +155,7 @@ pub(super) fn load(source: Source) -> Result<Playbook, Diagnostics> {
         templates: Templates::new(),
         ids: BTreeSet::new(),
         blocks: 0,
+        template_pos: Vec::new(),
     };
     let play_nodes: Vec<&Node> = match &root.kind {
         Kind::Seq(items) => items.iter().collect(),
@@ -399,6 +406,8 @@ pub(super) fn task(cx: &mut Ctx, node: &Node, registered: &mut BTreeSet<String>)
             );
         }
     }
+    // This task's template positions (a remediation task inside it collects its own).
+    let outer_positions = std::mem::take(&mut cx.template_pos);
     let found = module_key(cx, node);
     let name = string(cx, node, "name");
     let when = string(cx, node, "when");
@@ -563,6 +572,7 @@ pub(super) fn task(cx: &mut Ctx, node: &Node, registered: &mut BTreeSet<String>)
         notify,
         listen,
         block: None,
+        template_pos: std::mem::replace(&mut cx.template_pos, outer_positions),
         pos: node.pos,
     })
 }

@@ -98,6 +98,8 @@ pub struct Task {
     pub listen: Vec<String>,
     /// The `block:` this task belongs to, and in which part.
     pub block: Option<BlockPart>,
+    /// Where each of the task's template strings is in its file (for messages about them).
+    pub template_pos: Vec<(String, Pos)>,
     pub pos: Pos,
 }
 

@@ -82,8 +82,16 @@ pub fn check_variables(pb: &Playbook, inv: &Inventory) -> Vec<Diagnostic> {
                     } else {
                         missing.join(", ")
                     };
-                    diags.push(pb.source.diag(task.pos, format!("task `{}` uses undefined variable `{var}` (not set for {list})", task.name))
-                        .help("define it in the play's vars:, the inventory, or register it in an earlier task"));
+                    let mut names: BTreeSet<&str> = known.iter().map(String::as_str).collect();
+                    names.extend(task.vars.keys().map(String::as_str));
+                    names.extend(hosts.iter().flat_map(|h| h.vars.keys().map(String::as_str)));
+                    let help = match crate::yaml::did_you_mean(&var, names.iter().copied()) {
+                        Some(s) => format!("did you mean `{s}`? Otherwise define `{var}` in the play's vars:, the inventory, or register it in an earlier task"),
+                        None => "define it in the play's vars:, the inventory, or register it in an earlier task".into(),
+                    };
+                    let pos = place(pb, task, &var).unwrap_or(task.pos);
+                    diags.push(pb.source.diag(pos, format!("task `{}` uses undefined variable `{var}` (not set for {list})", task.name))
+                        .help(help));
                 }
             }
             if let Some(r) = &task.register {
@@ -98,6 +106,34 @@ pub fn check_variables(pb: &Playbook, inv: &Inventory) -> Vec<Diagnostic> {
         }
     }
     diags
+}
+
+/// Where `var` is written in one of the task's templates: its line and column in the file.
+fn place(pb: &Playbook, task: &super::Task, var: &str) -> Option<crate::yaml::Pos> {
+    let word = regex::Regex::new(&format!(r"\b{}\b", regex::escape(var))).ok()?;
+    for (text, pos) in &task.template_pos {
+        if !word.is_match(text) {
+            continue;
+        }
+        let line = pb
+            .source
+            .text
+            .lines()
+            .nth(pos.line.checked_sub(1)? as usize)?;
+        // The name on the value's own line, at or after where the value starts.
+        let start = line
+            .char_indices()
+            .nth(pos.col.saturating_sub(1) as usize)
+            .map_or(0, |(i, _)| i);
+        if let Some(m) = word.find_at(line, start) {
+            return Some(crate::yaml::Pos {
+                line: pos.line,
+                col: line[..m.start()].chars().count() as u32 + 1,
+            });
+        }
+        return Some(*pos);
+    }
+    None
 }
 
 /// Variables a `when:` requires to be defined (`x is defined and y is defined`).

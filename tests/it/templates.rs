@@ -322,3 +322,40 @@ fn serial_batches_stop_before_a_broken_patch_reaches_the_rest() {
         crate::common::text(&out)
     );
 }
+
+/// An undefined variable is reported at its own line and column with a did-you-mean, and a key
+/// written twice is named as such (never with the YAML library's own advice).
+#[test]
+fn validate_places_undefined_variables_and_duplicate_keys() {
+    let fleet = Fleet::new(&["web1"]);
+    fleet.inventory("", "  threshold_percent: 80\n");
+    fleet.playbook(
+        "un.yml",
+        "hosts: all\ntasks:\n  - name: report\n    command: \"echo {{ treshold_percent }}\"\n",
+    );
+    let out = crate::common::tended(fleet.path(), &["validate", "un.yml", "-i", "inv"]);
+    let err = crate::common::text(&out);
+    assert!(
+        err.contains(
+            "un.yml:4:23: error: task `report` uses undefined variable `treshold_percent`"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `threshold_percent`?"), "{err}");
+    fleet.playbook(
+        "dup.yml",
+        "hosts: all\nhosts: web\ntasks:\n  - command: uptime\n",
+    );
+    let err = crate::common::text(&crate::common::tended(
+        fleet.path(),
+        &["validate", "dup.yml"],
+    ));
+    assert!(
+        err.contains("dup.yml:2:1: error: `hosts` is written twice"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("DuplicateKeyPolicy") && !err.contains("Options"),
+        "{err}"
+    );
+}
