@@ -376,6 +376,9 @@ pub async fn run(
                 let who = (host.name.clone(), host.client.clone(), Utc::now());
                 let handle = tasks.spawn(async move {
                     let _permit = permit;
+                    // The host's time includes the connection attempt (an unreachable host took
+                    // the whole connect timeout, not 0 s).
+                    let started_at = Utc::now();
                     let play = &pb.plays[play_index];
                     let existing = connections.lock().await.get(&host.key()).cloned();
                     let transport = match existing {
@@ -405,7 +408,7 @@ pub async fn run(
                                 client: host.client.clone(),
                                 state: State::Unreachable,
                                 reason: Some(reason),
-                                started_at: now,
+                                started_at,
                                 ended_at: now,
                                 tasks: Vec::new(),
                             }

@@ -253,3 +253,64 @@ fn output_names_the_fix_once_and_shows_what_failed() {
         "{shown}"
     );
 }
+
+/// `--connect-timeout 2` against a host that accepts TCP and never speaks SSH: given up after 2 s
+/// (connect and authentication together), and the host's recorded time is those 2 s, not 0.
+#[test]
+fn the_connect_timeout_is_the_whole_wait_and_is_recorded() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = listener.local_addr().expect("addr").port();
+    // Accepts and holds every connection, saying nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in listener.incoming().flatten() {
+            held.push(c);
+            if held.len() > 4 {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_secs(20));
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("silent.yml"),
+        format!("client: silent\nhosts:\n  mute: {{address: 127.0.0.1, port: {port}}}\n"),
+    )
+    .expect("inventory");
+    std::fs::write(
+        dir.path().join("p.yml"),
+        "hosts: all\ntasks:\n  - command: uptime\n",
+    )
+    .expect("pb");
+    std::fs::write(dir.path().join("kh"), "").expect("known_hosts");
+    let out = tended(
+        dir.path(),
+        &[
+            "run",
+            "p.yml",
+            "-i",
+            "silent.yml",
+            "--db",
+            "t.db",
+            "--known-hosts",
+            "kh",
+            "--connect-timeout",
+            "2",
+            "--json",
+        ],
+    );
+    let run = crate::common::json(&out);
+    let h = crate::common::host(&run, "mute");
+    assert_eq!(h["state"], "unreachable");
+    assert!(
+        h["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("timed out after 2s")),
+        "{h:#}"
+    );
+    let t = |k: &str| {
+        chrono::DateTime::parse_from_rfc3339(h[k].as_str().expect("time")).expect("rfc3339")
+    };
+    let secs = (t("ended_at") - t("started_at")).num_milliseconds() as f64 / 1000.0;
+    assert!((1.9..4.0).contains(&secs), "the wait is recorded: {secs} s");
+}
