@@ -208,7 +208,7 @@ impl Module for Cleanup {
             req.stdin = Some(stdin);
             req.r#become = ctx.r#become.clone();
             req.timeout = ctx.timeout;
-            match ctx.transport.exec(req).await {
+            match ctx.run(req).await {
                 Ok(o) if o.rc == Some(0) => {
                     finish(State::Changed, format!("deleted {what}{left}"), &data)
                 }

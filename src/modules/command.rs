@@ -157,7 +157,7 @@ pub(super) async fn run_common(
     req.r#become = ctx.r#become.clone();
     req.timeout = ctx.timeout;
     req.stdin = p.stdin.map(String::into_bytes);
-    let out = match ctx.transport.exec(req).await {
+    let out = match ctx.run(req).await {
         Ok(out) => out,
         Err(e) => return TaskResult::from_transport_error(&e),
     };

@@ -218,7 +218,7 @@ pub(crate) async fn put(
     req.stdin = Some(content.to_vec());
     req.r#become = ctx.r#become.clone();
     req.timeout = ctx.timeout;
-    match ctx.transport.exec(req).await {
+    match ctx.run(req).await {
         Ok(o) if o.rc == Some(0) => with(State::Changed, format!("changed {what}"), data),
         Ok(o) => with(
             State::Failed,

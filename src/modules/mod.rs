@@ -96,7 +96,72 @@ impl TaskContext<'_> {
         let mut req = ExecRequest::new(command);
         req.r#become = self.r#become.clone();
         req.timeout = self.timeout;
-        self.transport.exec(req).await
+        self.run(req).await
+    }
+
+    /// Runs a request (with its own stdin); the one way modules reach the host. When sudo itself
+    /// refused (no password, a wrong one, no sudo rights), that is the error, named as such: never
+    /// mistaken for the command's answer ("no package manager on this host").
+    pub async fn run(&self, req: ExecRequest) -> Result<ExecOutput, TransportError> {
+        let become_user = req
+            .r#become
+            .as_ref()
+            .map(|b| (b.user.clone(), b.password.is_some()));
+        let out = self.transport.exec(req).await?;
+        match become_user.and_then(|(u, pw)| self.sudo_refusal(&out, &u, pw)) {
+            Some(why) => Err(TransportError::Failed(why)),
+            None => Ok(out),
+        }
+    }
+
+    /// sudo's own refusal in a become command's output, as a message that says what to do.
+    fn sudo_refusal(
+        &self,
+        out: &ExecOutput,
+        become_user: &str,
+        had_password: bool,
+    ) -> Option<String> {
+        if out.rc != Some(1) {
+            return None;
+        }
+        let err = out.stderr_text();
+        let line = err
+            .lines()
+            .find(|l| l.starts_with("sudo: ") || l.contains(" is not in the sudoers file"))?;
+        let host = &self.host.name;
+        let user = match &self.host.connection {
+            crate::inventory::Connection::Ssh(t) => {
+                t.user.clone().unwrap_or_else(crate::runner::whoami)
+            }
+            crate::inventory::Connection::Local { .. } => crate::runner::whoami(),
+        };
+        Some(
+            if line.contains("a password is required") || line.contains("a terminal is required") {
+                format!(
+                    "sudo on {host} needs a password for `{user}`: set become_password_env (or become_password_file) for the host, or allow NOPASSWD for `{user}` in sudoers"
+                )
+            } else if line.contains("incorrect password")
+                || (had_password && line.contains("no password was provided"))
+                || err.contains("Sorry, try again.")
+            {
+                format!(
+                    "sudo on {host} refused the become password for `{user}`: check the secret that become_password_env or become_password_file names"
+                )
+            } else if line.contains("not in the sudoers file")
+                || line.contains("not allowed to")
+                || line.contains("may not run sudo")
+            {
+                format!(
+                    "`{user}` may not use sudo on {host} (as `{become_user}`): add a sudoers rule for it, or set become: false for this task"
+                )
+            } else if line.contains("unknown user") {
+                format!(
+                    "sudo on {host}: there is no user `{become_user}` to become: fix become_user"
+                )
+            } else {
+                format!("sudo on {host} refused to run the command: {}", line.trim())
+            },
+        )
     }
 }
 

@@ -162,7 +162,7 @@ async fn list(ctx: &TaskContext<'_>, m: Manager, args: &str) -> Result<Vec<Pendi
             if o.rc != Some(0) {
                 return Err(TaskResult::new(
                     State::Unknown,
-                    format!("apt-get -s failed (exit {:?})", o.rc),
+                    format!("apt-get -s failed: {}", tool_reason(&o)),
                 )
                 .with_output(&o));
             }
@@ -174,7 +174,7 @@ async fn list(ctx: &TaskContext<'_>, m: Manager, args: &str) -> Result<Vec<Pendi
             if !matches!(o.rc, Some(0) | Some(100)) {
                 return Err(TaskResult::new(
                     State::Unknown,
-                    format!("{mgr} check-update failed (exit {:?})", o.rc),
+                    format!("{mgr} check-update failed: {}", tool_reason(&o)),
                 )
                 .with_output(&o));
             }
@@ -285,16 +285,40 @@ async fn install(
                     TaskResult::new(State::Failed, updates_rpm::zypper_problem(rc)).with_output(&o),
                 );
             }
-            (_, rc) => {
+            (_, _) => {
                 return Err(TaskResult::new(
                     State::Failed,
-                    format!("{} install failed (exit {rc:?})", m.command()),
+                    format!("{} install failed: {}", m.command(), tool_reason(&o)),
                 )
                 .with_output(&o));
             }
         }
     }
     Ok(false)
+}
+
+/// A package manager's own reason for failing: its error line (`E: ...` from apt, `Error: ...`
+/// from dnf, else its last line of stderr), and the exit code as a number.
+pub(crate) fn tool_reason(o: &crate::transport::ExecOutput) -> String {
+    let err = o.stderr_text();
+    let lines: Vec<&str> = err
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let line = lines
+        .iter()
+        .find(|l| l.starts_with("E: ") || l.starts_with("Error: ") || l.starts_with("Error:"))
+        .or(lines.last())
+        .copied();
+    let code = match o.rc {
+        Some(rc) => format!("exit code {rc}"),
+        None => format!("killed by {}", o.signal.as_deref().unwrap_or("a signal")),
+    };
+    match line {
+        Some(l) => format!("{l} ({code})"),
+        None => code,
+    }
 }
 
 /// Whether the host needs a reboot; None when that cannot be told.
@@ -550,6 +574,23 @@ impl Module for Updates {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_package_managers_failure_is_its_own_reason_not_an_exit_code() {
+        let o = crate::transport::ExecOutput {
+            rc: Some(100),
+            signal: None,
+            stdout: Vec::new(),
+            stderr: b"Reading package lists...\nE: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 1234 (apt)\nE: Unable to acquire the dpkg frontend lock\n".to_vec(),
+            truncated: false,
+        };
+        let r = tool_reason(&o);
+        assert_eq!(
+            r,
+            "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 1234 (apt) (exit code 100)"
+        );
+        assert!(!r.contains("Some("));
+    }
     use serde_json::json;
 
     const DEBIAN12: &str =

@@ -238,3 +238,68 @@ fn password_login_and_sudo_with_a_password_from_the_environment() {
         text(&out)
     );
 }
+
+/// A become failure is named as such, with the fix: sudo without a password for a user that
+/// needs one, and a wrong password; never "no package manager on this host" or an exit code.
+#[test]
+fn a_become_failure_is_named_with_the_fix() {
+    let user = password_user();
+    let (pw_user, password) = (user.name, user.password);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let client = ClientKey::new(d);
+    let sshd = Sshd::start(d, "h", "127.0.0.1", &client, "PasswordAuthentication yes");
+    std::fs::write(d.join("known_hosts"), sshd.known_hosts_line()).expect("kh");
+    inventory(
+        d,
+        &format!(
+            "  nopw:\n    address: \"127.0.0.1\"\n    port: {p}\n    user: {pw_user}\n    password_env: TEST_PW\n  badpw:\n    address: \"127.0.0.1\"\n    port: {p}\n    user: {pw_user}\n    password_env: TEST_PW\n    become_password_env: WRONG_PW\n",
+            p = sshd.port
+        ),
+    );
+    std::fs::write(
+        d.join("pb.yml"),
+        "hosts: all\ntasks:\n  - name: pending updates\n    updates: {}\n    become: true\n",
+    )
+    .expect("playbook");
+    let home = d.join("empty-home");
+    std::fs::create_dir_all(&home).expect("home");
+    let out = tended_env(
+        d,
+        &[
+            "run",
+            "pb.yml",
+            "-i",
+            "inv",
+            "--db",
+            "t.db",
+            "--known-hosts",
+            "known_hosts",
+            "--json",
+            "--check",
+        ],
+        &[
+            ("TEST_PW", password),
+            ("WRONG_PW", "not-it"),
+            ("HOME", &home.display().to_string()),
+        ],
+    );
+    let run = json(&out);
+    let msg = |h: &str| {
+        host(&run, h)["tasks"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let nopw = msg("nopw");
+    assert!(
+        nopw.contains(&format!("sudo on nopw needs a password for `{pw_user}`"))
+            && nopw.contains("become_password_env"),
+        "{nopw}"
+    );
+    let badpw = msg("badpw");
+    assert!(badpw.contains("refused the become password"), "{badpw}");
+    for m in [&nopw, &badpw] {
+        assert!(!m.contains("no apt-get") && !m.contains("Some("), "{m}");
+    }
+}
