@@ -155,7 +155,8 @@ pub async fn show(a: ShowArgs) -> Result<u8> {
         )));
     };
     if a.json {
-        outln!("{}", serde_json::to_string_pretty(&run)?);
+        let view = crate::store::RunView::from(run);
+        outln!("{}", serde_json::to_string_pretty(&view)?);
         return Ok(exit::OK);
     }
     let (result, took) = describe(&run.run.state);

@@ -372,7 +372,44 @@ async fn run_loaded(pb: Playbook, a: RunFlags, show_output: bool) -> Result<u8> 
     let outcome = outcome?;
     bar.finish_and_clear();
     if a.json {
-        outln!("{}", serde_json::to_string_pretty(&outcome)?);
+        // The shape `tended show --json` prints, read back from the store (what was recorded);
+        // a run whose results could not be recorded prints what the run itself holds.
+        match store.show(outcome.run_id).await {
+            Ok(Some(detail))
+                if !matches!(
+                    outcome.state,
+                    crate::runner::model::RunState::Unrecorded { .. }
+                ) =>
+            {
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&crate::store::RunView::from(detail))?
+                );
+            }
+            _ => {
+                let mut counts = std::collections::BTreeMap::new();
+                for h in &outcome.hosts {
+                    *counts.entry(h.state.as_str().to_string()).or_insert(0i64) += 1;
+                }
+                let view = crate::store::RunView {
+                    run_id: outcome.run_id,
+                    playbook: pb.file().display().to_string(),
+                    pattern: pb
+                        .plays
+                        .iter()
+                        .map(|p| p.hosts.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    started_by: crate::runner::whoami(),
+                    trigger: crate::model::Trigger::Manual,
+                    check_mode: a.check,
+                    state: outcome.state.clone(),
+                    counts,
+                    hosts: outcome.hosts.clone(),
+                };
+                outln!("{}", serde_json::to_string_pretty(&view)?);
+            }
+        }
     } else {
         // Task messages and reasons hold the hosts' own text: escaped on a terminal.
         if show_output {

@@ -236,6 +236,39 @@ pub struct RunRow {
     pub hosts: std::collections::BTreeMap<String, i64>,
 }
 
+/// One run as `tended run --json` and `tended show --json` both print it (one documented shape):
+/// what ran, its state, the number of hosts per state, and every host with every task result.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunView {
+    pub run_id: i64,
+    pub playbook: String,
+    pub pattern: String,
+    pub started_by: String,
+    pub trigger: crate::model::Trigger,
+    pub check_mode: bool,
+    #[serde(flatten)]
+    pub state: RunState,
+    /// Hosts per state.
+    pub counts: std::collections::BTreeMap<String, i64>,
+    pub hosts: Vec<HostReport>,
+}
+
+impl From<RunDetail> for RunView {
+    fn from(d: RunDetail) -> RunView {
+        RunView {
+            run_id: d.run.id,
+            playbook: d.run.playbook,
+            pattern: d.run.pattern,
+            started_by: d.run.started_by,
+            trigger: d.run.trigger,
+            check_mode: d.run.check_mode,
+            state: d.run.state,
+            counts: d.run.hosts,
+            hosts: d.results,
+        }
+    }
+}
+
 /// A run with all its results, for `tended show`.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunDetail {

@@ -63,7 +63,7 @@ fn quick_start_runs_the_shipped_playbook_on_localhost() {
     );
     let shown = tended(dir.path(), &["show", "1", "--db", "quick.db", "--json"]);
     assert_eq!(
-        json(&shown)["results"][0]["tasks"]
+        json(&shown)["hosts"][0]["tasks"]
             .as_array()
             .expect("tasks")
             .len(),

@@ -381,17 +381,17 @@ fn the_real_daemon_runs_reloads_stops_and_recovers_from_kill_9() {
         d,
         &["show", &first.to_string(), "--db", "d.db", "--json"],
     ));
-    let hosts: Vec<&str> = shown["results"]
+    let hosts: Vec<&str> = shown["hosts"]
         .as_array()
-        .expect("results")
+        .expect("hosts")
         .iter()
         .map(|h| h["host"].as_str().unwrap_or(""))
         .collect();
     assert_eq!(hosts, ["web1", "web2"], "both sshd hosts ran: {shown:#}");
     assert!(
-        shown["results"]
+        shown["hosts"]
             .as_array()
-            .expect("results")
+            .expect("hosts")
             .iter()
             .all(|h| h["state"] == "changed"),
         "{shown:#}"

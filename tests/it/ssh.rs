@@ -101,7 +101,7 @@ fn run_end_to_end_with_unreachable_and_changed_key_hosts() {
         &["show", &run_id.to_string(), "--db", "t.db", "--json"],
     );
     let shown = json(&show);
-    assert_eq!(shown["results"].as_array().expect("results").len(), 5);
+    assert_eq!(shown["hosts"].as_array().expect("hosts").len(), 5);
     assert_eq!(shown["state"], "finished");
     assert_eq!(shown["outcome"], "unreachable");
     let hist = tended(
