@@ -15,6 +15,7 @@ pub mod disk;
 mod file;
 pub mod http;
 pub mod levels;
+mod package;
 mod reboot;
 pub(crate) mod service;
 mod set_fact;
@@ -220,6 +221,7 @@ pub static MODULES: &[&dyn Module] = &[
     &copy::Copy,
     &template::Template,
     &file::File,
+    &package::Package,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Module> {

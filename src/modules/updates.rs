@@ -61,7 +61,7 @@ pub enum Manager {
 }
 
 impl Manager {
-    fn from_command(c: &str) -> Option<Manager> {
+    pub(crate) fn from_command(c: &str) -> Option<Manager> {
         match c {
             "apt-get" => Some(Manager::Apt),
             "dnf" => Some(Manager::Dnf),
@@ -70,7 +70,7 @@ impl Manager {
             _ => None,
         }
     }
-    fn command(self) -> &'static str {
+    pub(crate) fn command(self) -> &'static str {
         match self {
             Manager::Apt => "apt-get",
             Manager::Dnf => "dnf",
@@ -143,7 +143,7 @@ fn glob_any(patterns: &[String], name: &str) -> bool {
         .any(|p| crate::inventory::pattern::glob(p, name))
 }
 
-const DETECT: &str = "for t in apt-get dnf yum zypper; do command -v $t >/dev/null 2>&1 && { echo $t; break; }; done; date +%s";
+pub(crate) const DETECT: &str = "for t in apt-get dnf yum zypper; do command -v $t >/dev/null 2>&1 && { echo $t; break; }; done; date +%s";
 
 /// Pending updates, with security marked, as the host's package manager lists them.
 async fn list(ctx: &TaskContext<'_>, m: Manager, args: &str) -> Result<Vec<Pending>, TaskResult> {

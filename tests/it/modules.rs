@@ -1089,3 +1089,73 @@ fn copy_template_and_file_change_only_what_differs() {
         crate::common::text(&out)
     );
 }
+
+/// `package` with real dnf and zypper against the local RPM repository (in install roots of the
+/// test's own): check mode says what it would install and installs nothing, then the package is
+/// installed once (a second run is `ok`), and removed.
+#[test]
+fn package_installs_and_removes_named_packages_with_dnf_and_zypper() {
+    for (program, package) in [
+        ("rpmbuild", "rpm"),
+        ("createrepo_c", "createrepo-c"),
+        ("dnf", "dnf"),
+        ("zypper", "zypper"),
+    ] {
+        require(program, package);
+    }
+    let fleet = Fleet::new(&["rpmhost"]);
+    fleet.trust_all();
+    fleet.inventory("", "");
+    let w = fleet.path().join("rpm");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/make-rpm-fixtures.sh");
+    let made = Command::new("bash")
+        .arg(&script)
+        .arg(&w)
+        .output()
+        .expect("fixture script");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let dnf_args = format!(
+        "--installroot={w}/root --setopt=reposdir={w}/repos.d --releasever=1 --noplugins",
+        w = w.display()
+    );
+    let zypper_args = format!("--root {}/zroot", w.display());
+    let pb = |state: &str, name: &str| {
+        format!(
+            "hosts: all\ntasks:\n  - name: dnf\n    package: {{name: [{name}], state: {state}, manager: dnf, extra_args: \"{dnf_args}\"}}\n  - name: zypper\n    package: {{name: {name}, state: {state}, manager: zypper, extra_args: \"{zypper_args}\"}}\n"
+        )
+    };
+    fleet.playbook("add.yml", &pb("present", "acme-legacy-ng"));
+    let t = tasks(&fleet.run("add.yml", &["--check"]), "rpmhost");
+    for task in &t {
+        assert_eq!(task["state"], "changed", "{task:#}");
+        assert_eq!(task["message"], "check mode: would install acme-legacy-ng");
+    }
+    let t = tasks(&fleet.run("add.yml", &[]), "rpmhost");
+    for task in &t {
+        assert_eq!(
+            (task["state"].as_str(), task["message"].as_str()),
+            (Some("changed"), Some("installed acme-legacy-ng")),
+            "{task:#}"
+        );
+    }
+    let t = tasks(&fleet.run("add.yml", &[]), "rpmhost");
+    for task in &t {
+        assert_eq!(task["state"], "ok", "already installed: {task:#}");
+    }
+    fleet.playbook("rm.yml", &pb("absent", "acme-tools"));
+    let t = tasks(&fleet.run("rm.yml", &[]), "rpmhost");
+    for task in &t {
+        assert_eq!(
+            (task["state"].as_str(), task["message"].as_str()),
+            (Some("changed"), Some("removed acme-tools")),
+            "{task:#}"
+        );
+    }
+    let t = tasks(&fleet.run("rm.yml", &[]), "rpmhost");
+    assert!(t.iter().all(|x| x["state"] == "ok"), "{t:#?}");
+}
