@@ -55,10 +55,19 @@ impl CronSpec {
         }
         let cron = croner::Cron::from_str(text)
             .map_err(|e| format!("`{text}` is not a valid cron expression: {e}"))?;
-        Ok(CronSpec {
+        let spec = CronSpec {
             text: text.to_string(),
             cron,
-        })
+        };
+        // A schedule that can never fire (`0 0 30 2 *`: no February 30th) is a mistake, not a
+        // quiet schedule: eight years cover every leap day.
+        let from = Utc::now();
+        match spec.next_after(from, chrono_tz::UTC) {
+            Some(t) if t.with_timezone(&Utc) - from <= chrono::Duration::days(8 * 366) => Ok(spec),
+            _ => Err(format!(
+                "`{text}` never fires: no date matches its day-of-month and month (e.g. February 30th); fix the day or the month"
+            )),
+        }
     }
 
     /// The first fire time strictly after `after`, in zone `tz`.
@@ -197,6 +206,14 @@ impl Schedule {
 mod tests {
     use super::*;
     use chrono::{Datelike, NaiveDate, NaiveTime, TimeZone, Timelike};
+
+    #[test]
+    fn a_schedule_that_can_never_fire_is_refused() {
+        let e = CronSpec::parse("0 0 30 2 *").expect_err("no February 30th");
+        assert!(e.contains("never fires"), "{e}");
+        assert!(CronSpec::parse("0 0 29 2 *").is_ok(), "a leap day fires");
+        assert!(CronSpec::parse("0 3 * * 0").is_ok());
+    }
 
     const ZONES: &[&str] = &[
         "America/New_York",
