@@ -39,6 +39,21 @@ pub(crate) fn check_mode_text(mode: &str) -> Result<(), String> {
     }
 }
 
+/// Two modes are the same one (`0644` and `644`).
+pub(crate) fn same_mode(a: &str, b: &str) -> bool {
+    a.trim_start_matches('0') == b.trim_start_matches('0')
+}
+
+/// The `owner:group` argument chown takes, for whichever of the two is given.
+pub(crate) fn chown_spec(owner: Option<&str>, group: Option<&str>) -> Option<String> {
+    match (owner, group) {
+        (Some(u), Some(g)) => Some(format!("{u}:{g}")),
+        (Some(u), None) => Some(u.to_string()),
+        (None, Some(g)) => Some(format!(":{g}")),
+        (None, None) => None,
+    }
+}
+
 /// The host's file as `put` reads it: its SHA-256, mode, owner and group, or None when absent.
 pub(crate) fn parse_current(out: &str) -> Option<(String, String, String, String)> {
     let mut lines = out.lines();
@@ -132,7 +147,6 @@ pub(crate) async fn put(
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let norm = |m: &str| m.trim_start_matches('0').to_string();
     let mut changes = Vec::new();
     match &cur {
         None => changes.push("created".to_string()),
@@ -140,7 +154,7 @@ pub(crate) async fn put(
             if *hash != want {
                 changes.push("content".into());
             }
-            if mode.is_some_and(|w| norm(w) != norm(m)) {
+            if mode.is_some_and(|w| !same_mode(w, m)) {
                 changes.push(format!("mode {m} -> {}", mode.unwrap_or_default()));
             }
             if owner.is_some_and(|w| w != u) {
@@ -201,13 +215,7 @@ pub(crate) async fn put(
         (None, Some((_, m, _, _))) => script.push_str(&format!("chmod {m} \"$tmp\"; ")),
         (None, None) => script.push_str("chmod 0644 \"$tmp\"; "),
     }
-    let who = match (owner, group) {
-        (Some(u), Some(g)) => Some(format!("{u}:{g}")),
-        (Some(u), None) => Some(u.to_string()),
-        (None, Some(g)) => Some(format!(":{g}")),
-        (None, None) => None,
-    };
-    if let Some(w) = who {
+    if let Some(w) = chown_spec(owner, group) {
         match name_arg(&w) {
             Ok(q) => script.push_str(&format!("chown {q} \"$tmp\"; ")),
             Err(e) => return TaskResult::new(State::Failed, e),

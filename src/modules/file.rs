@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::copy::check_mode_text;
+use super::copy::{check_mode_text, chown_spec, same_mode};
 use super::{BoxFuture, Module, ModuleKind, State, TaskContext, TaskResult, parse_params};
 use crate::transport::{name_arg, path_arg, require_absolute};
 
@@ -197,9 +197,8 @@ impl Module for File {
             }
             if state != FileState::Absent && state != FileState::Link {
                 let c = cur.as_ref();
-                let norm = |m: &str| m.trim_start_matches('0').to_string();
                 if let Some(m) = &p.mode
-                    && c.is_none_or(|c| norm(&c.mode) != norm(m))
+                    && c.is_none_or(|c| !same_mode(&c.mode, m))
                 {
                     steps.push(format!("chmod {m} -- {d}"));
                     changes.push(format!("mode {m}"));
@@ -213,12 +212,8 @@ impl Module for File {
                     .as_ref()
                     .is_some_and(|g| c.is_none_or(|c| &c.group != g));
                 if owner_differs || group_differs {
-                    let who = match (&p.owner, &p.group) {
-                        (Some(u), Some(g)) => format!("{u}:{g}"),
-                        (Some(u), None) => u.clone(),
-                        (None, Some(g)) => format!(":{g}"),
-                        (None, None) => String::new(),
-                    };
+                    let who =
+                        chown_spec(p.owner.as_deref(), p.group.as_deref()).unwrap_or_default();
                     match name_arg(&who) {
                         Ok(q) => steps.push(format!("chown {q} -- {d}")),
                         Err(e) => return TaskResult::new(State::Failed, e),

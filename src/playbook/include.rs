@@ -88,13 +88,7 @@ fn block(
     let has_rescue = parts
         .iter()
         .any(|(p, t)| *p == Part::Rescue && !t.is_empty());
-    let when = node.get("when").and_then(Node::scalar_text);
-    let vars = node.get("vars").map(|v| v.to_json());
-    let tags: Vec<String> = match node.get("tags").map(|t| &t.kind) {
-        Some(Kind::Str(s)) => vec![s.clone()],
-        Some(Kind::Seq(items)) => items.iter().filter_map(Node::scalar_text).collect(),
-        _ => Vec::new(),
-    };
+    let outer = Outer::of(node);
     let r#become = match node.get("become").map(|b| &b.kind) {
         Some(Kind::Bool(b)) => Some(*b),
         _ => None,
@@ -115,18 +109,7 @@ fn block(
                     has_rescue,
                 });
             }
-            if let Some(w) = &when {
-                t.when = Some(match &t.when {
-                    Some(own) => format!("({w}) and ({own})"),
-                    None => w.clone(),
-                });
-            }
-            if let Some(Value::Object(v)) = &vars {
-                for (k, x) in v {
-                    t.vars.entry(k.clone()).or_insert_with(|| x.clone());
-                }
-            }
-            t.tags.extend(tags.iter().cloned());
+            outer.apply(&mut t);
             t.r#become = t.r#become.or(r#become);
             if t.become_user.is_none() {
                 t.become_user.clone_from(&become_user);
@@ -204,29 +187,49 @@ fn included(
         );
         return Vec::new();
     };
-    let when = node.get("when").and_then(Node::scalar_text);
-    let vars = node.get("vars").map(|v| v.to_json());
-    let tags: Vec<String> = match node.get("tags").map(|t| &t.kind) {
-        Some(Kind::Str(s)) => vec![s.clone()],
-        Some(Kind::Seq(items)) => items.iter().filter_map(Node::scalar_text).collect(),
-        _ => Vec::new(),
-    };
+    let outer = Outer::of(node);
     stack.push(canonical);
     let mut got = cx.with_source(&src, |inner| tasks(inner, items, registered, stack));
     stack.pop();
     for t in &mut got {
-        if let Some(w) = &when {
+        outer.apply(t);
+    }
+    got
+}
+
+/// The `when:`, `vars:` and `tags:` of an include or a block, which each task inside inherits:
+/// both conditions must hold, the task's own vars win, the tags add up.
+struct Outer {
+    when: Option<String>,
+    vars: Option<Value>,
+    tags: Vec<String>,
+}
+
+impl Outer {
+    fn of(node: &Node) -> Outer {
+        Outer {
+            when: node.get("when").and_then(Node::scalar_text),
+            vars: node.get("vars").map(|v| v.to_json()),
+            tags: match node.get("tags").map(|t| &t.kind) {
+                Some(Kind::Str(s)) => vec![s.clone()],
+                Some(Kind::Seq(items)) => items.iter().filter_map(Node::scalar_text).collect(),
+                _ => Vec::new(),
+            },
+        }
+    }
+
+    fn apply(&self, t: &mut Task) {
+        if let Some(w) = &self.when {
             t.when = Some(match &t.when {
                 Some(own) => format!("({w}) and ({own})"),
                 None => w.clone(),
             });
         }
-        if let Some(Value::Object(v)) = &vars {
+        if let Some(Value::Object(v)) = &self.vars {
             for (k, x) in v {
                 t.vars.entry(k.clone()).or_insert_with(|| x.clone());
             }
         }
-        t.tags.extend(tags.iter().cloned());
+        t.tags.extend(self.tags.iter().cloned());
     }
-    got
 }

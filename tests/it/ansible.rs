@@ -297,3 +297,79 @@ fn an_ansible_inventory_directory_loads_as_ansible_core_reads_it() {
         assert_eq!(t, a, "{host}: tended (left) and ansible-inventory (right)");
     }
 }
+
+/// The keywords as ansible-core runs them: the same playbook (a loop with `when` per item, a block
+/// whose failure is rescued and whose `always` runs, a handler notified by a change, `set_fact`)
+/// through ansible-playbook and through tended; the messages its `debug` tasks show come out the
+/// same, in the same order.
+#[test]
+fn loops_blocks_handlers_and_set_fact_run_as_in_ansible_core() {
+    let ansible = ansible_playbook();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The venv's python for ansible's modules (its interpreter discovery may pick a broken shim).
+    let python = venv().join("bin/python");
+    std::fs::write(
+        dir.path().join("site.ini"),
+        format!(
+            "[web]\nweb1 ansible_connection=local ansible_python_interpreter={}\n",
+            python.display()
+        ),
+    )
+    .expect("inventory");
+    std::fs::write(
+        dir.path().join("pb.yml"),
+        "- hosts: all\n  gather_facts: false\n  vars:\n    names: [a, b, c]\n  tasks:\n    - name: loop\n      debug: {msg: \"item {{ item }}\"}\n      loop: \"{{ names }}\"\n      when: item != 'b'\n    - block:\n        - command: \"false\"\n        - debug: {msg: never}\n      rescue:\n        - debug: {msg: rescued}\n      always:\n        - debug: {msg: always}\n    - command: \"true\"\n      notify: say\n    - set_fact: {count: \"{{ names | length }}\"}\n    - debug: {msg: \"count={{ count }}\"}\n  handlers:\n    - name: say\n      debug: {msg: handler ran}\n",
+    )
+    .expect("playbook");
+    let out = Command::new(&ansible)
+        .args(["-i", "site.ini", "pb.yml"])
+        .current_dir(dir.path())
+        .env("ANSIBLE_NOCOLOR", "1")
+        .env("ANSIBLE_DEPRECATION_WARNINGS", "false")
+        .env("ANSIBLE_HOME", dir.path().join(".ansible"))
+        .output()
+        .expect("ansible-playbook");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let msg = regex::Regex::new(r#"(?m)^\s*"msg": "(.*)"$"#).expect("regex");
+    let theirs: Vec<String> = msg.captures_iter(&text).map(|c| c[1].to_string()).collect();
+
+    let out = tended(
+        dir.path(),
+        &["run", "pb.yml", "-i", "site.ini", "--db", "t.db", "--json"],
+    );
+    let run = json(&out);
+    let mut ours = Vec::new();
+    for t in run["hosts"][0]["tasks"].as_array().expect("tasks") {
+        if t["module"] != "debug" {
+            continue;
+        }
+        match t["data"]["results"].as_array() {
+            Some(items) => ours.extend(
+                items
+                    .iter()
+                    .filter(|i| i["state"] == "ok")
+                    .filter_map(|i| i["data"]["msg"].as_str().map(str::to_string)),
+            ),
+            None if t["state"] == "ok" => {
+                ours.extend(t["data"]["msg"].as_str().map(str::to_string))
+            }
+            None => {}
+        }
+    }
+    assert_eq!(
+        theirs,
+        [
+            "item a",
+            "item c",
+            "rescued",
+            "always",
+            "count=3",
+            "handler ran"
+        ],
+        "ansible-core's own run: {text}"
+    );
+    assert_eq!(
+        ours, theirs,
+        "tended (left) and ansible-core (right): {run:#}"
+    );
+}
