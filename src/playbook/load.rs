@@ -538,8 +538,30 @@ pub(super) fn task(cx: &mut Ctx, node: &Node, registered: &mut BTreeSet<String>)
             .split('`')
             .nth(1)
             .filter(|_| e.starts_with("unknown field") || e.starts_with("missing field"));
+        // A value of the wrong type (`invalid type: integer `644`, expected a string`): the
+        // parameter holding that value, not the module's line.
+        let wrong_value = e
+            .starts_with("invalid")
+            .then(|| e.split('`').nth(1))
+            .flatten()
+            .and_then(|v| {
+                params_node.as_map().and_then(|m| {
+                    m.iter()
+                        .find(|(_, n)| {
+                            n.scalar_text().is_some_and(|t| {
+                                t == v
+                                    || t.parse::<f64>()
+                                        .ok()
+                                        .zip(v.parse::<f64>().ok())
+                                        .is_some_and(|(a, b)| a == b)
+                            })
+                        })
+                        .map(|(k, _)| k.pos)
+                })
+            });
         let pos = field
             .and_then(|f| params_node.find_key(f))
+            .or(wrong_value)
             .unwrap_or(key.pos);
         let expected: Vec<&str> = e.split('`').skip(3).step_by(2).collect();
         let help = field

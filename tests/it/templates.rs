@@ -342,6 +342,19 @@ fn validate_places_undefined_variables_and_duplicate_keys() {
         "{err}"
     );
     assert!(err.contains("did you mean `threshold_percent`?"), "{err}");
+    // A parameter of the wrong type is reported at that parameter's line, not the module's.
+    fleet.playbook(
+        "ty.yml",
+        "hosts: all\ntasks:\n  - copy:\n      dest: /tmp/x\n      content: hi\n      mode: 0644\n",
+    );
+    let err = crate::common::text(&crate::common::tended(
+        fleet.path(),
+        &["validate", "ty.yml"],
+    ));
+    assert!(
+        err.contains("ty.yml:6:7: error: module `copy`: invalid type"),
+        "{err}"
+    );
     fleet.playbook(
         "dup.yml",
         "hosts: all\nhosts: web\ntasks:\n  - command: uptime\n",
