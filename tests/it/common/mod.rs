@@ -385,11 +385,15 @@ impl Drop for Tmpfs {
 }
 
 /// A local user with a password and password-protected sudo (NOPASSWD only to become `nobody`),
-/// for password and become tests. Removed, with its home and sudoers file, when dropped.
+/// for password and become tests. Removed, with its home and sudoers file, when dropped. One test
+/// at a time holds it (the tests run in parallel and share the one user name).
 pub struct SystemUser {
     pub name: &'static str,
     pub password: &'static str,
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
 }
+
+static SYSTEM_USER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Drop for SystemUser {
     fn drop(&mut self) {
@@ -417,6 +421,7 @@ pub fn password_user() -> SystemUser {
     let user = SystemUser {
         name: USER,
         password: PASSWORD,
+        _one_at_a_time: SYSTEM_USER.lock().unwrap_or_else(|e| e.into_inner()),
     };
     if !Command::new("id")
         .arg(USER)
