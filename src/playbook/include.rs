@@ -193,6 +193,10 @@ fn included(
     stack.pop();
     for t in &mut got {
         outer.apply(t);
+        // Messages at run time name the file the task is written in (the innermost include).
+        if t.file.is_none() {
+            t.file = Some(src.path.display().to_string());
+        }
     }
     got
 }

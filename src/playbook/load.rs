@@ -595,6 +595,7 @@ pub(super) fn task(cx: &mut Ctx, node: &Node, registered: &mut BTreeSet<String>)
         listen,
         block: None,
         template_pos: std::mem::replace(&mut cx.template_pos, outer_positions),
+        file: None,
         pos: node.pos,
     })
 }

@@ -100,6 +100,8 @@ pub struct Task {
     pub block: Option<BlockPart>,
     /// Where each of the task's template strings is in its file (for messages about them).
     pub template_pos: Vec<(String, Pos)>,
+    /// The tasks file this task came from (`include_tasks`); None for the playbook itself.
+    pub file: Option<String>,
     pub pos: Pos,
 }
 

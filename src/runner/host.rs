@@ -215,7 +215,9 @@ impl HostRun<'_> {
     pub(super) fn where_(&self, task: &Task) -> String {
         format!(
             "task `{}` ({}:{})",
-            task.name, self.shared.playbook_file, task.pos.line
+            task.name,
+            task.file.as_deref().unwrap_or(&self.shared.playbook_file),
+            task.pos.line
         )
     }
 
@@ -507,16 +509,20 @@ pub(super) async fn run_play_on_host(
         let (i, task) = match queue.pop() {
             Some(next) => next,
             // Handlers do not run on a host that stopped on a failure.
-            None if !in_handlers && blocks.stopped().is_none() => {
-                // The tasks are done: queue the notified handlers, in the order they are written.
+            None if blocks.stopped().is_none() => {
+                // The tasks (or the handlers queued so far) are done: queue the notified handlers
+                // not run yet, in the order they are written; a handler may notify another.
                 in_handlers = true;
-                queue = pending_handlers
-                    .drain(..)
-                    .filter(|(_, h)| {
+                let (now, later): (Vec<_>, Vec<_>) =
+                    pending_handlers.drain(..).partition(|(_, h)| {
                         notified.contains(h.name.as_str())
                             || h.listen.iter().any(|l| notified.contains(l.as_str()))
-                    })
-                    .collect();
+                    });
+                pending_handlers = later;
+                if now.is_empty() {
+                    break;
+                }
+                queue = now;
                 continue;
             }
             None => break,

@@ -156,14 +156,20 @@ fn handlers_run_once_after_a_change_and_unknown_ones_are_refused() {
     fleet.inventory("", &format!("  marker: \"{}\"\n", marker.display()));
     fleet.playbook(
         "h.yml",
-        "hosts: all\ntasks:\n  - name: change twice\n    command: \"touch {{ marker }}\"\n    loop: [1, 2]\n    notify: [log it, restart web]\n  - name: no change\n    command: \"true\"\n    changed_when: false\n    notify: never me\nhandlers:\n  - name: never me\n    command: \"echo never\"\n  - name: log it\n    shell: \"echo handled >> {{ marker }}.log\"\n  - name: web restarter\n    listen: restart web\n    debug: {msg: restarting web}\n",
+        "hosts: all\ntasks:\n  - name: change twice\n    command: \"touch {{ marker }}\"\n    loop: [1, 2]\n    notify: [log it, restart web]\n  - name: no change\n    command: \"true\"\n    changed_when: false\n    notify: never me\nhandlers:\n  - name: never me\n    command: \"echo never\"\n  - name: log it\n    shell: \"echo handled >> {{ marker }}.log\"\n    notify: second\n  - name: web restarter\n    listen: restart web\n    debug: {msg: restarting web}\n  - name: second\n    debug: {msg: notified by a handler}\n",
     );
     let out = fleet.run("h.yml", &[]);
     let t = tasks(&out, "web1");
     let names: Vec<&str> = t.iter().filter_map(|x| x["name"].as_str()).collect();
     assert_eq!(
         names,
-        ["change twice", "no change", "log it", "web restarter"],
+        [
+            "change twice",
+            "no change",
+            "log it",
+            "web restarter",
+            "second"
+        ],
         "{t:#?}"
     );
     let log = std::fs::read_to_string(fleet.path().join("marker.log")).expect("handler ran");
@@ -214,6 +220,22 @@ fn included_task_files_run_in_place_and_are_validated() {
     assert!(!out_dir.join("never").exists());
     assert_eq!(t[3]["state"], "skipped");
 
+    // A failure at run time names the included file and its line.
+    std::fs::write(
+        fleet.path().join("tasks/runtime.yml"),
+        "- name: bad base64\n  command: \"echo {{ 'not base64!' | b64decode }}\"\n",
+    )
+    .expect("runtime tasks");
+    fleet.playbook(
+        "rt.yml",
+        "hosts: all\ntasks:\n  - include_tasks: tasks/runtime.yml\n",
+    );
+    let t = tasks(&fleet.run("rt.yml", &[]), "web1");
+    let msg = t[0]["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("(") && msg.contains("tasks/runtime.yml:1)"),
+        "{msg}"
+    );
     std::fs::write(
         fleet.path().join("tasks/bad.yml"),
         "- name: typo\n  comand: uptime\n",
