@@ -87,6 +87,15 @@ fn python_json(v: &Value, indent: Option<&'static [u8]>) -> Result<String, Error
             }
             Ok(())
         }
+
+        /// Before an array item or an object key: the separator (`", "`, or `","` and a new line
+        /// when indenting), as json.dumps writes it.
+        fn item<W: ?Sized + std::io::Write>(&self, w: &mut W, first: bool) -> std::io::Result<()> {
+            if !first {
+                w.write_all(if self.indent.is_some() { b"," } else { b", " })?;
+            }
+            self.newline(w)
+        }
     }
     impl serde_json::ser::Formatter for Py {
         fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
@@ -103,10 +112,7 @@ fn python_json(v: &Value, indent: Option<&'static [u8]>) -> Result<String, Error
             w: &mut W,
             first: bool,
         ) -> std::io::Result<()> {
-            if !first {
-                w.write_all(if self.indent.is_some() { b"," } else { b", " })?;
-            }
-            self.newline(w)
+            self.item(w, first)
         }
         fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
             self.depth += 1;
@@ -122,10 +128,7 @@ fn python_json(v: &Value, indent: Option<&'static [u8]>) -> Result<String, Error
             w: &mut W,
             first: bool,
         ) -> std::io::Result<()> {
-            if !first {
-                w.write_all(if self.indent.is_some() { b"," } else { b", " })?;
-            }
-            self.newline(w)
+            self.item(w, first)
         }
         fn begin_object_value<W: ?Sized + std::io::Write>(
             &mut self,

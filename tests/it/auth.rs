@@ -161,15 +161,21 @@ fn ssh_agent_authenticates_when_no_key_file_is_given() {
     );
 }
 
+/// A real sshd that takes passwords, with its key in `d/known_hosts`.
+fn password_sshd(d: &std::path::Path) -> Sshd {
+    let client = ClientKey::new(d);
+    let sshd = Sshd::start(d, "h", "127.0.0.1", &client, "PasswordAuthentication yes");
+    std::fs::write(d.join("known_hosts"), sshd.known_hosts_line()).expect("kh");
+    sshd
+}
+
 #[test]
 fn password_login_and_sudo_with_a_password_from_the_environment() {
     let user = password_user();
     let (pw_user, password) = (user.name, user.password);
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let client = ClientKey::new(d);
-    let sshd = Sshd::start(d, "h", "127.0.0.1", &client, "PasswordAuthentication yes");
-    std::fs::write(d.join("known_hosts"), sshd.known_hosts_line()).expect("kh");
+    let sshd = password_sshd(d);
     inventory(
         d,
         &format!(
@@ -247,9 +253,7 @@ fn a_become_failure_is_named_with_the_fix() {
     let (pw_user, password) = (user.name, user.password);
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let client = ClientKey::new(d);
-    let sshd = Sshd::start(d, "h", "127.0.0.1", &client, "PasswordAuthentication yes");
-    std::fs::write(d.join("known_hosts"), sshd.known_hosts_line()).expect("kh");
+    let sshd = password_sshd(d);
     inventory(
         d,
         &format!(

@@ -662,8 +662,10 @@ fn http_checks_status_body_and_latency_from_the_runner() {
     assert_eq!(t[4]["state"], "warning", "{:#}", t[4]);
 }
 
-#[test]
-fn updates_with_real_dnf_and_zypper_list_and_install_security_updates() {
+/// A host with a local RPM repository (updates, a security advisory, a package not installed) and
+/// install roots of the test's own for dnf and zypper, holding the old versions: the fleet and the
+/// `extra_args` that point each manager at them.
+fn rpm_host() -> (Fleet, String, String) {
     for (program, package) in [
         ("rpmbuild", "rpm"),
         ("createrepo_c", "createrepo-c"),
@@ -675,7 +677,6 @@ fn updates_with_real_dnf_and_zypper_list_and_install_security_updates() {
     let fleet = Fleet::new(&["rpmhost"]);
     fleet.trust_all();
     fleet.inventory("", "");
-    // A local repository with updates and a security advisory, and installroots with the old versions.
     let w = fleet.path().join("rpm");
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/make-rpm-fixtures.sh");
@@ -694,6 +695,12 @@ fn updates_with_real_dnf_and_zypper_list_and_install_security_updates() {
         w = w.display()
     );
     let zypper_args = format!("--root {}/zroot", w.display());
+    (fleet, dnf_args, zypper_args)
+}
+
+#[test]
+fn updates_with_real_dnf_and_zypper_list_and_install_security_updates() {
+    let (fleet, dnf_args, zypper_args) = rpm_host();
     let pb = |apply: &str| {
         format!(
             "hosts: all\ntasks:\n  - name: dnf\n    updates: {{manager: dnf, apply: {apply}, extra_args: \"{dnf_args}\"}}\n  - name: zypper\n    updates: {{manager: zypper, apply: {apply}, extra_args: \"{zypper_args}\"}}\n"
@@ -1095,35 +1102,7 @@ fn copy_template_and_file_change_only_what_differs() {
 /// installed once (a second run is `ok`), and removed.
 #[test]
 fn package_installs_and_removes_named_packages_with_dnf_and_zypper() {
-    for (program, package) in [
-        ("rpmbuild", "rpm"),
-        ("createrepo_c", "createrepo-c"),
-        ("dnf", "dnf"),
-        ("zypper", "zypper"),
-    ] {
-        require(program, package);
-    }
-    let fleet = Fleet::new(&["rpmhost"]);
-    fleet.trust_all();
-    fleet.inventory("", "");
-    let w = fleet.path().join("rpm");
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/make-rpm-fixtures.sh");
-    let made = Command::new("bash")
-        .arg(&script)
-        .arg(&w)
-        .output()
-        .expect("fixture script");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let dnf_args = format!(
-        "--installroot={w}/root --setopt=reposdir={w}/repos.d --releasever=1 --noplugins",
-        w = w.display()
-    );
-    let zypper_args = format!("--root {}/zroot", w.display());
+    let (fleet, dnf_args, zypper_args) = rpm_host();
     let pb = |state: &str, name: &str| {
         format!(
             "hosts: all\ntasks:\n  - name: dnf\n    package: {{name: [{name}], state: {state}, manager: dnf, extra_args: \"{dnf_args}\"}}\n  - name: zypper\n    package: {{name: {name}, state: {state}, manager: zypper, extra_args: \"{zypper_args}\"}}\n"
