@@ -339,6 +339,7 @@ impl Source {
             message: message.into(),
             help: None,
             snippet: self.snippet(pos),
+            warning: false,
         }
     }
 
@@ -375,6 +376,8 @@ pub struct Diagnostic {
     pub message: String,
     pub help: Option<String>,
     snippet: Option<String>,
+    /// A warning: worth fixing, but nothing refuses to run because of it.
+    pub warning: bool,
 }
 
 impl Diagnostic {
@@ -386,6 +389,7 @@ impl Diagnostic {
             message: message.into(),
             help: None,
             snippet: None,
+            warning: false,
         }
     }
 
@@ -401,21 +405,28 @@ impl Diagnostic {
         self.help = Some(help.into());
         self
     }
+
+    /// The same finding as a warning.
+    pub fn warning(mut self) -> Diagnostic {
+        self.warning = true;
+        self
+    }
 }
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = if self.warning { "warning" } else { "error" };
         if self.pos.line > 0 {
             write!(
                 f,
-                "{}:{}:{}: error: {}",
+                "{}:{}:{}: {kind}: {}",
                 self.file.display(),
                 self.pos.line,
                 self.pos.col,
                 self.message
             )?;
         } else {
-            write!(f, "{}: error: {}", self.file.display(), self.message)?;
+            write!(f, "{}: {kind}: {}", self.file.display(), self.message)?;
         }
         if let Some(snippet) = &self.snippet {
             write!(f, "\n{snippet}")?;

@@ -81,10 +81,21 @@ pub async fn reload(a: ConfigArg) -> Result<u8> {
 pub fn check_config(a: ConfigArg) -> Result<u8> {
     let cfg = DaemonConfig::load(&a.config).map_err(invalid)?;
     let inv = cfg.check_references().map_err(invalid)?;
+    let warnings = cfg.warnings(&inv);
+    for w in &warnings {
+        eprintln!("{w}");
+    }
     outln!(
-        "ok: {} ({} schedules, inventory {}: {} clients, {} hosts)",
+        "ok: {} ({} schedules{}, inventory {}: {} clients, {} hosts)",
         a.config.display(),
         cfg.schedules.len(),
+        match warnings.len() {
+            0 => String::new(),
+            n => format!(
+                ", {}",
+                crate::report::count(n as u64, "warning", "warnings")
+            ),
+        },
         cfg.inventory.display(),
         inv.clients.len(),
         inv.hosts.len()
@@ -141,18 +152,65 @@ pub fn schedules(a: SchedulesArgs) -> Result<u8> {
                 Some(c) => outln!("  client {c} ({})", ser.timezone.name()),
                 None => outln!("  {}", ser.timezone.name()),
             }
-            for t in times {
-                outln!(
-                    "    {}   {}",
-                    t.format("%a %Y-%m-%d %H:%M:%S %Z"),
-                    t.with_timezone(&chrono::Utc)
-                        .format("%Y-%m-%d %H:%M:%S UTC")
-                );
+            print_times(&times);
+        }
+    }
+    for r in &cfg.notify.reports {
+        if !a.json {
+            outln!(
+                "report {}  cron \"{}\"  period {}  clients {}",
+                r.name,
+                r.cron.text,
+                r.period,
+                if r.clients.is_empty() {
+                    "all".to_string()
+                } else {
+                    r.clients.join(", ")
+                }
+            );
+        }
+        for client in inv
+            .clients
+            .iter()
+            .filter(|c| r.clients.is_empty() || r.clients.contains(&c.id))
+        {
+            let times = r.cron.upcoming(now, client.timezone, a.count);
+            let mut to: Vec<&str> = client.contacts.iter().map(|c| c.email.as_str()).collect();
+            to.extend(r.copy_to.iter().map(String::as_str));
+            if a.json {
+                json.push(serde_json::json!({
+                    "report": r.name, "client": client.id, "timezone": client.timezone.name(),
+                    "period": r.period.to_string(), "to": to,
+                    "next": times.iter().map(|t| serde_json::json!({"local": t.to_rfc3339(), "utc": t.with_timezone(&chrono::Utc).to_rfc3339()})).collect::<Vec<_>>(),
+                }));
+                continue;
             }
+            let to = if to.is_empty() {
+                "nobody: the client has no contacts and the report no copy_to".to_string()
+            } else {
+                to.join(", ")
+            };
+            outln!(
+                "  client {} ({}), to {to}",
+                client.id,
+                client.timezone.name()
+            );
+            print_times(&times);
         }
     }
     if a.json {
         outln!("{}", serde_json::to_string_pretty(&json)?);
     }
     Ok(exit::OK)
+}
+
+fn print_times(times: &[chrono::DateTime<chrono_tz::Tz>]) {
+    for t in times {
+        outln!(
+            "    {}   {}",
+            t.format("%a %Y-%m-%d %H:%M:%S %Z"),
+            t.with_timezone(&chrono::Utc)
+                .format("%Y-%m-%d %H:%M:%S UTC")
+        );
+    }
 }

@@ -212,15 +212,24 @@ impl DaemonConfig {
         for r in &self.notify.reports {
             for c in &r.clients {
                 if inv.client(c).is_none() {
+                    let ids = inv.clients.iter().map(|c| c.id.as_str());
+                    let help = match crate::yaml::did_you_mean(c, ids) {
+                        Some(m) => format!(
+                            "did you mean `{m}`? (a client's short name, `client:` in its inventory file)"
+                        ),
+                        None => {
+                            "use a client's short name (`client:` in its inventory file)".into()
+                        }
+                    };
                     diags.push(
                         src.diag(
-                            Pos { line: 1, col: 1 },
+                            r.pos,
                             format!(
                                 "report `{}` names client `{c}`, which is not in the inventory",
                                 r.name
                             ),
                         )
-                        .help("use a client's short name (`client:` in its inventory file)"),
+                        .help(help),
                     );
                 }
             }
@@ -233,6 +242,52 @@ impl DaemonConfig {
         } else {
             Err(Diagnostics(diags))
         }
+    }
+}
+
+impl DaemonConfig {
+    /// What is worth fixing but stops nothing: a report schedule that covers a client nobody
+    /// would receive it for (no contacts, no `copy_to`), or report schedules without `mail:`.
+    pub fn warnings(&self, inv: &Inventory) -> Vec<Diagnostic> {
+        let Ok(src) = Source::read(&self.file) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for r in &self.notify.reports {
+            if self.notify.mail.is_none() {
+                out.push(
+                    src.diag(r.pos, format!("report `{}` is scheduled, but the config has no `mail:` section: it cannot be sent", r.name))
+                        .help("add `mail:` (the SMTP server), or remove the report")
+                        .warning(),
+                );
+                continue;
+            }
+            if !r.copy_to.is_empty() {
+                continue;
+            }
+            for client in inv
+                .clients
+                .iter()
+                .filter(|c| r.clients.is_empty() || r.clients.contains(&c.id))
+                .filter(|c| c.contacts.is_empty())
+            {
+                out.push(
+                    src.diag(
+                        r.pos,
+                        format!(
+                            "report `{}` covers client `{}`, who has no one to send it to: each slot will fail in the outbox",
+                            r.name, client.id
+                        ),
+                    )
+                    .help(format!(
+                        "add `contacts:` to {}, give the report `copy_to:`, or leave the client out with `clients:`",
+                        client.file.display()
+                    ))
+                    .warning(),
+                );
+            }
+        }
+        out
     }
 }
 

@@ -166,6 +166,8 @@ pub struct ReportSchedule {
     pub copy_to: Vec<String>,
     /// A slot missed while the daemon was down is still sent if at most this late.
     pub grace: Duration,
+    /// Where it is in the config, for messages.
+    pub pos: crate::yaml::Pos,
 }
 
 /// Retry policy of the outbox.
@@ -715,5 +717,6 @@ fn report(src: &Source, item: &Node, diags: &mut Vec<Diagnostic>) -> Option<Repo
         clients,
         copy_to,
         grace,
+        pos: item.pos,
     })
 }

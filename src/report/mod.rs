@@ -37,6 +37,16 @@ pub enum Period {
     Month,
 }
 
+impl std::fmt::Display for Period {
+    /// As written in the config: `7d` or `month`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Period::Days(n) => write!(f, "{n}d"),
+            Period::Month => f.write_str("month"),
+        }
+    }
+}
+
 impl Period {
     pub fn parse(s: &str) -> Result<Period, String> {
         match s {

@@ -532,6 +532,87 @@ fn schedules_lists_next_fire_times_in_the_clients_zone_and_utc() {
 }
 
 #[test]
+fn report_schedules_are_listed_and_a_client_nobody_would_receive_it_for_is_warned_about() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(
+        d,
+        "inv/acme.yml",
+        "client: acme\ntimezone: Europe/Berlin\ncontacts: [jane@acme.example]\nhosts:\n  h1: {connection: local}\n",
+    );
+    write(
+        d,
+        "inv/beta.yml",
+        "client: beta\ntimezone: America/New_York\nhosts:\n  h2: {connection: local}\n",
+    );
+    write(d, "pb.yml", "hosts: all\ntasks:\n  - command: uptime\n");
+    write(
+        d,
+        "tended.yml",
+        "inventory: inv\nschedules:\n  - {name: nightly, playbook: pb.yml, cron: \"0 3 * * *\"}\nmail: {server: \"127.0.0.1:2525\", tls: none, from: t@msp.example}\nreports:\n  - name: monthly\n    cron: \"0 8 4 * *\"\n    period: month\n",
+    );
+    let out = tended(d, &["check-config", "--config", "tended.yml"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a warning refuses nothing: {}",
+        text(&out)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("tended.yml:6:5: warning: report `monthly` covers client `beta`, who has no one to send it to")
+            && err.contains("add `contacts:` to inv/beta.yml"),
+        "{err}"
+    );
+    assert!(!err.contains("`acme`"), "acme has a contact: {err}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 warning"),
+        "{}",
+        text(&out)
+    );
+
+    let out = tended(d, &["schedules", "--json", "--count", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v = json(&out);
+    let reports: Vec<&serde_json::Value> = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|e| e["report"] == "monthly")
+        .collect();
+    assert_eq!(reports.len(), 2, "one entry per client: {v:#}");
+    let acme = reports
+        .iter()
+        .find(|r| r["client"] == "acme")
+        .expect("acme");
+    assert_eq!(acme["to"], serde_json::json!(["jane@acme.example"]));
+    let first = acme["next"][0]["local"].as_str().expect("local");
+    assert!(
+        first.contains("-04T08:00:00+01:00"),
+        "08:00 on the 4th in Berlin: {first}"
+    );
+    let t = String::from_utf8_lossy(&tended(d, &["schedules"]).stdout).to_string();
+    assert!(
+        t.contains("report monthly  cron \"0 8 4 * *\"  period month  clients all")
+            && t.contains("client beta (America/New_York), to nobody"),
+        "{t}"
+    );
+
+    // With copy_to, every client has someone to send it to: no warning.
+    write(
+        d,
+        "tended.yml",
+        "inventory: inv\nschedules:\n  - {name: nightly, playbook: pb.yml, cron: \"0 3 * * *\"}\nmail: {server: \"127.0.0.1:2525\", tls: none, from: t@msp.example}\nreports:\n  - {name: monthly, cron: \"0 8 4 * *\", copy_to: [am@msp.example]}\n",
+    );
+    let out = tended(d, &["check-config", "--config", "tended.yml"]);
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("warning"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
 fn a_check_id_is_recorded_and_survives_a_rename() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
