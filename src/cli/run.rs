@@ -350,7 +350,7 @@ async fn run_loaded(pb: Playbook, a: RunFlags, show_output: bool) -> Result<u8> 
     // This process is a node: its lease tells a daemon on the same store that its run is alive.
     let node = crate::store::nodes::this_node();
     let lease = store
-        .hold_lease(node, crate::store::nodes::NodeKind::Cli)
+        .hold_lease(node, crate::store::nodes::NodeKind::Cli, Vec::new())
         .await
         .map_err(|e| invalid(format!("error: {e}")))?;
     let outcome = tokio::select! {

@@ -148,10 +148,7 @@ pub fn schedules(a: SchedulesArgs) -> Result<u8> {
                 }));
                 continue;
             }
-            match &ser.client {
-                Some(c) => outln!("  client {c} ({})", ser.timezone.name()),
-                None => outln!("  {}", ser.timezone.name()),
-            }
+            outln!("  client {} ({})", ser.client, ser.timezone.name());
             print_times(&times);
         }
     }

@@ -339,6 +339,7 @@ pub fn inventory_schema() -> Value {
             "contacts": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "object", "required": ["email"], "additionalProperties": false, "properties": {"name": {"type": "string"}, "email": {"type": "string"}, "alerts": {"type": "boolean"}}}]}},
             "timezone": {"type": "string", "description": "IANA zone, e.g. Europe/Berlin"},
             "language": {"type": "string", "pattern": "^([Ee][Nn]|[Dd][Ee])([-_][A-Za-z0-9]+)*$", "description": "language of the client's reports: en (default) or de"},
+            "site": {"type": "string", "pattern": "^[^,]+$", "description": "the site whose daemon reaches this client (a daemon with serves: [site] runs its slots)"},
             "maintenance_windows": {"type": "array", "items": {"type": "object", "required": ["days", "start", "end"], "additionalProperties": false, "properties": {
                 "days": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
                 "start": {"type": "string", "pattern": "^\\d{2}:\\d{2}$"},

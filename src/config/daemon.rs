@@ -22,6 +22,9 @@ const TOP_KEYS: &[&str] = &[
     "webhooks",
     "reports",
     "delivery",
+    "serves",
+    "max_runs",
+    "retention",
 ];
 // `token` is known so that a literal one gets the secret's own message, not "unknown key".
 const STATUS_KEYS: &[&str] = &["listen", "token", "token_env", "token_file"];
@@ -65,6 +68,13 @@ pub struct DaemonConfig {
     pub schedules: Vec<Schedule>,
     /// Mail, alerts, webhooks and scheduled reports.
     pub notify: crate::config::notify::Notify,
+    /// The clients (ids or site names) this daemon runs; empty: every client without a `site`.
+    pub serves: Vec<(String, Pos)>,
+    /// At most this many runs at once on this daemon; further due slots wait for a free place (or
+    /// for another daemon on the same database).
+    pub max_runs: usize,
+    /// How long what is recorded is kept.
+    pub retention: crate::config::retention::Retention,
 }
 
 pub(crate) fn rel(base: &Path, p: &str) -> PathBuf {
@@ -173,10 +183,50 @@ impl DaemonConfig {
                     .help("add schedules: with at least one playbook, hosts and cron"),
             ),
         }
+        let serves = match node.get("serves") {
+            None => Vec::new(),
+            Some(v) => match v.as_seq() {
+                Some(items) => items
+                    .iter()
+                    .filter_map(|i| match i.scalar_text() {
+                        Some(t) => Some((t, i.pos)),
+                        None => {
+                            diags.push(
+                                src.diag(i.pos, "each `serves` entry is a client or site name"),
+                            );
+                            None
+                        }
+                    })
+                    .collect(),
+                None => match v.scalar_text() {
+                    Some(t) => vec![(t, v.pos)],
+                    None => {
+                        diags.push(
+                            src.diag(v.pos, "`serves` must be a list of client or site names")
+                                .help("e.g. serves: [acme, beta] or serves: [acme-office]"),
+                        );
+                        Vec::new()
+                    }
+                },
+            },
+        };
+        let max_runs = crate::fields::count(
+            &src,
+            &node,
+            "max_runs",
+            1..=10_000,
+            "max_runs: 16",
+            &mut diags,
+        )
+        .map_or(16, |n| n as usize);
+        let retention = crate::config::retention::load(&src, &node, &mut diags);
         if !diags.is_empty() {
             return Err(Diagnostics(diags));
         }
         Ok(DaemonConfig {
+            serves,
+            max_runs,
+            retention,
             file: path.to_path_buf(),
             inventory,
             database,
@@ -234,6 +284,11 @@ impl DaemonConfig {
                 }
             }
         }
+        self.served(&inv)
+            .map_err(|d| {
+                diags.extend(d.0.iter().cloned());
+            })
+            .ok();
         if let Err(e) = self.database.url() {
             diags.push(src.diag(Pos { line: 1, col: 1 }, format!("database: {e}")));
         }
@@ -246,6 +301,52 @@ impl DaemonConfig {
 }
 
 impl DaemonConfig {
+    /// The ids of the clients this daemon runs, sorted: those `serves:` names (by id or by their
+    /// `site:`), or, without `serves:`, every client that declares no site.
+    pub fn served(&self, inv: &Inventory) -> Result<Vec<String>, Diagnostics> {
+        let mut out: Vec<String> = if self.serves.is_empty() {
+            inv.clients
+                .iter()
+                .filter(|c| c.site.is_none())
+                .map(|c| c.id.clone())
+                .collect()
+        } else {
+            let mut diags = Vec::new();
+            let mut out = Vec::new();
+            for (name, pos) in &self.serves {
+                let matched: Vec<&str> = inv
+                    .clients
+                    .iter()
+                    .filter(|c| &c.id == name || c.site.as_ref() == Some(name))
+                    .map(|c| c.id.as_str())
+                    .collect();
+                if matched.is_empty() {
+                    let names = inv
+                        .clients
+                        .iter()
+                        .flat_map(|c| std::iter::once(c.id.as_str()).chain(c.site.as_deref()));
+                    let help = match crate::yaml::did_you_mean(name, names) {
+                        Some(m) => format!("did you mean `{m}`?"),
+                        None => "name a client (`client:` in its inventory file) or a `site:` that clients declare".into(),
+                    };
+                    let d = match Source::read(&self.file) {
+                        Ok(src) => src.diag(*pos, format!("`serves` names `{name}`, which is neither a client nor a site of the inventory")),
+                        Err(_) => Diagnostic::file_level(&self.file, format!("`serves` names `{name}`, which is neither a client nor a site")),
+                    };
+                    diags.push(d.help(help));
+                }
+                out.extend(matched.into_iter().map(str::to_string));
+            }
+            if !diags.is_empty() {
+                return Err(Diagnostics(diags));
+            }
+            out
+        };
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
     /// What is worth fixing but stops nothing: a report schedule that covers a client nobody
     /// would receive it for (no contacts, no `copy_to`), or report schedules without `mail:`.
     pub fn warnings(&self, inv: &Inventory) -> Vec<Diagnostic> {

@@ -40,6 +40,9 @@ pub(crate) fn client_settings(src: &Source, raw: &mut RawClient, diags: &mut Vec
             ),
         }
     }
+    if let Some(Value::String(site)) = raw.vars.get("tended_site") {
+        raw.site = Some(site.clone());
+    }
     if let Some(Value::String(name)) = raw.vars.get("tended_client_name") {
         raw.name = name.clone();
     }

@@ -217,6 +217,7 @@ pub(crate) fn resolve(src: &Source, raw: RawClient) -> (Client, Vec<Host>, Vec<D
         timezone: raw.timezone.unwrap_or(chrono_tz::UTC),
         maintenance_windows: raw.windows.clone(),
         language: raw.language,
+        site: raw.site.clone(),
         file: src.path.clone(),
     };
     let depth = group_depths(&raw);

@@ -106,6 +106,9 @@ pub struct Client {
     pub maintenance_windows: Vec<MaintenanceWindow>,
     /// The language of the client's reports (`language:`, English unless set).
     pub language: crate::model::Language,
+    /// The site whose daemon reaches this client (`site:`; a node inside the client's network).
+    /// Only daemons that serve the site or the client run its slots; none: the central daemons.
+    pub site: Option<String>,
     pub file: PathBuf,
 }
 
@@ -146,6 +149,7 @@ pub(crate) struct RawClient {
     pub timezone: Option<chrono_tz::Tz>,
     pub windows: Vec<MaintenanceWindow>,
     pub language: crate::model::Language,
+    pub site: Option<String>,
     /// Variables of the whole client (the `all` group).
     pub vars: Map<String, Value>,
     pub groups: BTreeMap<String, RawGroup>,
@@ -171,6 +175,9 @@ impl RawClient {
         }
         if other.timezone.is_some() {
             self.timezone = other.timezone;
+        }
+        if other.site.is_some() {
+            self.site = other.site;
         }
         self.contacts.extend(other.contacts);
         self.windows.extend(other.windows);

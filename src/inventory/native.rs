@@ -13,6 +13,7 @@ const TOP_KEYS: &[&str] = &[
     "contacts",
     "timezone",
     "language",
+    "site",
     "maintenance_windows",
     "vars",
     "defaults",
@@ -75,6 +76,7 @@ pub(crate) const CLIENT_KEYS: &[&str] = &[
     "client_name",
     "timezone",
     "language",
+    "site",
     "contacts",
     "maintenance_windows",
 ];
@@ -98,6 +100,15 @@ pub(crate) fn client_keys(
             Some(z) => raw.timezone = Some(z),
             None => diags.push(src.diag(tz.pos, "`timezone` is not an IANA time zone name")
                 .help("use a name like Europe/Berlin or America/New_York (see `timedatectl list-timezones`)")),
+        }
+    }
+    if let Some(site) = node.get("site") {
+        match site.scalar_text() {
+            Some(s) if !s.trim().is_empty() && !s.contains(',') => raw.site = Some(s),
+            _ => diags.push(
+                src.diag(site.pos, "`site` must be a name (no commas)")
+                    .help("e.g. site: acme-office; a daemon with `serves: [acme-office]` runs this client"),
+            ),
         }
     }
     if let Some(l) = node.get("language") {

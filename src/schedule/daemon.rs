@@ -56,32 +56,14 @@ impl Default for DaemonOptions {
 /// Why a survivor marks a run interrupted whose node's lease expired.
 const ORPHANED: &str = "the process running it stopped without finishing it (crash, kill -9 or power loss): its lease expired";
 
-/// Another node (a daemon on the same PostgreSQL, a `tended run`) that died: its running runs and
-/// slots are marked interrupted once its lease has expired (a live node's are never touched), and
-/// the MSP is alerted. On start and on every tick; returns how many messages were queued.
-async fn sweep_orphans(
-    store: &Store,
-    loaded: &Loaded,
-    now: DateTime<Utc>,
-) -> Result<usize, StoreError> {
-    let (runs, slots) = store.interrupt_orphaned(ORPHANED, now).await?;
-    if !runs.is_empty() || slots > 0 {
-        tracing::warn!(
-            runs = runs.len(),
-            slots,
-            "marked the work of a node that stopped (its lease expired) as interrupted"
-        );
-    }
-    crate::notify::outbox::queue_interrupted(
-        store,
-        &loaded.cfg.notify,
-        &loaded.inv,
-        &runs,
-        ORPHANED,
-        now,
-    )
-    .await
-}
+/// Why a slot whose node died runs again (`catch_up: once`, within `grace`, at most once).
+const RETRIED: &str = "retried once: the node running it stopped before it finished";
+/// Why a slot is missed: nobody serving its client was running at its time.
+const NOT_RUNNING: &str = "no daemon serving this client was running at this time";
+/// Why a slot started later than its time although a daemon was running.
+const LATE: &str = "started late: no daemon reached it at its time (every place was busy, or the machine was suspended or overloaded)";
+/// Why a slot is missed although a daemon was running (`catch_up: none`, or beyond `grace`).
+const TOO_LATE: &str = "no daemon started it in time (every place was busy, or the machine was suspended or overloaded)";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -96,11 +78,14 @@ pub struct Loaded {
     pub cfg: DaemonConfig,
     pub inv: Inventory,
     pub playbooks: HashMap<PathBuf, Playbook>,
+    /// The ids of the clients this daemon runs (`serves:`), sorted.
+    pub served: Vec<String>,
 }
 
 impl Loaded {
     pub fn load(cfg: DaemonConfig) -> Result<Loaded, crate::yaml::Diagnostics> {
         let inv = cfg.check_references()?;
+        let served = cfg.served(&inv)?;
         let mut playbooks = HashMap::new();
         for s in &cfg.schedules {
             playbooks.insert(s.playbook.clone(), Playbook::load(&s.playbook)?);
@@ -109,6 +94,7 @@ impl Loaded {
             cfg,
             inv,
             playbooks,
+            served,
         })
     }
 }
@@ -133,6 +119,8 @@ pub struct Daemon {
     notify_tx: tokio::sync::watch::Sender<Arc<Notify>>,
     /// This daemon's node lease (renewed in the background; released on a clean stop).
     lease: Option<crate::store::nodes::LeaseGuard>,
+    /// A due slot waits for a free run place: look again soon.
+    waiting: bool,
 }
 
 /// The running outbox worker.
@@ -150,7 +138,15 @@ impl DeliveryWorker {
 }
 
 fn key(schedule: &str, series: &Series) -> String {
-    format!("{schedule}\u{1f}{}", series.client.as_deref().unwrap_or(""))
+    format!("{schedule}\u{1f}{}", series.client)
+}
+
+/// A node's own order of the series (a hash of node, schedule and client).
+fn spread_order(node: &str, schedule: &str, series: &Series) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (node, schedule, &series.client).hash(&mut h);
+    h.finish()
 }
 
 impl Daemon {
@@ -163,11 +159,14 @@ impl Daemon {
     ) -> Result<Daemon, DaemonError> {
         let now = clock.now();
         let lease = store
-            .hold_lease(&opts.name, crate::store::nodes::NodeKind::Daemon)
+            .hold_lease(
+                &opts.name,
+                crate::store::nodes::NodeKind::Daemon,
+                loaded.served.clone(),
+            )
             .await?;
-        sweep_orphans(&store, &loaded, now).await?;
         let (notify_tx, _) = tokio::sync::watch::channel(Arc::new(loaded.cfg.notify.clone()));
-        Ok(Daemon {
+        let mut daemon = Daemon {
             loaded: Arc::new(loaded),
             store,
             clock,
@@ -178,7 +177,84 @@ impl Daemon {
             wake: Arc::new(tokio::sync::Notify::new()),
             notify_tx,
             lease: Some(lease),
-        })
+            waiting: false,
+        };
+        daemon.sweep(now).await?;
+        Ok(daemon)
+    }
+
+    /// Another node (a daemon on the same PostgreSQL, a `tended run`) that died: its running runs
+    /// and slots are marked interrupted once its lease has expired (a live node's are never
+    /// touched), and the MSP is alerted; a slot of a schedule with `catch_up: once` still within
+    /// its grace is started again here, once. On start and on every tick; returns how many
+    /// messages were queued.
+    async fn sweep(&mut self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let (runs, slots) = self.store.interrupt_orphaned(ORPHANED, now).await?;
+        if !runs.is_empty() || !slots.is_empty() {
+            tracing::warn!(
+                runs = runs.len(),
+                slots = slots.len(),
+                "marked the work of a node that stopped (its lease expired) as interrupted"
+            );
+        }
+        let loaded = self.loaded.clone();
+        let queued = crate::notify::outbox::queue_interrupted(
+            &self.store,
+            &loaded.cfg.notify,
+            &loaded.inv,
+            &runs,
+            ORPHANED,
+            now,
+        )
+        .await?;
+        for o in slots {
+            let Some(s) = loaded.cfg.schedules.iter().find(|s| s.name == o.schedule) else {
+                continue;
+            };
+            let grace = chrono::Duration::from_std(s.grace).unwrap_or_default();
+            if s.catch_up != CatchUp::Once
+                || o.attempt != 1
+                || now - o.at > grace
+                || !loaded.served.contains(&o.series)
+            {
+                continue;
+            }
+            let Some(ser) = s
+                .series(&loaded.inv)
+                .unwrap_or_default()
+                .into_iter()
+                .find(|ser| ser.client == o.series)
+            else {
+                continue;
+            };
+            let key = SlotKey {
+                schedule: &s.name,
+                series: &o.series,
+                at: o.at,
+            };
+            if self
+                .store
+                .retry_slot(&key, RETRIED, &self.opts.name, now)
+                .await?
+            {
+                tracing::warn!(schedule = %s.name, series = %o.series, slot = %o.at, "retrying a slot whose node stopped");
+                let k = self::key(&s.name, &ser);
+                let handle = self.spawn_run(
+                    s.clone(),
+                    ser,
+                    o.at,
+                    self.store.clone(),
+                    Some(RETRIED.into()),
+                );
+                self.running.insert(k, handle);
+            }
+        }
+        Ok(queued)
+    }
+
+    /// How many runs this daemon has going.
+    fn going(&self) -> usize {
+        self.running.values().filter(|h| !h.is_finished()).count()
     }
 
     pub fn store(&self) -> &Store {
@@ -189,6 +265,9 @@ impl Daemon {
     pub fn reload(&mut self, loaded: Loaded) {
         self.notify_tx
             .send_replace(Arc::new(loaded.cfg.notify.clone()));
+        if let Some(lease) = &self.lease {
+            lease.set_serves(loaded.served.clone());
+        }
         self.loaded = Arc::new(loaded);
     }
 
@@ -211,23 +290,33 @@ impl Daemon {
 
     /// One pass: reap, then look at every series.
     pub async fn tick(&mut self) -> Result<(), StoreError> {
-        self.reap();
+        self.reap().await?;
         let now = self.clock.now();
-        if sweep_orphans(&self.store, &self.loaded, now).await? > 0 {
+        if self.sweep(now).await? > 0 {
             self.wake.notify_one();
         }
         let loaded = self.loaded.clone();
+        let live = self.store.live_daemons().await?;
+        self.waiting = false;
+        let mut work = Vec::new();
         for s in &loaded.cfg.schedules {
-            let series = match s.series(&loaded.inv) {
-                Ok(series) => series,
+            match s.series(&loaded.inv) {
+                Ok(series) => work.extend(
+                    series
+                        .into_iter()
+                        .filter(|ser| loaded.served.contains(&ser.client))
+                        .map(|ser| (s, ser)),
+                ),
                 Err(e) => {
-                    tracing::error!(schedule = %s.name, error = %e, "schedule selects no hosts");
-                    continue;
+                    tracing::error!(schedule = %s.name, error = %e, "schedule selects no hosts")
                 }
-            };
-            for ser in series {
-                self.tick_series(s, ser, now).await?;
             }
+        }
+        // Each daemon takes the clients in its own order, so daemons waking together for a large
+        // night claim different clients first and share the work.
+        work.sort_by_cached_key(|(s, ser)| spread_order(&self.opts.name, &s.name, ser));
+        for (s, ser) in work {
+            self.tick_series(s, ser, now, &live).await?;
         }
         if super::reports::tick(&self.store, &loaded, self.started, &self.opts.name, now).await? > 0
         {
@@ -236,15 +325,18 @@ impl Daemon {
         Ok(())
     }
 
-    /// Starts queued runs whose predecessor has finished.
-    fn reap(&mut self) {
+    /// Starts queued runs whose predecessor (on any node) has finished.
+    async fn reap(&mut self) -> Result<(), StoreError> {
         self.running.retain(|_, h| !h.is_finished());
-        let ready: Vec<String> = self
-            .queued
-            .keys()
-            .filter(|k| !self.running.contains_key(*k))
-            .cloned()
-            .collect();
+        let mut ready = Vec::new();
+        for (k, q) in &self.queued {
+            let series = q.series.client.clone();
+            if !self.running.contains_key(k)
+                && !self.store.series_running(&q.schedule.name, &series).await?
+            {
+                ready.push(k.clone());
+            }
+        }
         for k in ready {
             if let Some(q) = self.queued.remove(&k) {
                 let handle = self.spawn_run(
@@ -257,6 +349,7 @@ impl Daemon {
                 self.running.insert(k, handle);
             }
         }
+        Ok(())
     }
 
     async fn tick_series(
@@ -264,8 +357,18 @@ impl Daemon {
         s: &Schedule,
         ser: Series,
         now: DateTime<Utc>,
+        live: &[crate::store::nodes::LiveDaemon],
     ) -> Result<(), StoreError> {
-        let series_id = ser.client.clone().unwrap_or_default();
+        let series_id = ser.client.clone();
+        // Since when some daemon serving this client has been running without a break: a slot
+        // before that passed while none ran, however short the schedule's period.
+        let covered = live
+            .iter()
+            .filter(|d| d.id != self.opts.name && d.serves.contains(&series_id))
+            .map(|d| d.started_at)
+            .chain([self.started])
+            .min()
+            .unwrap_or(self.started);
         // After the last recorded slot; a series never seen before starts at this daemon's start, so a
         // new schedule does not count the whole past as missed.
         let since = self
@@ -278,10 +381,20 @@ impl Daemon {
             return Ok(());
         }
         let tolerance = chrono::Duration::from_std(self.opts.late_tolerance).unwrap_or_default();
-        let (missed, current): (Vec<_>, Vec<_>) = due
-            .into_iter()
-            .map(|t| t.with_timezone(&Utc))
-            .partition(|t| *t < now - tolerance);
+        let grace = chrono::Duration::from_std(s.grace).unwrap_or_default();
+        let mut missed = Vec::new();
+        let mut current = Vec::new();
+        for t in due.into_iter().map(|t| t.with_timezone(&Utc)) {
+            if t < covered {
+                missed.push((t, NOT_RUNNING));
+            } else if now - t <= tolerance || (s.catch_up == CatchUp::Once && now - t <= grace) {
+                // On time, or late while a daemon ran (waiting for a free place, a suspend) but
+                // still within the grace `catch_up: once` allows.
+                current.push(t);
+            } else {
+                missed.push((t, TOO_LATE));
+            }
+        }
         let by = self.opts.name.clone();
         let slot = |at| SlotKey {
             schedule: &s.name,
@@ -289,13 +402,13 @@ impl Daemon {
             at,
         };
         let mut newly_missed = Vec::new();
-        for m in &missed {
+        for (m, why) in &missed {
             if self
                 .store
                 .claim_slot(
                     &slot(*m),
                     crate::model::SlotState::Missed,
-                    Some("the daemon was not running at this time"),
+                    Some(why),
                     &by,
                     now,
                 )
@@ -333,20 +446,25 @@ impl Daemon {
                 )
                 .await?;
         }
-        let mut reason = None;
+        let mut reason = to_run
+            .filter(|t| now - *t > tolerance)
+            .map(|_| LATE.to_string());
+        let mut already_claimed = false;
         if to_run.is_none()
             && s.catch_up == CatchUp::Once
             && let Some(newest) = missed
                 .last()
-                .copied()
-                .filter(|m| now - *m <= chrono::Duration::from_std(s.grace).unwrap_or_default())
+                .map(|(m, _)| *m)
+                .filter(|m| newly_missed.contains(m) && now - *m <= grace)
         {
             to_run = Some(newest);
             reason = Some("caught up after the daemon was down".to_string());
+            already_claimed = true;
         }
         let Some(at) = to_run else { return Ok(()) };
         let k = key(&s.name, &ser);
-        if self.running.get(&k).is_some_and(|h| !h.is_finished()) {
+        let going_here = self.running.get(&k).is_some_and(|h| !h.is_finished());
+        if going_here || self.store.series_running(&s.name, &series_id).await? {
             match s.overlap {
                 Overlap::Skip => {
                     self.record(
@@ -355,7 +473,7 @@ impl Daemon {
                         "the previous run of this schedule is still going",
                         &by,
                         now,
-                        reason.is_some(),
+                        already_claimed,
                     )
                     .await?;
                 }
@@ -366,7 +484,7 @@ impl Daemon {
                         "a run of this schedule is already queued",
                         &by,
                         now,
-                        reason.is_some(),
+                        already_claimed,
                     )
                     .await?;
                 }
@@ -378,7 +496,7 @@ impl Daemon {
                             "waits for the previous run of this schedule",
                             &by,
                             now,
-                            reason.is_some(),
+                            already_claimed,
                         )
                         .await?
                     {
@@ -395,6 +513,12 @@ impl Daemon {
             }
             return Ok(());
         }
+        if self.going() >= self.loaded.cfg.max_runs && !already_claimed {
+            // Every place is taken: the slot stays unclaimed for a daemon with a free one, or for
+            // this one when a run ends.
+            self.waiting = true;
+            return Ok(());
+        }
         if self
             .record(
                 &slot(at),
@@ -402,7 +526,7 @@ impl Daemon {
                 reason.as_deref().unwrap_or(""),
                 &by,
                 now,
-                reason.is_some(),
+                already_claimed,
             )
             .await?
         {
@@ -443,7 +567,7 @@ impl Daemon {
         let wake = self.wake.clone();
         let node = self.opts.name.clone();
         tokio::spawn(async move {
-            let series_id = ser.client.clone().unwrap_or_default();
+            let series_id = ser.client.clone();
             let slot = SlotKey {
                 schedule: &s.name,
                 series: &series_id,
@@ -570,7 +694,7 @@ impl Daemon {
     /// How long until the next slot of any series (at most a minute, so clock jumps are noticed).
     pub fn sleep_for(&self) -> Duration {
         let now = self.clock.now();
-        let mut best = Duration::from_secs(60);
+        let mut best = Duration::from_secs(if self.waiting { 2 } else { 60 });
         for s in &self.loaded.cfg.schedules {
             for ser in s.series(&self.loaded.inv).unwrap_or_default() {
                 if let Some(next) = s.cron.next_after(now, ser.timezone)

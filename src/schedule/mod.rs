@@ -89,25 +89,19 @@ pub struct Schedule {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Series {
     pub schedule: String,
-    /// The client whose zone this is, when the schedule follows clients' zones.
-    pub client: Option<String>,
+    /// The client this series runs (its zone, unless the schedule sets one).
+    pub client: String,
     pub timezone: Tz,
-    /// The host pattern this series runs (`pattern` or `pattern:&client`).
+    /// The host pattern this series runs (`pattern:&client`).
     pub pattern: String,
 }
 
 impl Schedule {
-    /// The series this schedule fires as, given the inventory.
+    /// The series this schedule fires as, given the inventory: one per client whose hosts it
+    /// selects, in the schedule's `timezone:` or else the client's own zone. Per client, so each
+    /// client's run is its own record and several daemons can share a night client by client.
     pub fn series(&self, inv: &crate::inventory::Inventory) -> Result<Vec<Series>, String> {
         let hosts = inv.select(&self.hosts).map_err(|e| e.to_string())?;
-        if let Some(tz) = self.timezone {
-            return Ok(vec![Series {
-                schedule: self.name.clone(),
-                client: None,
-                timezone: tz,
-                pattern: self.hosts.clone(),
-            }]);
-        }
         let mut clients: Vec<&str> = hosts.iter().map(|h| h.client.as_str()).collect();
         clients.sort();
         clients.dedup();
@@ -116,8 +110,8 @@ impl Schedule {
             .filter_map(|c| inv.client(c))
             .map(|c| Series {
                 schedule: self.name.clone(),
-                client: Some(c.id.clone()),
-                timezone: c.timezone,
+                client: c.id.clone(),
+                timezone: self.timezone.unwrap_or(c.timezone),
                 pattern: format!("{}:&{}", self.hosts, c.id),
             })
             .collect())

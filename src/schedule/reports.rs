@@ -21,7 +21,9 @@ pub(super) async fn tick(
     for rs in &notify.reports {
         let schedule = format!("report:{}", rs.name);
         for client in &loaded.inv.clients {
-            if !rs.clients.is_empty() && !rs.clients.contains(&client.id) {
+            if !loaded.served.contains(&client.id)
+                || (!rs.clients.is_empty() && !rs.clients.contains(&client.id))
+            {
                 continue;
             }
             let since = store

@@ -37,6 +37,25 @@ fn interrupted_rows(rows: &[sqlx::any::AnyRow]) -> Result<Vec<InterruptedRun>, S
         .collect()
 }
 
+/// A slot whose node died while running it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrphanedSlot {
+    pub schedule: String,
+    pub series: String,
+    pub at: DateTime<Utc>,
+    /// 1 for its first run.
+    pub attempt: i64,
+}
+
+/// A daemon whose lease is live: since when, and for which clients.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveDaemon {
+    pub id: String,
+    /// By the database's clock.
+    pub started_at: DateTime<Utc>,
+    pub serves: Vec<String>,
+}
+
 /// What kind of process a node is (shown by `tended nodes` later, and in logs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeKind {
@@ -108,13 +127,19 @@ impl Store {
         }
     }
 
-    /// Registers (or renews) `node`'s lease for [`LEASE`] from now, by the database's clock.
-    pub async fn renew_node(&self, node: &str, kind: NodeKind) -> Result<(), StoreError> {
+    /// Registers (or renews) `node`'s lease for [`LEASE`] from now, by the database's clock, with
+    /// the clients it serves (a daemon; empty for a `tended run`).
+    pub async fn renew_node(
+        &self,
+        node: &str,
+        kind: NodeKind,
+        serves: &[String],
+    ) -> Result<(), StoreError> {
         let now = self.db_now_ms();
         let lease = LEASE.as_millis() as i64;
         let sql = format!(
-            "INSERT INTO nodes (id, kind, host, pid, started_at, lease_until) VALUES ($1, $2, $3, $4, {now}, {now} + $5) \
-             ON CONFLICT (id) DO UPDATE SET lease_until = {now} + $5"
+            "INSERT INTO nodes (id, kind, host, pid, started_at, lease_until, serves) VALUES ($1, $2, $3, $4, {now}, {now} + $5, $6) \
+             ON CONFLICT (id) DO UPDATE SET lease_until = {now} + $5, serves = $6"
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(node)
@@ -122,6 +147,7 @@ impl Store {
             .bind(local_identity())
             .bind(i64::from(std::process::id()))
             .bind(lease)
+            .bind(serves.join(","))
             .execute(self.pool())
             .await?;
         Ok(())
@@ -138,15 +164,22 @@ impl Store {
 
     /// Keeps `node`'s lease alive until the returned guard is dropped (then the node is released
     /// by its owner, or left to expire if the process dies).
-    pub async fn hold_lease(&self, node: &str, kind: NodeKind) -> Result<LeaseGuard, StoreError> {
-        self.renew_node(node, kind).await?;
+    pub async fn hold_lease(
+        &self,
+        node: &str,
+        kind: NodeKind,
+        serves: Vec<String>,
+    ) -> Result<LeaseGuard, StoreError> {
+        self.renew_node(node, kind, &serves).await?;
         let (store, id) = (self.clone(), node.to_string());
+        let (serves_tx, serves_rx) = tokio::sync::watch::channel(serves);
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(RENEW_EVERY);
             tick.tick().await;
             loop {
                 tick.tick().await;
-                if let Err(e) = store.renew_node(&id, kind).await {
+                let serves = serves_rx.borrow().clone();
+                if let Err(e) = store.renew_node(&id, kind, &serves).await {
                     tracing::warn!(node = %id, error = %e, "cannot renew this node's lease");
                 }
             }
@@ -155,6 +188,7 @@ impl Store {
             task,
             store: self.clone(),
             node: node.to_string(),
+            serves: serves_tx,
         })
     }
 
@@ -189,7 +223,7 @@ impl Store {
         &self,
         reason: &str,
         now: DateTime<Utc>,
-    ) -> Result<(Vec<InterruptedRun>, u64), StoreError> {
+    ) -> Result<(Vec<InterruptedRun>, Vec<OrphanedSlot>), StoreError> {
         self.expire_dead_local_nodes().await?;
         let live = format!(
             "SELECT id FROM nodes WHERE lease_until > {}",
@@ -204,9 +238,11 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         let slots = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE slots SET state = 'interrupted' WHERE state = 'running' AND claimed_by NOT IN ({live})"
+            "UPDATE slots SET state = 'interrupted', reason = $1 WHERE state = 'running' AND claimed_by NOT IN ({live}) \
+             RETURNING schedule, series, slot_at, attempt"
         )))
-        .execute(self.pool())
+        .bind(reason)
+        .fetch_all(self.pool())
         .await?;
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM nodes WHERE lease_until <= {}",
@@ -214,7 +250,19 @@ impl Store {
         )))
         .execute(self.pool())
         .await?;
-        Ok((interrupted_rows(&runs)?, slots.rows_affected()))
+        let slots = slots
+            .iter()
+            .map(|r| {
+                use sqlx::Row;
+                Ok(OrphanedSlot {
+                    schedule: r.try_get("schedule")?,
+                    series: r.try_get("series")?,
+                    at: super::time(r.try_get("slot_at")?)?,
+                    attempt: r.try_get("attempt")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((interrupted_rows(&runs)?, slots))
     }
 }
 
@@ -245,9 +293,15 @@ pub struct LeaseGuard {
     task: tokio::task::JoinHandle<()>,
     store: Store,
     node: String,
+    serves: tokio::sync::watch::Sender<Vec<String>>,
 }
 
 impl LeaseGuard {
+    /// The clients this node serves changed (a reload): recorded with the next renewal.
+    pub fn set_serves(&self, serves: Vec<String>) {
+        self.serves.send_replace(serves);
+    }
+
     /// Stops renewing and removes the node (a clean stop).
     pub async fn release(self) {
         self.task.abort();
@@ -260,5 +314,68 @@ impl LeaseGuard {
 impl Drop for LeaseGuard {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+impl Store {
+    /// The daemons whose lease is live, by the database's clock.
+    pub async fn live_daemons(&self) -> Result<Vec<LiveDaemon>, StoreError> {
+        use sqlx::Row;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id, started_at, serves FROM nodes WHERE kind = 'daemon' AND lease_until > {}",
+            self.db_now_ms()
+        )))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let serves: String = r.try_get("serves")?;
+                Ok(LiveDaemon {
+                    id: r.try_get("id")?,
+                    started_at: super::time(r.try_get("started_at")?)?,
+                    serves: serves
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                })
+            })
+            .collect()
+    }
+
+    /// Starts an interrupted slot again, once: true for the one caller that moved it.
+    pub async fn retry_slot(
+        &self,
+        slot: &super::SlotKey<'_>,
+        reason: &str,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE slots SET state = 'running', attempt = attempt + 1, reason = $1, claimed_by = $2, claimed_at = $3, run_id = NULL \
+             WHERE schedule = $4 AND series = $5 AND slot_at = $6 AND state = 'interrupted' AND attempt = 1",
+        )
+        .bind(reason)
+        .bind(by)
+        .bind(super::ms(now))
+        .bind(slot.schedule)
+        .bind(slot.series)
+        .bind(super::ms(slot.at))
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Whether a run of this schedule's series is going on any node.
+    pub async fn series_running(&self, schedule: &str, series: &str) -> Result<bool, StoreError> {
+        use sqlx::Row;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM slots WHERE schedule = $1 AND series = $2 AND state = 'running'",
+        )
+        .bind(schedule)
+        .bind(series)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
     }
 }

@@ -520,7 +520,11 @@ fn schedules_lists_next_fire_times_in_the_clients_zone_and_utc() {
         );
         assert!(n["utc"].as_str().expect("utc").ends_with("+00:00"));
     }
-    assert_eq!(v[1]["client"], serde_json::Value::Null);
+    assert_eq!(
+        v[1]["client"], "c",
+        "a schedule in a fixed zone still runs per client"
+    );
+    assert_eq!(v[1]["timezone"], "UTC");
     let text_out = tended(dir.path(), &["schedules"]);
     let t = String::from_utf8_lossy(&text_out.stdout);
     assert!(

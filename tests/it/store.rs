@@ -112,9 +112,12 @@ async fn story(url: &str) {
         node: "peer-host:4242:abcd".into(),
         ..origin.clone()
     };
-    store.renew_node(&me, NodeKind::Cli).await.expect("lease");
+    store
+        .renew_node(&me, NodeKind::Cli, &[])
+        .await
+        .expect("lease");
     store2
-        .renew_node(&peer.node, NodeKind::Daemon)
+        .renew_node(&peer.node, NodeKind::Daemon, &[])
         .await
         .expect("lease");
     let run3 = store2
