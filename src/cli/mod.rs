@@ -13,6 +13,7 @@ macro_rules! out {
 }
 
 mod check;
+mod nodes;
 mod outbox;
 mod query;
 pub(crate) mod report;
@@ -163,6 +164,8 @@ enum Command {
     CheckConfig(schedules::ConfigArg),
     /// Show each schedule's next fire times, in its zone and in UTC.
     Schedules(schedules::SchedulesArgs),
+    /// List the nodes (daemons, runs) sharing the database: leases, served clients, running runs.
+    Nodes(nodes::NodesArgs),
 }
 
 /// An error that has already been explained to the user, with the exit code to use.
@@ -233,6 +236,7 @@ pub fn main() -> ExitCode {
             Command::Daemon(a) => schedules::daemon(a).await,
             Command::Reload(a) => schedules::reload(a).await,
             Command::Schedules(a) => schedules::schedules(a),
+            Command::Nodes(a) => nodes::nodes(a).await,
         }
     });
     match result {

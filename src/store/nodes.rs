@@ -379,3 +379,61 @@ impl Store {
         Ok(row.try_get::<i64, _>("n")? > 0)
     }
 }
+
+/// One node as `tended nodes` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NodeView {
+    pub id: String,
+    pub kind: String,
+    /// Host name, boot and PID namespace of its process.
+    pub host: String,
+    pub pid: i64,
+    pub started_at: DateTime<Utc>,
+    /// Milliseconds its lease has left by the database's clock (negative: expired).
+    pub lease_left_ms: i64,
+    pub serves: Vec<String>,
+    /// Its running runs: (run id, playbook, schedule or user).
+    pub running: Vec<(i64, String, String)>,
+}
+
+impl Store {
+    /// Every node the store knows, with its lease and running runs.
+    pub async fn nodes(&self) -> Result<Vec<NodeView>, StoreError> {
+        use sqlx::Row;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id, kind, host, pid, started_at, lease_until - {} AS left_ms, serves FROM nodes ORDER BY started_at, id",
+            self.db_now_ms()
+        )))
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = Vec::new();
+        for r in rows {
+            let id: String = r.try_get("id")?;
+            let running = sqlx::query(
+                "SELECT id, playbook, started_by FROM runs WHERE state = 'running' AND owner = $1 ORDER BY id",
+            )
+            .bind(&id)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|x| Ok((x.try_get("id")?, x.try_get("playbook")?, x.try_get("started_by")?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+            let serves: String = r.try_get("serves")?;
+            out.push(NodeView {
+                id,
+                kind: r.try_get("kind")?,
+                host: r.try_get("host")?,
+                pid: r.try_get("pid")?,
+                started_at: super::time(r.try_get("started_at")?)?,
+                lease_left_ms: r.try_get("left_ms")?,
+                serves: serves
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                running,
+            });
+        }
+        Ok(out)
+    }
+}

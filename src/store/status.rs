@@ -23,6 +23,8 @@ pub struct StatusCounts {
     pub slots: Vec<(String, String, i64)>,
     /// Outbox messages waiting and failed.
     pub outbox: (i64, i64),
+    /// Every node on the database (daemons and `tended run`s), with its lease and running runs.
+    pub nodes: Vec<super::nodes::NodeView>,
 }
 
 impl Store {
@@ -75,6 +77,7 @@ impl Store {
                 .push((r.try_get("schedule")?, r.try_get("state")?, r.try_get("n")?));
         }
         c.outbox = self.outbox_counts().await?;
+        c.nodes = self.nodes().await?;
         Ok(c)
     }
 }
@@ -126,6 +129,23 @@ pub fn prometheus(c: &StatusCounts) -> String {
             "tended_slots{{schedule=\"{}\",state=\"{}\"}} {n}\n",
             label(s),
             label(st)
+        ));
+    }
+    o.push_str("# HELP tended_node_lease_remaining_seconds Seconds each node's lease has left by the database's clock (negative: the node stopped without releasing it).\n# TYPE tended_node_lease_remaining_seconds gauge\n");
+    for n in &c.nodes {
+        o.push_str(&format!(
+            "tended_node_lease_remaining_seconds{{node=\"{}\",kind=\"{}\"}} {}\n",
+            label(&n.id),
+            label(&n.kind),
+            n.lease_left_ms / 1000
+        ));
+    }
+    o.push_str("# HELP tended_node_running_runs Runs going on each node.\n# TYPE tended_node_running_runs gauge\n");
+    for n in &c.nodes {
+        o.push_str(&format!(
+            "tended_node_running_runs{{node=\"{}\"}} {}\n",
+            label(&n.id),
+            n.running.len()
         ));
     }
     o.push_str(&format!("# HELP tended_outbox_messages Mail and webhook messages in the outbox that are not sent yet.\n# TYPE tended_outbox_messages gauge\ntended_outbox_messages{{state=\"pending\"}} {}\ntended_outbox_messages{{state=\"failed\"}} {}\n", c.outbox.0, c.outbox.1));

@@ -10,6 +10,7 @@ mod auth;
 mod cli;
 mod daemon;
 mod modules;
+mod nodes;
 mod notify;
 mod report;
 mod report_german;
