@@ -121,6 +121,8 @@ pub struct Daemon {
     lease: Option<crate::store::nodes::LeaseGuard>,
     /// A due slot waits for a free run place: look again soon.
     waiting: bool,
+    /// The background pruning pass (`retention:`), at most one at a time, hourly.
+    pruning: Option<(DateTime<Utc>, tokio::task::JoinHandle<()>)>,
 }
 
 /// The running outbox worker.
@@ -178,6 +180,7 @@ impl Daemon {
             notify_tx,
             lease: Some(lease),
             waiting: false,
+            pruning: None,
         };
         daemon.sweep(now).await?;
         Ok(daemon)
@@ -252,6 +255,33 @@ impl Daemon {
         Ok(queued)
     }
 
+    /// Starts a pruning pass in the background once an hour; a run never waits for it (it goes
+    /// in batches of 500, each its own short transaction).
+    fn prune_now_and_then(&mut self, now: DateTime<Utc>) {
+        if let Some((at, h)) = &self.pruning
+            && (!h.is_finished() || now - *at < chrono::Duration::hours(1))
+        {
+            return;
+        }
+        let (store, retention) = (self.store.clone(), self.loaded.cfg.retention);
+        let handle = tokio::spawn(async move {
+            match store.prune(&retention, now).await {
+                Ok(p) if p != Default::default() => {
+                    tracing::info!(
+                        outputs = p.outputs,
+                        results = p.results,
+                        runs = p.runs,
+                        reports = p.reports,
+                        "pruned by retention"
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "pruning failed; retried in an hour"),
+            }
+        });
+        self.pruning = Some((now, handle));
+    }
+
     /// How many runs this daemon has going.
     fn going(&self) -> usize {
         self.running.values().filter(|h| !h.is_finished()).count()
@@ -318,6 +348,7 @@ impl Daemon {
         for (s, ser) in work {
             self.tick_series(s, ser, now, &live).await?;
         }
+        self.prune_now_and_then(now);
         if super::reports::tick(&self.store, &loaded, self.started, &self.opts.name, now).await? > 0
         {
             self.wake.notify_one();

@@ -18,6 +18,7 @@ pub mod archive;
 pub mod nodes;
 pub mod outbox;
 pub mod report;
+pub mod retention;
 pub mod status;
 
 #[derive(Debug, thiserror::Error)]

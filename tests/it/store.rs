@@ -247,6 +247,74 @@ async fn story(url: &str) {
             .is_none()
     );
     outbox_story(&store, &store2).await;
+    pruning_story(&store, run1, t0).await;
+}
+
+/// `retention:` on this backend: output goes first, then results are folded into daily aggregates
+/// (counted once, even with two daemons pruning at once), then runs whose results are gone.
+async fn pruning_story(store: &Store, run1: i64, t0: chrono::DateTime<Utc>) {
+    use tended::config::retention::Retention;
+    let day = std::time::Duration::from_secs(86_400);
+    let r = Retention {
+        output: Some(day * 90),
+        results: Some(day * 400),
+        reports: Some(day * 1000),
+    };
+    let nothing = store
+        .prune(&r, t0 + Duration::days(30))
+        .await
+        .expect("prune");
+    assert_eq!(nothing, Default::default(), "nothing is old enough yet");
+    let p = store
+        .prune(&r, t0 + Duration::days(100))
+        .await
+        .expect("prune output");
+    assert_eq!((p.outputs, p.results), (3, 0), "{p:?}");
+    let shown = store.show(run1).await.expect("show").expect("run1");
+    let web1 = shown
+        .results
+        .iter()
+        .find(|h| h.host == "web1")
+        .expect("web1");
+    assert!(
+        web1.tasks
+            .iter()
+            .all(|t| t.result.stdout.is_empty() && t.result.message.starts_with("message")),
+        "the output is gone, the result and its message stay"
+    );
+    // Batches of one, from two handles at once: every result folded exactly once.
+    let later = t0 + Duration::days(500);
+    let (a, b) = tokio::join!(
+        store.prune_batch(&r, later, 1),
+        store.prune_batch(&r, later, 1)
+    );
+    let folded = a.map(|p| p.results).unwrap_or(0) + b.map(|p| p.results).unwrap_or(0);
+    let rest = store.prune(&r, later).await.expect("prune results");
+    assert_eq!(
+        folded + rest.results,
+        3,
+        "three task results, folded once each"
+    );
+    assert!(
+        rest.runs >= 1,
+        "runs with no results left are removed: {rest:?}"
+    );
+    assert!(
+        store.show(run1).await.expect("show").is_none(),
+        "run1 is pruned"
+    );
+    let days = store
+        .check_days("acme", "web1", "task 1")
+        .await
+        .expect("days");
+    assert_eq!(days.len(), 1, "{days:?}");
+    let (d, runs, worst, data) = &days[0];
+    assert_eq!(d.format("%Y-%m-%d").to_string(), "2026-03-29");
+    assert_eq!((*runs, worst.as_str()), (1, "warning"));
+    assert!(
+        data.contains("used_percent"),
+        "the newest data stays for trends: {data}"
+    );
 }
 
 /// The outbox on this backend: dedup, one claimer per message, retry, failure, alert states.

@@ -1,0 +1,18 @@
+-- Bounded storage: task results older than `retention.results` are folded into one row per check
+-- and day (how many times it ran, in which states, the worst, and the newest result's data), so
+-- trends, forecasts and reports still see the history after the rows themselves are pruned.
+CREATE TABLE check_daily (
+    client TEXT NOT NULL,
+    host TEXT NOT NULL,
+    task_name TEXT NOT NULL,
+    module TEXT NOT NULL,
+    check_id TEXT,
+    day BIGINT NOT NULL,
+    runs BIGINT NOT NULL,
+    states TEXT NOT NULL,
+    worst TEXT NOT NULL,
+    last_at BIGINT NOT NULL,
+    last_data TEXT NOT NULL,
+    PRIMARY KEY (client, host, task_name, day)
+);
+CREATE INDEX task_results_started ON task_results (started_at);
