@@ -7,6 +7,8 @@ CREATE TABLE check_daily (
     task_name TEXT NOT NULL,
     module TEXT NOT NULL,
     check_id TEXT,
+    -- The check as reports follow it: its `id:`, else `playbook-file:task name`.
+    check_key TEXT NOT NULL,
     day BIGINT NOT NULL,
     runs BIGINT NOT NULL,
     states TEXT NOT NULL,

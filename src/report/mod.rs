@@ -4,6 +4,7 @@
 
 pub mod evidence;
 pub mod forecast;
+mod history;
 pub mod i18n;
 pub mod render;
 mod words;
@@ -238,13 +239,19 @@ pub async fn build(
     now: DateTime<Utc>,
 ) -> Result<Report, StoreError> {
     let (from, to) = period.bounds(now, client.timezone);
-    let tasks = store.client_tasks(&client.id, from, to).await?;
+    let (tasks, summarised) = history::tasks_with_days(store, &client.id, from, to).await?;
     // Disk trends look further back than the period, so a short report still forecasts.
-    let history = store
-        .client_tasks(&client.id, to - Duration::days(90), to)
-        .await?;
+    let (history, _) =
+        history::tasks_with_days(store, &client.id, to - Duration::days(90), to).await?;
     let hosts = store.client_host_results(&client.id, from, to).await?;
-    Ok(assemble(client, from, to, now, &tasks, &history, &hosts))
+    let mut report = assemble(client, from, to, now, &tasks, &history, &hosts);
+    if summarised {
+        let w = Words::new(client.language);
+        report
+            .summary
+            .push(history::summarised_note(store, &w, &client.id, client.timezone).await?);
+    }
+    Ok(report)
 }
 
 /// The pure part of `build`, for tests.

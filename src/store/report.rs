@@ -43,8 +43,19 @@ pub struct HostRow {
     pub at: DateTime<Utc>,
 }
 
+/// The check's key: its `id:`, else the playbook's file name and the task's name.
+pub(crate) fn check_key(check_id: Option<String>, playbook: &str, task: &str) -> String {
+    check_id.unwrap_or_else(|| {
+        let file = std::path::Path::new(playbook)
+            .file_name()
+            .map_or(playbook.to_string(), |f| f.to_string_lossy().into_owned());
+        format!("{file}:{task}")
+    })
+}
+
 impl Store {
-    /// Task results of `client`'s hosts started in `[from, to)`, oldest first.
+    /// Task results of `client`'s hosts started in `[from, to)`, oldest first (those still kept;
+    /// see [`Store::client_task_days`] for what `retention.results` folded).
     #[tracing::instrument(skip_all)]
     pub async fn client_tasks(
         &self,
@@ -67,17 +78,12 @@ impl Store {
                 let data: String = r.try_get("data")?;
                 let playbook: String = r.try_get("playbook")?;
                 let name: String = r.try_get("task_name")?;
-                let file = std::path::Path::new(&playbook)
-                    .file_name()
-                    .map_or(playbook.clone(), |f| f.to_string_lossy().into_owned());
                 Ok(TaskRow {
                     run_id: r.try_get("run_id")?,
                     host: r.try_get("host")?,
                     module: r.try_get("module")?,
                     // The task's own `id:` when it has one (it survives renames and moves).
-                    check: r
-                        .try_get::<Option<String>, _>("check_id")?
-                        .unwrap_or_else(|| format!("{file}:{name}")),
+                    check: check_key(r.try_get("check_id")?, &playbook, &name),
                     role: crate::model::Role::parse(&r.try_get::<String, _>("role")?)
                         .unwrap_or_default(),
                     name,
@@ -89,6 +95,54 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The daily aggregates of `client` whose newest result is in `[from, to)`, as task rows.
+    pub async fn client_task_days(
+        &self,
+        client: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<TaskRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT host, module, task_name, check_key, worst, last_data, last_at FROM check_daily \
+             WHERE client = $1 AND last_at >= $2 AND last_at < $3 ORDER BY last_at",
+        )
+        .bind(client)
+        .bind(ms(from))
+        .bind(ms(to))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let data: String = r.try_get("last_data")?;
+                Ok(TaskRow {
+                    run_id: 0,
+                    host: r.try_get("host")?,
+                    module: r.try_get("module")?,
+                    name: r.try_get("task_name")?,
+                    check: r.try_get("check_key")?,
+                    role: crate::model::Role::Task,
+                    state: state(&r.try_get::<String, _>("worst")?)?,
+                    message: String::new(),
+                    data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+                    at: time(r.try_get("last_at")?)?,
+                    ignored: false,
+                })
+            })
+            .collect()
+    }
+
+    /// When `client`'s oldest kept host result started (None: none kept).
+    pub async fn oldest_host_result(
+        &self,
+        client: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row = sqlx::query("SELECT MIN(started_at) AS m FROM host_results WHERE client = $1")
+            .bind(client)
+            .fetch_one(self.pool())
+            .await?;
+        row.try_get::<Option<i64>, _>("m")?.map(time).transpose()
     }
 
     /// Every client with recorded results, sorted (for "no such client, did you mean").

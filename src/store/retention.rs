@@ -29,6 +29,7 @@ pub struct Pruned {
 struct Day {
     module: String,
     check_id: Option<String>,
+    check_key: String,
     runs: i64,
     states: BTreeMap<String, i64>,
     worst: Option<State>,
@@ -100,7 +101,7 @@ impl Store {
         // never count a result twice.
         let rows = sqlx::query(
             "DELETE FROM task_results WHERE id IN (SELECT id FROM task_results WHERE started_at < $1 ORDER BY id LIMIT $2) \
-             RETURNING id, client, host, task_name, module, check_id, state, data, started_at",
+             RETURNING id, run_id, client, host, task_name, module, check_id, state, data, started_at",
         )
         .bind(before)
         .bind(batch)
@@ -108,6 +109,21 @@ impl Store {
         .await?;
         if rows.is_empty() {
             return Ok(0);
+        }
+        // The playbook of each run, for the check's key (its runs are removed only after this).
+        let mut playbooks: BTreeMap<i64, String> = BTreeMap::new();
+        for r in &rows {
+            let run: i64 = r.try_get("run_id")?;
+            if let std::collections::btree_map::Entry::Vacant(e) = playbooks.entry(run) {
+                let p = sqlx::query("SELECT playbook FROM runs WHERE id = $1")
+                    .bind(run)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                e.insert(match p {
+                    Some(p) => p.try_get("playbook")?,
+                    None => String::new(),
+                });
+            }
         }
         let mut days: BTreeMap<(String, String, String, i64), Day> = BTreeMap::new();
         for r in &rows {
@@ -123,6 +139,15 @@ impl Store {
             let st: String = r.try_get("state")?;
             d.module = r.try_get("module")?;
             d.check_id = r.try_get("check_id")?;
+            let playbook = playbooks
+                .get(&r.try_get::<i64, _>("run_id")?)
+                .cloned()
+                .unwrap_or_default();
+            d.check_key = super::report::check_key(
+                d.check_id.clone(),
+                &playbook,
+                &r.try_get::<String, _>("task_name")?,
+            );
             d.runs += 1;
             *d.states.entry(st.clone()).or_default() += 1;
             d.worst = d.worst.max(State::parse(&st));
@@ -160,11 +185,11 @@ impl Store {
             let states = serde_json::to_string(&states).unwrap_or_else(|_| "{}".into());
             let worst = worst.map_or("skipped", State::as_str);
             let sql = if old.is_some() {
-                "UPDATE check_daily SET runs = $5, states = $6, worst = $7, last_at = $8, last_data = $9, module = $10, check_id = $11 \
+                "UPDATE check_daily SET runs = $5, states = $6, worst = $7, last_at = $8, last_data = $9, module = $10, check_id = $11, check_key = $12 \
                  WHERE client = $1 AND host = $2 AND task_name = $3 AND day = $4"
             } else {
-                "INSERT INTO check_daily (client, host, task_name, day, runs, states, worst, last_at, last_data, module, check_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                "INSERT INTO check_daily (client, host, task_name, day, runs, states, worst, last_at, last_data, module, check_id, check_key) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
             };
             sqlx::query(sql)
                 .bind(&client)
@@ -178,6 +203,7 @@ impl Store {
                 .bind(last_data)
                 .bind(d.module)
                 .bind(d.check_id)
+                .bind(d.check_key)
                 .execute(&mut *tx)
                 .await?;
         }

@@ -473,3 +473,93 @@ async fn store_story_on_postgresql() {
     .await
     .expect("drop test database");
 }
+
+/// A report whose period reaches past `retention.results` still sees the pruned days (areas, disk
+/// trend and forecast, from the daily aggregates) and says from when runs are counted.
+#[tokio::test]
+async fn a_report_over_pruned_history_reads_the_daily_aggregates_and_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("acme.yml"),
+        "client: acme\ntimezone: Europe/Berlin\nhosts:\n  web1: {connection: local}\n",
+    )
+    .expect("inventory");
+    let inv = tended::inventory::Inventory::load(&dir.path().join("acme.yml")).expect("inv");
+    let client = inv.client("acme").expect("acme").clone();
+    let store = Store::open(&dir.path().join("t.db").display().to_string())
+        .await
+        .expect("store");
+    let origin = RunOrigin {
+        trigger: tended::model::Trigger::Schedule,
+        started_by: "daily".into(),
+        node: tended::store::nodes::this_node().to_string(),
+    };
+    let first = Utc
+        .with_ymd_and_hms(2026, 10, 1, 6, 0, 0)
+        .single()
+        .expect("t");
+    // 30 days of a disk filling by 1 % a day.
+    for i in 0..30 {
+        let at = first + Duration::days(i);
+        let run = store
+            .start_run("playbooks/daily-health.yml", "all", &origin, false, at)
+            .await
+            .expect("run");
+        let mut t = task(0, State::Ok, Some(0));
+        t.name = "Disk space".into();
+        t.module = "disk".into();
+        t.started_at = at;
+        t.result.data = json!({"mounts": [{"mount": "/", "fstype": "ext4", "state": "ok",
+            "size_bytes": 100_000_000_000u64, "used_bytes": (40 + i as u64) * 1_000_000_000,
+            "used_percent": 40.0 + i as f64}]});
+        let mut h = report("web1", "acme", State::Ok, vec![t]);
+        h.started_at = at;
+        h.ended_at = at + Duration::seconds(5);
+        store.record_hosts(run, &[h]).await.expect("record");
+        let done = RunState::Finished {
+            started_at: at,
+            ended_at: at + Duration::seconds(9),
+            outcome: State::Ok,
+        };
+        store.finish_run(run, &done).await.expect("finish");
+    }
+    let now = first + Duration::days(30);
+    let day = std::time::Duration::from_secs(86_400);
+    let r = tended::config::retention::Retention {
+        output: Some(day * 5),
+        results: Some(day * 10),
+        reports: None,
+    };
+    let pruned = store.prune(&r, now).await.expect("prune");
+    assert_eq!((pruned.results, pruned.runs), (20, 20), "{pruned:?}");
+    let rep = tended::report::build(&store, &client, tended::report::Period::Days(30), now)
+        .await
+        .expect("report");
+    assert_eq!(
+        rep.figures.runs, 10,
+        "only the kept runs are counted one by one"
+    );
+    let note = rep
+        .summary
+        .iter()
+        .find(|s| s.message == "history-summarised")
+        .expect("the summary says runs are counted from the oldest kept one");
+    assert!(
+        note.text
+            .starts_with("Results before 21 Oct 2026 are kept as daily summaries")
+            && note.text.contains("runs are counted from 21 Oct 2026 on"),
+        "the oldest kept run is that of 21 October: {}",
+        note.text
+    );
+    let disk = rep.disks.iter().find(|d| d.mount == "/").expect("the disk");
+    assert_eq!(disk.used_percent, 69.0, "the newest kept result");
+    assert!(
+        disk.enough_history,
+        "30 days of history, 20 of them from the aggregates"
+    );
+    let full = disk.days_to_full.expect("a forecast");
+    assert!(
+        (full - 31.0).abs() < 1.5,
+        "1 % a day from 69 %: about 31 days, got {full}"
+    );
+}

@@ -237,3 +237,7 @@ window = { $day }, { $start }–{ $end } Uhr ({ $timezone })
 subject = Wartungsbericht für { $client }, { $from } bis { $to }: { $score }
 subject-score = { $score }/100
 subject-no-data = keine Ergebnisse in diesem Zeitraum
+
+## Ergebnisse älter als `retention.results` bleiben als Tageszusammenfassungen je Prüfung.
+history-summarised = Ergebnisse vor dem { $since } sind als Tageszusammenfassungen gespeichert: Die Prüfungen und Verläufe oben berücksichtigen sie, die Wartungsläufe werden ab dem { $since } gezählt.
+history-summarised-all = Die Ergebnisse dieses Zeitraums sind nur als Tageszusammenfassungen gespeichert: Die Prüfungen und Verläufe oben stammen daraus, die Zahl der Wartungsläufe ist nicht mehr bekannt.

@@ -232,3 +232,7 @@ window = { $day } { $start }-{ $end } ({ $timezone })
 subject = Maintenance report for { $client }, { $from } to { $to }: { $score }
 subject-score = { $score }/100
 subject-no-data = no results in this period
+
+## Results older than `retention.results` are kept as daily summaries per check.
+history-summarised = Results before { $since } are kept as daily summaries: the checks and trends above include them, while runs are counted from { $since } on.
+history-summarised-all = The results of this period are kept as daily summaries only: the checks and trends above come from them, but the number of runs is no longer known.
