@@ -10,97 +10,10 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
-use std::time::Duration;
 
-use russh::server::{Auth, Msg, Server as _, Session};
-use russh::{Channel, ChannelId};
-
-const LATENCY: Duration = Duration::from_millis(50);
-
-/// Recorded answers to the workload's commands: (stdout, exit code).
-fn answer(cmd: &str) -> (&'static str, u32) {
-    if cmd.contains("uptime") {
-        (
-            " 11:45:01 up 12 days,  3:04,  0 users,  load average: 0.08, 0.03, 0.01\n",
-            0,
-        )
-    } else if cmd.contains("df -P") {
-        (include_str!("../tests/fixtures/df/gnu-debian12-k.txt"), 0)
-    } else if cmd.contains("stat -c") {
-        ("3600\n", 0)
-    } else if cmd.contains("updates.txt") {
-        ("openssl 3.0.15-1~deb12u1 3.0.16-1~deb12u1 security\n", 0)
-    } else {
-        ("", 0)
-    }
-}
-
-#[derive(Clone)]
-struct Sim;
-
-impl russh::server::Server for Sim {
-    type Handler = Sim;
-    fn new_client(&mut self, _: Option<std::net::SocketAddr>) -> Sim {
-        Sim
-    }
-}
-
-impl russh::server::Handler for Sim {
-    type Error = russh::Error;
-
-    async fn auth_publickey(
-        &mut self,
-        _: &str,
-        _: russh::server::VerifiedPublicKey<'_>,
-    ) -> Result<Auth, Self::Error> {
-        Ok(Auth::Accept)
-    }
-
-    async fn channel_open_session(
-        &mut self,
-        _channel: Channel<Msg>,
-        reply: russh::server::ChannelOpenHandle,
-        _: &mut Session,
-    ) -> Result<(), Self::Error> {
-        reply.accept().await;
-        Ok(())
-    }
-
-    async fn exec_request(
-        &mut self,
-        channel: ChannelId,
-        data: &[u8],
-        session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        session.channel_success(channel)?;
-        let cmd = String::from_utf8_lossy(data).into_owned();
-        let handle = session.handle();
-        tokio::spawn(async move {
-            tokio::time::sleep(LATENCY).await;
-            let (out, code) = answer(&cmd);
-            if !out.is_empty() {
-                let _ = handle.data(channel, out.as_bytes().to_vec()).await;
-            }
-            let _ = handle.exit_status_request(channel, code).await;
-            let _ = handle.eof(channel).await;
-            let _ = handle.close(channel).await;
-        });
-        Ok(())
-    }
-}
-
-fn keygen(path: &Path) -> anyhow::Result<()> {
-    let st = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(path)
-        .status()?;
-    anyhow::ensure!(
-        st.success(),
-        "ssh-keygen failed (Debian package openssh-client)"
-    );
-    Ok(())
-}
+#[path = "sim/mod.rs"]
+mod sim;
+use sim::LATENCY;
 
 struct Figures {
     wall: f64,
@@ -110,16 +23,9 @@ struct Figures {
 }
 
 /// Runs the real binary against `n` simulated hosts and measures it with GNU time.
-fn run(dir: &Path, port: u16, n: usize, forks: usize) -> anyhow::Result<Figures> {
+fn run(dir: &Path, hosts: &str, n: usize, forks: usize) -> anyhow::Result<Figures> {
     let inv = dir.join(format!("inv_{n}.yml"));
-    std::fs::write(
-        &inv,
-        format!(
-            "client: sim\nhosts:\n  sim[1:{n}]:\n    address: 127.0.0.1\n    port: {port}\n    user: sim\n    key_file: {}\n    known_hosts: {}\n",
-            dir.join("client_key").display(),
-            dir.join("known_hosts").display()
-        ),
-    )?;
+    std::fs::write(&inv, format!("client: sim\nhosts:\n{hosts}"))?;
     let db = dir.join(format!("sim_{n}.db"));
     let time = dir.join("time");
     let mut cmd = Command::new("/usr/bin/time");
@@ -194,41 +100,19 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or(1000);
     let dir = tempfile::tempdir()?;
     let d = dir.path();
-    keygen(&d.join("host_key"))?;
-    keygen(&d.join("client_key"))?;
-    let host_key = russh::keys::load_secret_key(d.join("host_key"), None)?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
-    let public = std::fs::read_to_string(d.join("host_key.pub"))?;
-    let public: Vec<&str> = public.split_whitespace().take(2).collect();
-    std::fs::write(
-        d.join("known_hosts"),
-        format!("[127.0.0.1]:{port} {}\n", public.join(" ")),
-    )?;
-    std::fs::write(
-        d.join("five.yml"),
-        "hosts: all\ntasks:\n  - command: uptime\n  - command: df -P\n  - shell: echo $(( $(date +%s) - $(stat -c %Y /srv/backup.tar) ))\n  - command: cat /srv/updates.txt\n  - shell: test -e /run/reboot-required || true\n",
-    )?;
-    let config = Arc::new(russh::server::Config {
-        keys: vec![host_key],
-        inactivity_timeout: Some(Duration::from_secs(300)),
-        auth_rejection_time: Duration::from_millis(10),
-        auth_rejection_time_initial: Some(Duration::ZERO),
-        ..Default::default()
-    });
-    let server = tokio::spawn(async move {
-        let mut sim = Sim;
-        sim.run_on_socket(config, &listener).await
-    });
+    let fleet = sim::Fleet::start(d).await?;
+    let port = fleet.port;
+    std::fs::write(d.join("five.yml"), sim::FIVE)?;
 
     let base_n = (n / 10).max(1);
     println!(
         "simulated fleet on 127.0.0.1:{port}: 5 tasks per host, {} ms latency per command, forks {forks}",
         LATENCY.as_millis()
     );
-    let measure = |hosts| {
+    let measure = |n: usize| {
         let d = d.to_path_buf();
-        tokio::task::spawn_blocking(move || run(&d, port, hosts, forks))
+        let hosts = fleet.hosts(&d, &format!("sim[1:{n}]"));
+        tokio::task::spawn_blocking(move || run(&d, &hosts, n, forks))
     };
     let base = measure(base_n).await??;
     let full = measure(n).await??;
@@ -253,6 +137,6 @@ async fn main() -> anyhow::Result<()> {
         "goals at {n} hosts: wall {:.1} s (< 60), peak memory {:.0} MiB (< 300)",
         full.wall, full.peak_mib
     );
-    server.abort();
+    drop(fleet);
     Ok(())
 }
