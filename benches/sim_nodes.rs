@@ -154,7 +154,7 @@ async fn main() -> anyhow::Result<()> {
     let hosts = env("SIM_HOSTS", 50_000);
     let clients = env("SIM_CLIENTS", 500);
     anyhow::ensure!(
-        hosts % clients == 0,
+        hosts.is_multiple_of(clients),
         "SIM_HOSTS must be a multiple of SIM_CLIENTS"
     );
     let dir = tempfile::tempdir()?;

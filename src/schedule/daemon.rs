@@ -491,7 +491,15 @@ impl Daemon {
     /// How long until the next slot of any series (at most a minute, so clock jumps are noticed).
     pub fn sleep_for(&self) -> Duration {
         let now = self.clock.now();
-        let mut best = Duration::from_secs(if self.waiting { 2 } else { 60 });
+        // A slot waiting for a place looks again soon; a run going is looked at every 5 s, so its
+        // end is noticed (a queued run starts, the memory it used is given back).
+        let mut best = Duration::from_secs(if self.waiting {
+            2
+        } else if self.busy() {
+            5
+        } else {
+            60
+        });
         for s in &self.loaded.cfg.schedules {
             for ser in s.series(&self.loaded.inv).unwrap_or_default() {
                 if let Some(next) = s.cron.next_after(now, ser.timezone)

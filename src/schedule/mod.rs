@@ -6,6 +6,7 @@ pub use cron::{CronSpec, JobKind};
 
 mod cron;
 pub mod daemon;
+mod idle;
 mod process;
 mod reports;
 pub mod status;

@@ -84,10 +84,17 @@ pub async fn run(config: PathBuf, opts: DaemonOptions) -> anyhow::Result<()> {
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     tracing::info!(config = %config.display(), "daemon started");
+    // Idle again (settled after start, or the last run ended): give back what was used meanwhile.
+    let mut was_busy = true;
     loop {
         if let Err(e) = daemon.tick().await {
             tracing::error!(error = %e, "tick failed; retrying");
         }
+        let busy = daemon.busy();
+        if was_busy && !busy {
+            super::idle::release();
+        }
+        was_busy = busy;
         tokio::select! {
             _ = tokio::time::sleep(daemon.sleep_for()) => {}
             _ = term.recv() => { tracing::info!("SIGTERM: draining"); break; }
