@@ -79,7 +79,7 @@ async fn slot(
         std::fs::write(
             &cfg,
             format!(
-                "inventory: inv\ndatabase_file: pg.url\nmax_runs: 64\nstatus: {{listen: \"127.0.0.1:{port}\"}}\nschedules:\n  - {{name: night, playbook: five.yml, cron: \"{cron}\", timezone: UTC}}\n"
+                "inventory: inv\ndatabase_file: pg.url\nmax_runs: 32\nstatus: {{listen: \"127.0.0.1:{port}\"}}\nschedules:\n  - {{name: night, playbook: five.yml, cron: \"{cron}\", timezone: UTC}}\n"
             ),
         )?;
         children.0.push(

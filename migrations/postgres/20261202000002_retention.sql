@@ -18,3 +18,6 @@ CREATE TABLE check_daily (
     PRIMARY KEY (client, host, task_name, day)
 );
 CREATE INDEX task_results_started ON task_results (started_at);
+-- Pruning asks which runs have results left, and removes their slots.
+CREATE INDEX task_results_run ON task_results (run_id);
+CREATE INDEX slots_run ON slots (run_id);

@@ -37,28 +37,41 @@ struct Day {
     last_data: String,
 }
 
+/// Where a pass has got to: output emptied stays a row, so the next batch starts after it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cursor {
+    output_after: i64,
+}
+
 impl Store {
-    /// One batch of each kind older than its retention; call until it returns nothing pruned.
+    /// One batch of each kind older than its retention, from `cursor` on; call until it returns
+    /// nothing pruned.
     pub async fn prune_batch(
         &self,
         r: &Retention,
         now: DateTime<Utc>,
         batch: i64,
+        cursor: &mut Cursor,
     ) -> Result<Pruned, StoreError> {
         let mut p = Pruned::default();
         let cutoff = |d: std::time::Duration| {
             ms(now - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(3650)))
         };
         if let Some(d) = r.output {
-            p.outputs = sqlx::query(
+            let rows = sqlx::query(
                 "UPDATE task_results SET stdout = '', stderr = '' WHERE id IN \
-                 (SELECT id FROM task_results WHERE started_at < $1 AND (stdout <> '' OR stderr <> '') ORDER BY id LIMIT $2)",
+                 (SELECT id FROM task_results WHERE id > $3 AND started_at < $1 AND (stdout <> '' OR stderr <> '') ORDER BY id LIMIT $2) \
+                 RETURNING id",
             )
             .bind(cutoff(d))
             .bind(batch)
-            .execute(self.pool())
-            .await?
-            .rows_affected();
+            .bind(cursor.output_after)
+            .fetch_all(self.pool())
+            .await?;
+            for r in &rows {
+                cursor.output_after = cursor.output_after.max(r.try_get("id")?);
+            }
+            p.outputs = rows.len() as u64;
         }
         if let Some(d) = r.results {
             let before = cutoff(d);
@@ -81,8 +94,9 @@ impl Store {
     /// Prunes everything due, batch after batch, yielding between batches.
     pub async fn prune(&self, r: &Retention, now: DateTime<Utc>) -> Result<Pruned, StoreError> {
         let mut total = Pruned::default();
+        let mut cursor = Cursor::default();
         loop {
-            let p = self.prune_batch(r, now, 500).await?;
+            let p = self.prune_batch(r, now, 500, &mut cursor).await?;
             if p == Pruned::default() {
                 return Ok(total);
             }
