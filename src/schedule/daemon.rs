@@ -58,6 +58,9 @@ const ORPHANED: &str = "the process running it stopped without finishing it (cra
 const RETRIED: &str = "retried once: the node running it stopped before it finished";
 /// Why a slot is missed: nobody serving its client was running at its time.
 const NOT_RUNNING: &str = "no daemon serving this client was running at this time";
+/// Why a slot of another site's client is missed.
+const NO_SERVER: &str =
+    "no running daemon serves this client (its site's daemon, `serves:`, is down or missing)";
 /// Why a slot started later than its time although a daemon was running.
 const LATE: &str = "started late: no daemon reached it at its time (every place was busy, or the machine was suspended or overloaded)";
 /// Why a slot is missed although a daemon was running (`catch_up: none`, or beyond `grace`).
@@ -231,14 +234,18 @@ impl Daemon {
         let live = self.store.live_daemons().await?;
         self.waiting = false;
         let mut work = Vec::new();
+        let mut unserved = Vec::new();
         for s in &loaded.cfg.schedules {
             match s.series(&loaded.inv) {
-                Ok(series) => work.extend(
-                    series
-                        .into_iter()
-                        .filter(|ser| loaded.served.contains(&ser.client))
-                        .map(|ser| (s, ser)),
-                ),
+                Ok(series) => {
+                    for ser in series {
+                        if loaded.served.contains(&ser.client) {
+                            work.push((s, ser));
+                        } else {
+                            unserved.push((s, ser));
+                        }
+                    }
+                }
                 Err(e) => {
                     tracing::error!(schedule = %s.name, error = %e, "schedule selects no hosts")
                 }
@@ -250,8 +257,76 @@ impl Daemon {
         for (s, ser) in work {
             self.tick_series(s, ser, now, &live).await?;
         }
+        for (s, ser) in unserved {
+            self.record_unserved(s, &ser, now, &live).await?;
+        }
         self.prune_now_and_then(now);
         if super::reports::tick(&self.store, &loaded, self.started, &self.opts.name, now).await? > 0
+        {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// A client this daemon does not serve (another site's) whose slots no live daemon serves
+    /// either: its slots are recorded as missed, and alerted, instead of passing unnoticed.
+    async fn record_unserved(
+        &mut self,
+        s: &Schedule,
+        ser: &Series,
+        now: DateTime<Utc>,
+        live: &[crate::store::nodes::LiveDaemon],
+    ) -> Result<(), StoreError> {
+        if live.iter().any(|d| d.serves.contains(&ser.client)) {
+            return Ok(());
+        }
+        let tolerance = chrono::Duration::from_std(self.opts.late_tolerance).unwrap_or_default();
+        let since = self
+            .store
+            .last_slot(&s.name, &ser.client)
+            .await?
+            .unwrap_or(self.started);
+        // Past the tolerance: a serving daemon that starts late still gets its chance first.
+        let due: Vec<DateTime<Utc>> = s
+            .cron
+            .between(since, now - tolerance, ser.timezone, 10_000)
+            .into_iter()
+            .map(|t| t.with_timezone(&Utc))
+            .collect();
+        let mut missed = Vec::new();
+        for t in due {
+            let key = SlotKey {
+                schedule: &s.name,
+                series: &ser.client,
+                at: t,
+            };
+            if self
+                .store
+                .claim_slot(
+                    &key,
+                    crate::model::SlotState::Missed,
+                    Some(NO_SERVER),
+                    &self.opts.name,
+                    now,
+                )
+                .await?
+            {
+                tracing::warn!(schedule = %s.name, client = %ser.client, slot = %t, "slot missed: no daemon serves this client");
+                missed.push(t);
+            }
+        }
+        let loaded = self.loaded.clone();
+        if crate::notify::outbox::queue_missed(
+            &self.store,
+            &loaded.cfg.notify,
+            &loaded.inv,
+            &s.name,
+            &ser.client,
+            &missed,
+            now,
+        )
+        .await?
+            > 0
         {
             self.wake.notify_one();
         }

@@ -370,6 +370,46 @@ async fn a_site_daemon_claims_only_the_clients_it_serves() {
             ("gamma".into(), "central".into())
         ]
     );
+    // The site's daemon stops: its client's slots are not silently skipped but recorded as missed
+    // by the central daemon, once past the tolerance a late site daemon would still have.
+    for _ in 0..50 {
+        if !edge.busy() && !central.busy() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    edge.drain().await.expect("edge stops");
+    clock.set(at(11, 1));
+    central.tick().await.expect("central");
+    let acme: Vec<_> = central
+        .store()
+        .slots("hourly")
+        .await
+        .expect("slots")
+        .into_iter()
+        .filter(|r| r.series == "acme" && r.at == at(11, 0))
+        .collect();
+    assert!(acme.is_empty(), "11:00 is only a minute old: {acme:?}");
+    clock.set(at(11, 3));
+    central.tick().await.expect("central");
+    let acme: Vec<_> = central
+        .store()
+        .slots("hourly")
+        .await
+        .expect("slots")
+        .into_iter()
+        .filter(|r| r.series == "acme" && r.at == at(11, 0))
+        .collect();
+    assert_eq!(acme.len(), 1, "{acme:?}");
+    assert_eq!(
+        (acme[0].state.as_str(), acme[0].reason.as_deref()),
+        (
+            "missed",
+            Some(
+                "no running daemon serves this client (its site's daemon, `serves:`, is down or missing)"
+            )
+        )
+    );
 }
 
 /// A slot that passed while no daemon ran is missed, even when the schedule fires every 2 s and
