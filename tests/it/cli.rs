@@ -793,3 +793,53 @@ fn zero_forks_and_an_unknown_history_client_are_refused_with_the_fix() {
     let out = tended(d, &["history", "--db", "t.db", "--client", "nordwind"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+/// `--log-format json` (what the systemd unit passes): every log line is one JSON object, and
+/// nothing carries terminal colours when stderr is not a terminal.
+#[test]
+fn json_logs_are_one_object_per_line_without_colours() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pb = repo().join("playbooks/daily-health.yml");
+    let inv = repo().join("inventory/localhost.yml");
+    let args = |format: &'static str| {
+        vec![
+            "--log-format".to_string(),
+            format.to_string(),
+            "--log".into(),
+            "debug".into(),
+            "run".into(),
+            pb.display().to_string(),
+            "--inventory".into(),
+            inv.display().to_string(),
+            "--db".into(),
+            "logs.db".into(),
+        ]
+    };
+    let a = args("json");
+    let out = tended(
+        dir.path(),
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    let logs: Vec<&str> = err.lines().filter(|l| l.starts_with('{')).collect();
+    assert!(logs.len() > 5, "debug logs as JSON: {err}");
+    for l in &logs {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+        assert!(v["level"].is_string() && v["timestamp"].is_string(), "{l}");
+    }
+    let h = args("human");
+    let human = tended(
+        dir.path(),
+        &h.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    for o in [&out, &human] {
+        assert!(
+            !o.stderr.contains(&0x1b) && !o.stdout.contains(&0x1b),
+            "no ANSI escape off a terminal"
+        );
+    }
+    assert!(
+        String::from_utf8_lossy(&human.stderr).contains("DEBUG"),
+        "human logs too"
+    );
+}
