@@ -284,12 +284,12 @@ async fn pruning_story(store: &Store, run1: i64, t0: chrono::DateTime<Utc>) {
     );
     // Batches of one, from two handles at once: every result folded exactly once.
     let later = t0 + Duration::days(500);
-    let (mut ca, mut cb) = Default::default();
     let (a, b) = tokio::join!(
-        store.prune_batch(&r, later, 1, &mut ca),
-        store.prune_batch(&r, later, 1, &mut cb)
+        store.prune_batch(&r, later, 1),
+        store.prune_batch(&r, later, 1)
     );
-    let folded = a.map(|p| p.results).unwrap_or(0) + b.map(|p| p.results).unwrap_or(0);
+    let folded =
+        a.map(|b| b.pruned.results).unwrap_or(0) + b.map(|b| b.pruned.results).unwrap_or(0);
     let rest = store.prune(&r, later).await.expect("prune results");
     assert_eq!(
         folded + rest.results,
