@@ -242,7 +242,7 @@ async fn fold_into_days(
         d.check_id = r.try_get("check_id")?;
         d.check_key = super::report::check_key(
             d.check_id.clone(),
-            &playbook,
+            playbook,
             &r.try_get::<String, _>("task_name")?,
         );
         d.runs += 1;
