@@ -21,5 +21,8 @@ CREATE INDEX task_results_started ON task_results (started_at);
 -- Pruning asks which runs have results left, and removes their slots.
 CREATE INDEX task_results_run ON task_results (run_id);
 CREATE INDEX slots_run ON slots (run_id);
+-- A client report reads its client's results of a period.
+CREATE INDEX task_results_client ON task_results (client, started_at);
+CREATE INDEX check_daily_client ON check_daily (client, last_at);
 -- How far pruning emptied each run's task output: the last task result id done, -1 when all is.
 ALTER TABLE runs ADD COLUMN output_pruned BIGINT NOT NULL DEFAULT 0;

@@ -239,12 +239,15 @@ pub async fn build(
     now: DateTime<Utc>,
 ) -> Result<Report, StoreError> {
     let (from, to) = period.bounds(now, client.timezone);
-    let (tasks, summarised) = history::tasks_with_days(store, &client.id, from, to).await?;
-    // Disk trends look further back than the period, so a short report still forecasts.
-    let (history, _) =
-        history::tasks_with_days(store, &client.id, to - Duration::days(90), to).await?;
+    // Disk trends look further back than the period, so a short report still forecasts: one read
+    // covers both, and the period's results are the tail of it.
+    let (history, summarised) =
+        history::tasks_with_days(store, &client.id, from.min(to - Duration::days(90)), to).await?;
+    let first = history.partition_point(|t| t.at < from);
+    let tasks = &history[first..];
+    let summarised = summarised && tasks.iter().any(|t| t.run_id == 0);
     let hosts = store.client_host_results(&client.id, from, to).await?;
-    let mut report = assemble(client, from, to, now, &tasks, &history, &hosts);
+    let mut report = assemble(client, from, to, now, tasks, &history, &hosts);
     if summarised {
         let w = Words::new(client.language);
         report
