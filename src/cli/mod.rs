@@ -261,6 +261,19 @@ pub(crate) fn load_inventory(arg: &InventoryArg) -> anyhow::Result<crate::invent
     crate::inventory::Inventory::load(&arg.inventory).map_err(invalid)
 }
 
+/// The store the daemon config names (`database:`, `database_env:`, `database_file:`).
+pub(crate) async fn config_store(
+    cfg: &crate::config::daemon::DaemonConfig,
+) -> anyhow::Result<crate::store::Store> {
+    let url = cfg
+        .database
+        .url()
+        .map_err(|e| invalid(format!("error: database: {e}")))?;
+    crate::store::Store::open(&url)
+        .await
+        .map_err(|e| invalid(format!("error: {e}")))
+}
+
 pub(crate) async fn open_store(arg: &DbArg) -> anyhow::Result<crate::store::Store> {
     crate::store::Store::open(&arg.db)
         .await

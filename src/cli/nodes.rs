@@ -6,7 +6,6 @@ use clap::Args;
 
 use super::{exit, invalid};
 use crate::config::daemon::DaemonConfig;
-use crate::store::Store;
 
 #[derive(Args, Debug)]
 pub struct NodesArgs {
@@ -19,13 +18,7 @@ pub struct NodesArgs {
 
 pub async fn nodes(a: NodesArgs) -> Result<u8> {
     let cfg = DaemonConfig::load(&a.config).map_err(invalid)?;
-    let url = cfg
-        .database
-        .url()
-        .map_err(|e| invalid(format!("error: database: {e}")))?;
-    let store = Store::open(&url)
-        .await
-        .map_err(|e| invalid(format!("error: {e}")))?;
+    let store = super::config_store(&cfg).await?;
     let nodes = store.nodes().await?;
     if a.json {
         outln!("{}", serde_json::to_string_pretty(&nodes)?);

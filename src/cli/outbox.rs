@@ -6,7 +6,6 @@ use clap::Args;
 
 use super::{exit, invalid};
 use crate::config::daemon::DaemonConfig;
-use crate::store::Store;
 use crate::store::outbox::OutboxState;
 
 #[derive(Args, Debug)]
@@ -33,13 +32,7 @@ pub struct OutboxArgs {
 
 pub async fn outbox(a: OutboxArgs) -> Result<u8> {
     let cfg = DaemonConfig::load(&a.config).map_err(invalid)?;
-    let url = cfg
-        .database
-        .url()
-        .map_err(|e| invalid(format!("error: database: {e}")))?;
-    let store = Store::open(&url)
-        .await
-        .map_err(|e| invalid(format!("error: {e}")))?;
+    let store = super::config_store(&cfg).await?;
     let now = chrono::Utc::now();
     let forget = chrono::Duration::from_std(cfg.notify.delivery.forget_failed_after)
         .unwrap_or(chrono::Duration::days(30));

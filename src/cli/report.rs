@@ -116,15 +116,7 @@ pub async fn report(a: ReportArgs) -> Result<u8> {
         (None, None) => Msp::default().display(),
     };
     let store = match &cfg {
-        Some(c) => {
-            let url = c
-                .database
-                .url()
-                .map_err(|e| invalid(format!("error: database: {e}")))?;
-            Store::open(&url)
-                .await
-                .map_err(|e| invalid(format!("error: {e}")))?
-        }
+        Some(c) => super::config_store(c).await?,
         None => open_store(&a.db).await?,
     };
     if let Some(id) = a.archived {

@@ -283,26 +283,6 @@ fn at(h: u32, m: u32) -> DateTime<Utc> {
         .expect("time")
 }
 
-async fn daemon_with(
-    dir: &Path,
-    config: &str,
-    clock: Arc<FakeClock>,
-    name: &str,
-) -> tended::schedule::daemon::Daemon {
-    use tended::schedule::daemon::{Daemon, DaemonOptions, Loaded};
-    let cfg = tended::config::daemon::DaemonConfig::load(&dir.join(config)).expect("config");
-    let url = cfg.database.url().expect("url");
-    let loaded = Loaded::load(cfg).expect("loaded");
-    let store = tended::store::Store::open(&url).await.expect("store");
-    let opts = DaemonOptions {
-        name: name.into(),
-        ..Default::default()
-    };
-    Daemon::start(loaded, store, clock, opts)
-        .await
-        .expect("daemon")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_site_daemon_claims_only_the_clients_it_serves() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -379,27 +359,22 @@ async fn a_site_daemon_claims_only_the_clients_it_serves() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     edge.drain().await.expect("edge stops");
+    let acme_at_11 = |d: &tended::schedule::daemon::Daemon| {
+        let store = d.store().clone();
+        async move {
+            let rows = store.slots("hourly").await.expect("slots");
+            rows.into_iter()
+                .filter(|r| r.series == "acme" && r.at == at(11, 0))
+                .collect::<Vec<_>>()
+        }
+    };
     clock.set(at(11, 1));
     central.tick().await.expect("central");
-    let acme: Vec<_> = central
-        .store()
-        .slots("hourly")
-        .await
-        .expect("slots")
-        .into_iter()
-        .filter(|r| r.series == "acme" && r.at == at(11, 0))
-        .collect();
+    let acme = acme_at_11(&central).await;
     assert!(acme.is_empty(), "11:00 is only a minute old: {acme:?}");
     clock.set(at(11, 3));
     central.tick().await.expect("central");
-    let acme: Vec<_> = central
-        .store()
-        .slots("hourly")
-        .await
-        .expect("slots")
-        .into_iter()
-        .filter(|r| r.series == "acme" && r.at == at(11, 0))
-        .collect();
+    let acme = acme_at_11(&central).await;
     assert_eq!(acme.len(), 1, "{acme:?}");
     assert_eq!(
         (acme[0].state.as_str(), acme[0].reason.as_deref()),

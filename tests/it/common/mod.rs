@@ -803,8 +803,18 @@ pub async fn daemon(
     clock: std::sync::Arc<FakeClock>,
     name: &str,
 ) -> tended::schedule::daemon::Daemon {
+    daemon_with(dir, "tended.yml", clock, name).await
+}
+
+/// A daemon on `dir/config`, driven by `clock`, claiming slots as `name`.
+pub async fn daemon_with(
+    dir: &Path,
+    config: &str,
+    clock: std::sync::Arc<FakeClock>,
+    name: &str,
+) -> tended::schedule::daemon::Daemon {
     use tended::schedule::daemon::{Daemon, DaemonOptions, Loaded};
-    let cfg = tended::config::daemon::DaemonConfig::load(&dir.join("tended.yml")).expect("config");
+    let cfg = tended::config::daemon::DaemonConfig::load(&dir.join(config)).expect("config");
     let url = cfg.database.url().expect("url");
     let loaded = Loaded::load(cfg).expect("loaded");
     let store = tended::store::Store::open(&url).await.expect("store");
