@@ -293,26 +293,41 @@ impl Daemon {
             .into_iter()
             .map(|t| t.with_timezone(&Utc))
             .collect();
-        let mut missed = Vec::new();
-        for t in due {
+        let missed: Vec<_> = due.into_iter().map(|t| (t, NO_SERVER)).collect();
+        self.record_missed(&s.name, &ser.client, &missed, now)
+            .await?;
+        Ok(())
+    }
+
+    /// Claims each slot as missed with its reason and queues one alert for those this daemon was
+    /// the first to record; returns them.
+    async fn record_missed(
+        &mut self,
+        schedule: &str,
+        series: &str,
+        missed: &[(DateTime<Utc>, &str)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>, StoreError> {
+        let mut newly = Vec::new();
+        for (at, why) in missed {
             let key = SlotKey {
-                schedule: &s.name,
-                series: &ser.client,
-                at: t,
+                schedule,
+                series,
+                at: *at,
             };
             if self
                 .store
                 .claim_slot(
                     &key,
                     crate::model::SlotState::Missed,
-                    Some(NO_SERVER),
+                    Some(why),
                     &self.opts.name,
                     now,
                 )
                 .await?
             {
-                tracing::warn!(schedule = %s.name, client = %ser.client, slot = %t, "slot missed: no daemon serves this client");
-                missed.push(t);
+                tracing::warn!(schedule, series, slot = %at, reason = why, "slot missed");
+                newly.push(*at);
             }
         }
         let loaded = self.loaded.clone();
@@ -320,9 +335,9 @@ impl Daemon {
             &self.store,
             &loaded.cfg.notify,
             &loaded.inv,
-            &s.name,
-            &ser.client,
-            &missed,
+            schedule,
+            series,
+            &newly,
             now,
         )
         .await?
@@ -330,7 +345,7 @@ impl Daemon {
         {
             self.wake.notify_one();
         }
-        Ok(())
+        Ok(newly)
     }
 
     /// Starts queued runs whose predecessor (on any node) has finished.
@@ -409,38 +424,9 @@ impl Daemon {
             series: &series_id,
             at,
         };
-        let mut newly_missed = Vec::new();
-        for (m, why) in &missed {
-            if self
-                .store
-                .claim_slot(
-                    &slot(*m),
-                    crate::model::SlotState::Missed,
-                    Some(why),
-                    &by,
-                    now,
-                )
-                .await?
-            {
-                tracing::warn!(schedule = %s.name, series = %series_id, slot = %m, "slot missed");
-                newly_missed.push(*m);
-            }
-        }
-        let loaded = self.loaded.clone();
-        if crate::notify::outbox::queue_missed(
-            &self.store,
-            &loaded.cfg.notify,
-            &loaded.inv,
-            &s.name,
-            &series_id,
-            &newly_missed,
-            now,
-        )
-        .await?
-            > 0
-        {
-            self.wake.notify_one();
-        }
+        let newly_missed = self
+            .record_missed(&s.name, &series_id, &missed, now)
+            .await?;
         // Several slots due at once (a seconds schedule, a slow tick): the newest runs, the rest are skipped.
         let mut to_run = current.last().copied();
         for c in current.iter().rev().skip(1) {
