@@ -81,12 +81,21 @@ pub struct Loaded {
     pub playbooks: HashMap<PathBuf, Playbook>,
     /// The ids of the clients this daemon runs (`serves:`), sorted.
     pub served: Vec<String>,
+    /// Each schedule's series (one per client it selects), in the order of `cfg.schedules`:
+    /// selected once per load, not on every tick.
+    pub series: Vec<Vec<Series>>,
 }
 
 impl Loaded {
     pub fn load(cfg: DaemonConfig) -> Result<Loaded, crate::yaml::Diagnostics> {
         let inv = cfg.check_references()?;
         let served = cfg.served(&inv)?;
+        // `check_references` refused every pattern that selects nothing.
+        let series = cfg
+            .schedules
+            .iter()
+            .map(|s| s.series(&inv).unwrap_or_default())
+            .collect();
         let mut playbooks = HashMap::new();
         for s in &cfg.schedules {
             playbooks.insert(s.playbook.clone(), Playbook::load(&s.playbook)?);
@@ -96,6 +105,7 @@ impl Loaded {
             inv,
             playbooks,
             served,
+            series,
         })
     }
 }
@@ -235,19 +245,12 @@ impl Daemon {
         self.waiting = false;
         let mut work = Vec::new();
         let mut unserved = Vec::new();
-        for s in &loaded.cfg.schedules {
-            match s.series(&loaded.inv) {
-                Ok(series) => {
-                    for ser in series {
-                        if loaded.served.contains(&ser.client) {
-                            work.push((s, ser));
-                        } else {
-                            unserved.push((s, ser));
-                        }
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(schedule = %s.name, error = %e, "schedule selects no hosts")
+        for (s, series) in loaded.cfg.schedules.iter().zip(&loaded.series) {
+            for ser in series.iter().cloned() {
+                if loaded.served.contains(&ser.client) {
+                    work.push((s, ser));
+                } else {
+                    unserved.push((s, ser));
                 }
             }
         }
@@ -561,8 +564,8 @@ impl Daemon {
         } else {
             60
         });
-        for s in &self.loaded.cfg.schedules {
-            for ser in s.series(&self.loaded.inv).unwrap_or_default() {
+        for (s, series) in self.loaded.cfg.schedules.iter().zip(&self.loaded.series) {
+            for ser in series {
                 if let Some(next) = s.cron.next_after(now, ser.timezone)
                     && let Ok(d) = (next.with_timezone(&Utc) - now).to_std()
                 {

@@ -38,7 +38,13 @@ impl Daemon {
         )
         .await?;
         for o in slots {
-            let Some(s) = loaded.cfg.schedules.iter().find(|s| s.name == o.schedule) else {
+            let Some((s, series)) = loaded
+                .cfg
+                .schedules
+                .iter()
+                .zip(&loaded.series)
+                .find(|(s, _)| s.name == o.schedule)
+            else {
                 continue;
             };
             let grace = chrono::Duration::from_std(s.grace).unwrap_or_default();
@@ -49,12 +55,7 @@ impl Daemon {
             {
                 continue;
             }
-            let Some(ser) = s
-                .series(&loaded.inv)
-                .unwrap_or_default()
-                .into_iter()
-                .find(|ser| ser.client == o.series)
-            else {
+            let Some(ser) = series.iter().find(|ser| ser.client == o.series).cloned() else {
                 continue;
             };
             let key = SlotKey {
