@@ -14,6 +14,7 @@ pub mod inventory;
 pub mod model;
 pub mod modules;
 pub mod notify;
+pub mod patch;
 pub mod playbook;
 pub mod report;
 pub mod runner;

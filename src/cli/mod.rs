@@ -15,6 +15,7 @@ macro_rules! out {
 mod check;
 mod nodes;
 mod outbox;
+mod patches;
 mod query;
 pub(crate) mod report;
 mod run;
@@ -166,6 +167,8 @@ enum Command {
     Schedules(schedules::SchedulesArgs),
     /// List the nodes (daemons, runs) sharing the database: leases, served clients, running runs.
     Nodes(nodes::NodesArgs),
+    /// Patch management: pending updates, approvals and holds, compliance, cycles.
+    Patches(patches::PatchesArgs),
 }
 
 /// An error that has already been explained to the user, with the exit code to use.
@@ -237,6 +240,7 @@ pub fn main() -> ExitCode {
             Command::Reload(a) => schedules::reload(a).await,
             Command::Schedules(a) => schedules::schedules(a),
             Command::Nodes(a) => nodes::nodes(a).await,
+            Command::Patches(a) => patches::patches(a).await,
         }
     });
     match result {

@@ -345,6 +345,21 @@ pub fn inventory_schema() -> Value {
                 "start": {"type": "string", "pattern": "^\\d{2}:\\d{2}$"},
                 "end": {"type": "string", "pattern": "^\\d{2}:\\d{2}$"}
             }}},
+            "patching": {"type": "object", "required": ["rings"], "additionalProperties": false, "description": "the client's patch policy (README: Patch management)", "properties": {
+                "rings": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["name", "hosts"], "additionalProperties": false, "properties": {
+                    "name": {"type": "string"},
+                    "hosts": {"type": "string", "description": "a host pattern within the client"},
+                    "reboot": {"enum": ["never", "if_required", "always"]},
+                    "serial": {"type": "integer", "minimum": 1}
+                }}},
+                "delay": {"type": "string"},
+                "approve": {"enum": ["security", "all", "none"]},
+                "hold": {"type": "array", "items": {"type": "string"}},
+                "sla": {"type": "object", "additionalProperties": false, "properties": {"security": {"type": "string"}, "other": {"type": "string"}}},
+                "checks": {"type": "array", "items": {"type": "string"}},
+                "manager": {"enum": ["apt", "dnf", "yum", "zypper"]},
+                "extra_args": {"type": "string"}
+            }},
             "vars": {"type": "object"},
             "defaults": {"type": "object", "additionalProperties": false, "properties": connection},
             "groups": {"type": "object", "additionalProperties": {"type": ["object", "null"], "additionalProperties": false, "properties": {"vars": {"type": "object"}, "children": {"type": "array", "items": {"type": "string"}}, "hosts": {"type": "array", "items": {"type": "string"}}}}},

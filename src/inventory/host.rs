@@ -218,6 +218,7 @@ pub(crate) fn resolve(src: &Source, raw: RawClient) -> (Client, Vec<Host>, Vec<D
         maintenance_windows: raw.windows.clone(),
         language: raw.language,
         site: raw.site.clone(),
+        patching: raw.patching.clone(),
         file: src.path.clone(),
     };
     let depth = group_depths(&raw);

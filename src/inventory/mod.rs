@@ -109,6 +109,8 @@ pub struct Client {
     /// The site whose daemon reaches this client (`site:`; a node inside the client's network).
     /// Only daemons that serve the site or the client run its slots; none: the central daemons.
     pub site: Option<String>,
+    /// The client's patch policy (`patching:`); None: tended runs no patch cycles for it.
+    pub patching: Option<crate::patch::policy::PatchPolicy>,
     pub file: PathBuf,
 }
 
@@ -150,6 +152,7 @@ pub(crate) struct RawClient {
     pub windows: Vec<MaintenanceWindow>,
     pub language: crate::model::Language,
     pub site: Option<String>,
+    pub patching: Option<crate::patch::policy::PatchPolicy>,
     /// Variables of the whole client (the `all` group).
     pub vars: Map<String, Value>,
     pub groups: BTreeMap<String, RawGroup>,
@@ -178,6 +181,9 @@ impl RawClient {
         }
         if other.site.is_some() {
             self.site = other.site;
+        }
+        if other.patching.is_some() {
+            self.patching = other.patching;
         }
         self.contacts.extend(other.contacts);
         self.windows.extend(other.windows);

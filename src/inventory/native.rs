@@ -15,6 +15,7 @@ const TOP_KEYS: &[&str] = &[
     "language",
     "site",
     "maintenance_windows",
+    "patching",
     "vars",
     "defaults",
     "groups",
@@ -79,6 +80,7 @@ pub(crate) const CLIENT_KEYS: &[&str] = &[
     "site",
     "contacts",
     "maintenance_windows",
+    "patching",
 ];
 
 pub(crate) fn client_keys(
@@ -128,6 +130,9 @@ pub(crate) fn client_keys(
     }
     if let Some(w) = node.get("maintenance_windows") {
         raw.windows = windows(src, w, diags);
+    }
+    if let Some(p) = node.get("patching") {
+        raw.patching = crate::patch::policy::parse(src, p, diags);
     }
 }
 

@@ -71,9 +71,29 @@ pub struct UpdatesData {
     pub deferred: Option<bool>,
     pub reboot_required: Option<bool>,
     pub reboot: Option<RebootData>,
-    /// The pending packages and first-seen times, as the module lists them (read by the module).
-    pub packages: Value,
-    pub security_first_seen: Value,
+    /// Every pending update, with its versions and class: what patch history is built from.
+    pub packages: Vec<PendingUpdate>,
+    /// When each pending security update (`"name version"`) was first seen, in Unix seconds.
+    pub security_first_seen: std::collections::BTreeMap<String, i64>,
+}
+
+/// One pending update as the host's package manager lists it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PendingUpdate {
+    pub name: String,
+    /// None for a package the upgrade newly installs.
+    pub current: Option<String>,
+    pub candidate: String,
+    /// A security update: an advisory of category security (dnf, zypper) or from a security
+    /// pocket (Debian, Ubuntu).
+    pub security: bool,
+    /// The advisory that ships it, where the package manager names one (dnf, zypper).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advisory: Option<String>,
+    /// The advisory's severity as the package manager gives it (`Important`, `moderate`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
 }
 
 /// One package installed, from which version to which.
@@ -116,6 +136,13 @@ pub struct ServiceData {
     pub restarted: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+}
+
+/// `failed_units`: the units in the failed state (less the ignored ones).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FailedUnitsData {
+    pub units: Vec<String>,
 }
 
 /// `systemd`: a unit before and after, and what tended did to it (`start`, `enable`, ...).

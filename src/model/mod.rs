@@ -4,6 +4,7 @@
 //! between the layers is types, not task-name prefixes or JSON keys read by hand.
 
 pub mod data;
+pub mod patch;
 pub mod run;
 
 use serde::{Deserialize, Serialize};

@@ -12,6 +12,7 @@ mod command;
 mod copy;
 mod debug;
 pub mod disk;
+mod failed_units;
 mod file;
 pub mod http;
 pub mod levels;
@@ -209,6 +210,7 @@ pub static MODULES: &[&dyn Module] = &[
     &shell::Shell,
     &disk::Disk,
     &service::Service,
+    &failed_units::FailedUnits,
     &backup::Backup,
     &updates::Updates,
     &cert::Cert,

@@ -24,6 +24,11 @@ pub struct UpdatesParams {
     /// Packages never installed by `apply` (globs allowed, e.g. `postgresql-*`).
     #[serde(default)]
     pub exclude: Vec<String>,
+    /// Install exactly these versions (`{name: version}`) of the packages the host has an update
+    /// for, never a newer one that appeared since: how a patch cycle's later rings get the pilot
+    /// ring's baseline. When set, `apply` is not used; `exclude` still is.
+    #[serde(default)]
+    pub versions: BTreeMap<String, String>,
     /// A security update pending longer than this is critical (default `7d`); sooner it is a warning.
     pub security_max_age: Option<String>,
     /// Report any pending update (not only security) as a warning.
@@ -40,6 +45,32 @@ pub struct UpdatesParams {
     pub manager: Option<Manager>,
     /// Extra options for the package manager (e.g. `--disablerepo=epel`), split into words and quoted.
     pub extra_args: Option<String>,
+    /// Refresh the package lists first (`apt-get update`, `dnf makecache`, `zypper refresh`), so
+    /// what is listed is what the repositories hold now. Patch cycles always refresh.
+    #[serde(default)]
+    pub refresh: bool,
+}
+
+/// Refreshes the manager's package lists; a failure is the task's (nothing is listed from stale data).
+async fn refresh(ctx: &TaskContext<'_>, m: Manager, args: &str) -> Result<(), TaskResult> {
+    let cmd = match m {
+        Manager::Apt => format!("LC_ALL=C apt-get{args} -q update"),
+        Manager::Dnf | Manager::Yum => format!("LC_ALL=C {}{args} -q makecache", m.command()),
+        Manager::Zypper => format!("LC_ALL=C zypper{args} --non-interactive refresh"),
+    };
+    let o = ctx
+        .exec(cmd)
+        .await
+        .map_err(|e| TaskResult::from_transport_error(&e))?;
+    if o.rc == Some(0) {
+        Ok(())
+    } else {
+        Err(TaskResult::new(
+            State::Unknown,
+            format!("refreshing the package lists failed: {}", tool_reason(&o)),
+        )
+        .with_output(&o))
+    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema, Default, Clone, Copy, PartialEq, Serialize)]
@@ -89,15 +120,8 @@ pub enum Apply {
     All,
 }
 
-/// One pending update.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Pending {
-    pub name: String,
-    /// None for a package the upgrade newly installs.
-    pub current: Option<String>,
-    pub candidate: String,
-    pub security: bool,
-}
+/// One pending update (the shared type: patch history reads it back).
+pub use crate::model::data::PendingUpdate as Pending;
 
 /// Parses `apt-get -s dist-upgrade` output: `Inst name [current] (candidate origins [arch])`.
 pub fn parse_apt(text: &str) -> Vec<Pending> {
@@ -132,6 +156,8 @@ pub fn parse_apt(text: &str) -> Vec<Pending> {
             current,
             candidate,
             security,
+            advisory: None,
+            severity: None,
         });
     }
     out
@@ -202,13 +228,18 @@ async fn list(ctx: &TaskContext<'_>, m: Manager, args: &str) -> Result<Vec<Pendi
             };
             Ok(found
                 .into_iter()
-                .map(|(name, candidate)| Pending {
-                    security: security
+                .map(|(name, candidate)| {
+                    let fix = security
                         .iter()
-                        .any(|(n, v)| *n == name && candidate.ends_with(v.as_str())),
-                    current: current.get(&name).cloned(),
-                    name,
-                    candidate,
+                        .find(|f| f.name == name && candidate.ends_with(f.version.as_str()));
+                    Pending {
+                        security: fix.is_some(),
+                        advisory: fix.map(|f| f.advisory.clone()),
+                        severity: fix.and_then(|f| f.severity.clone()),
+                        current: current.get(&name).cloned(),
+                        name,
+                        candidate,
+                    }
                 })
                 .collect())
         }
@@ -228,9 +259,9 @@ async fn list(ctx: &TaskContext<'_>, m: Manager, args: &str) -> Result<Vec<Pendi
                 "LC_ALL=C zypper{args} --non-interactive --xmlout list-patches --category security"
             ))
             .await?;
-            for patch in updates_rpm::parse_zypper_security_patches(&p.stdout_text())
+            for (patch, severity) in updates_rpm::parse_zypper_security_patches(&p.stdout_text())
                 .into_iter()
-                .filter(|p| !p.starts_with('-'))
+                .filter(|(p, _)| !p.starts_with('-'))
             {
                 let info = run(format!(
                     "LC_ALL=C zypper{args} --non-interactive info -t patch {}",
@@ -238,10 +269,11 @@ async fn list(ctx: &TaskContext<'_>, m: Manager, args: &str) -> Result<Vec<Pendi
                 ))
                 .await?;
                 for name in updates_rpm::parse_zypper_patch_packages(&info.stdout_text()) {
-                    pending
-                        .iter_mut()
-                        .filter(|u| u.name == name)
-                        .for_each(|u| u.security = true);
+                    pending.iter_mut().filter(|u| u.name == name).for_each(|u| {
+                        u.security = true;
+                        u.advisory = Some(patch.clone());
+                        u.severity = severity.clone();
+                    });
                 }
             }
             Ok(pending)
@@ -249,26 +281,55 @@ async fn list(ctx: &TaskContext<'_>, m: Manager, args: &str) -> Result<Vec<Pendi
     }
 }
 
-/// Installs exactly `names`; returns whether the manager said a reboot is needed (zypper 102).
+/// How one package is asked for: `name` (the newest) or `name` at exactly one version, in the
+/// manager's own spelling (`name=1.2-3` for apt and zypper, `name-1.2-3` for dnf and yum).
+fn package_spec(m: Manager, name: &str, version: Option<&str>) -> String {
+    match (m, version) {
+        (_, None) => name.to_string(),
+        (Manager::Apt | Manager::Zypper, Some(v)) => format!("{name}={v}"),
+        (Manager::Dnf | Manager::Yum, Some(v)) => format!("{name}-{v}"),
+    }
+}
+
+/// Installs exactly `wanted` (a name, and the one version when pinned); returns whether the
+/// manager said a reboot is needed (zypper 102).
 async fn install(
     ctx: &TaskContext<'_>,
     m: Manager,
     args: &str,
-    names: &[String],
+    wanted: &[(String, Option<String>)],
 ) -> Result<bool, TaskResult> {
-    // Names come from the host's own package manager; one that would read as an option is refused.
-    let list = names
+    // Names come from the host's own package manager or the cycle's baseline; one that would read
+    // as an option is refused, and every word is quoted.
+    let list = wanted
         .iter()
-        .map(|n| crate::transport::name_arg(n))
-        .collect::<Result<Vec<_>, _>>()
+        .map(|(n, v)| {
+            crate::transport::name_arg(n)?;
+            if let Some(v) = v {
+                crate::transport::name_arg(v)?;
+            }
+            Ok(q(&package_spec(m, n, v.as_deref())))
+        })
+        .collect::<Result<Vec<_>, String>>()
         .map_err(|e| TaskResult::new(State::Failed, format!("not installed: {e}")))?
         .join(" ");
-    let cmd = match m {
-        Manager::Apt => format!(
+    let pinned = wanted.iter().any(|(_, v)| v.is_some());
+    let cmd = match (m, pinned) {
+        (Manager::Apt, _) => format!(
             "DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get{args} install -y -q --only-upgrade -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold {list}"
         ),
-        Manager::Dnf | Manager::Yum => format!("LC_ALL=C {}{args} -y upgrade {list}", m.command()),
-        Manager::Zypper => format!("LC_ALL=C zypper{args} --non-interactive update {list}"),
+        (Manager::Dnf | Manager::Yum, false) => {
+            format!("LC_ALL=C {}{args} -y upgrade {list}", m.command())
+        }
+        (Manager::Dnf | Manager::Yum, true) => {
+            format!("LC_ALL=C {}{args} -y install {list}", m.command())
+        }
+        (Manager::Zypper, false) => {
+            format!("LC_ALL=C zypper{args} --non-interactive update {list}")
+        }
+        (Manager::Zypper, true) => {
+            format!("LC_ALL=C zypper{args} --non-interactive install {list}")
+        }
     };
     for attempt in 0..2 {
         let o = ctx
@@ -459,20 +520,37 @@ impl Module for Updates {
                 .iter()
                 .map(|w| format!(" {}", q(w)))
                 .collect();
+            if p.refresh
+                && let Err(r) = refresh(ctx, manager, &args).await
+            {
+                return r;
+            }
             let mut pending = match list(ctx, manager, &args).await {
                 Ok(p) => p,
                 Err(r) => return r,
             };
             let mut seen = first_seen(ctx.previous, &pending, now);
             let (mut state, mut message) = judge(&pending, &seen, now, &p);
-            let wanted: Vec<&Pending> = pending
+            // Each wanted update and the version asked for (None: the newest).
+            let wanted: Vec<(&Pending, Option<&String>)> = pending
                 .iter()
-                .filter(|u| match p.apply {
-                    Apply::None => false,
-                    Apply::Security => u.security,
-                    Apply::All => true,
+                .filter_map(|u| {
+                    if !p.versions.is_empty() {
+                        // Pinned: only where the host is not at that version already.
+                        return p
+                            .versions
+                            .get(&u.name)
+                            .filter(|v| u.current.as_ref() != Some(*v))
+                            .map(|v| (u, Some(v)));
+                    }
+                    let yes = match p.apply {
+                        Apply::None => false,
+                        Apply::Security => u.security,
+                        Apply::All => true,
+                    };
+                    yes.then_some((u, None))
                 })
-                .filter(|u| !glob_any(&p.exclude, &u.name))
+                .filter(|(u, _)| !glob_any(&p.exclude, &u.name))
                 .collect();
             let mut changed: Vec<InstalledPackage> = Vec::new();
             let mut deferred = false;
@@ -487,7 +565,10 @@ impl Module for Updates {
                         wanted.len()
                     ));
                 } else {
-                    let names: Vec<String> = wanted.iter().map(|u| u.name.clone()).collect();
+                    let names: Vec<(String, Option<String>)> = wanted
+                        .iter()
+                        .map(|(u, v)| (u.name.clone(), v.cloned()))
+                        .collect();
                     reboot_said = match install(ctx, manager, &args, &names).await {
                         Ok(r) => r,
                         Err(r) => return r,
@@ -496,15 +577,30 @@ impl Module for Updates {
                         Ok(a) => a,
                         Err(r) => return r,
                     };
-                    for u in &wanted {
-                        if !after.iter().any(|a| a.name == u.name) {
-                            changed.push(InstalledPackage {
-                                name: u.name.clone(),
-                                from: u.current.clone(),
-                                to: u.candidate.clone(),
-                                security: u.security,
-                            });
+                    let mut wrong = Vec::new();
+                    for (u, v) in &wanted {
+                        let now_at = after.iter().find(|a| a.name == u.name);
+                        match (v, now_at) {
+                            // No update left: the package is at what was asked for.
+                            (_, None) => {}
+                            // Pinned and still an update (a newer one) pending: at the pin?
+                            (Some(v), Some(a)) if a.current.as_ref() == Some(*v) => {}
+                            (Some(v), Some(a)) => {
+                                wrong.push(format!(
+                                    "{} is at {} instead of {v}",
+                                    u.name,
+                                    a.current.as_deref().unwrap_or("no version")
+                                ));
+                                continue;
+                            }
+                            (None, Some(_)) => continue,
                         }
+                        changed.push(InstalledPackage {
+                            name: u.name.clone(),
+                            from: u.current.clone(),
+                            to: v.map_or_else(|| u.candidate.clone(), |v| v.clone()),
+                            security: u.security,
+                        });
                     }
                     seen = first_seen(ctx.previous, &after, now);
                     let (s, m) = judge(&after, &seen, now, &p);
@@ -514,6 +610,13 @@ impl Module for Updates {
                         s.max(State::Changed)
                     };
                     message = format!("installed {} of {}; {m}", changed.len(), wanted.len());
+                    if !wrong.is_empty() {
+                        state = State::Failed;
+                        message.push_str(&format!(
+                            "; not the version asked for: {}",
+                            wrong.join(", ")
+                        ));
+                    }
                     pending = after;
                 }
             }
@@ -559,8 +662,8 @@ impl Module for Updates {
                     .and_then(|v| v.as_str().map(String::from)),
                 pending: Some(pending.len() as u64),
                 pending_security: Some(pending.iter().filter(|u| u.security).count() as u64),
-                packages: serde_json::to_value(&pending).unwrap_or(Value::Null),
-                security_first_seen: serde_json::to_value(&seen).unwrap_or(Value::Null),
+                packages: pending,
+                security_first_seen: seen,
                 installed: changed,
                 deferred: Some(deferred),
                 reboot_required,

@@ -39,9 +39,19 @@ fn strip_arch(name_arch: &str) -> String {
         .unwrap_or_else(|| name_arch.to_string())
 }
 
+/// A package a security advisory fixes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecurityFix {
+    pub name: String,
+    /// version-release
+    pub version: String,
+    pub advisory: String,
+    /// `Important`, `Moderate`, ... (dnf prints it before `/Sec.`); None when it says only `Sec.`.
+    pub severity: Option<String>,
+}
+
 /// `dnf updateinfo list --security`: `ADVISORY  SEVERITY/Sec.  name-version-release.arch`.
-/// Returns (name, version-release) of each package a security advisory fixes.
-pub fn parse_security_list(text: &str) -> Vec<(String, String)> {
+pub fn parse_security_list(text: &str) -> Vec<SecurityFix> {
     text.lines()
         .filter(|l| !l.starts_with("Last metadata"))
         .filter_map(|l| {
@@ -53,7 +63,16 @@ pub fn parse_security_list(text: &str) -> Vec<(String, String)> {
             let nevr = strip_arch(nevra);
             let (rest, release) = nevr.rsplit_once('-')?;
             let (name, version) = rest.rsplit_once('-')?;
-            Some((name.to_string(), format!("{version}-{release}")))
+            let severity = fields[1]
+                .split_once('/')
+                .map(|(s, _)| s.to_string())
+                .filter(|s| !s.is_empty() && s != "None");
+            Some(SecurityFix {
+                name: name.to_string(),
+                version: format!("{version}-{release}"),
+                advisory: fields[0].to_string(),
+                severity,
+            })
         })
         .collect()
 }
@@ -106,13 +125,16 @@ pub fn parse_zypper_updates(xml: &str) -> Vec<Pending> {
                 current: a.get("edition-old").cloned(),
                 candidate: a.get("edition")?.clone(),
                 security: false,
+                advisory: None,
+                severity: None,
             })
         })
         .collect()
 }
 
-/// `zypper --xmlout list-patches --category security`: the names of needed security patches.
-pub fn parse_zypper_security_patches(xml: &str) -> Vec<String> {
+/// `zypper --xmlout list-patches --category security`: each needed security patch's name and
+/// severity.
+pub fn parse_zypper_security_patches(xml: &str) -> Vec<(String, Option<String>)> {
     xml_updates(xml)
         .into_iter()
         .filter(|a| {
@@ -120,7 +142,10 @@ pub fn parse_zypper_security_patches(xml: &str) -> Vec<String> {
                 && a.get("category").map(String::as_str) == Some("security")
         })
         .filter(|a| a.get("status").is_none_or(|s| s == "needed"))
-        .filter_map(|a| a.get("name").cloned())
+        .filter_map(|a| {
+            let severity = a.get("severity").filter(|s| !s.is_empty()).cloned();
+            a.get("name").cloned().map(|n| (n, severity))
+        })
         .collect()
 }
 
@@ -210,7 +235,15 @@ mod tests {
         let s = parse_security_list(include_str!(
             "../../tests/fixtures/dnf/updateinfo-list-security-4.14.txt"
         ));
-        assert_eq!(s, [("acme-agent".to_string(), "1.1-1".to_string())]);
+        assert_eq!(
+            s,
+            [SecurityFix {
+                name: "acme-agent".into(),
+                version: "1.1-1".into(),
+                advisory: "ACME-SA-2026:0042".into(),
+                severity: Some("Important".into()),
+            }]
+        );
         let v = parse_rpm_versions(include_str!("../../tests/fixtures/dnf/rpm-q-versions.txt"));
         assert_eq!(v.get("acme-agent").map(String::as_str), Some("1.0-1"));
         assert_eq!(
@@ -238,8 +271,11 @@ mod tests {
         ));
         assert_eq!(
             p,
-            ["ACME-SA-2026:0042"],
-            "the bugfix patch is not a security patch"
+            [(
+                "ACME-SA-2026:0042".to_string(),
+                Some("important".to_string())
+            )],
+            "the bugfix patch is not a security patch; the severity is kept"
         );
         let pk = parse_zypper_patch_packages(include_str!(
             "../../tests/fixtures/zypper/info-patch-1.14.txt"

@@ -335,6 +335,38 @@ pub async fn queue_missed(
     queue_tended_event(store, notify, inv, client, &[alert], &cause, &context, now).await
 }
 
+/// Queues the alert that a patch cycle halted (the MSP only: it decides what the client hears).
+#[allow(clippy::too_many_arguments)]
+pub async fn queue_patch_halt(
+    store: &Store,
+    notify: &Notify,
+    inv: &crate::inventory::Inventory,
+    client: &str,
+    cycle: i64,
+    ring: &str,
+    why: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    if !notify.wants_alerts() {
+        return Ok(0);
+    }
+    let alert = super::alerts::Alert {
+        client: client.to_string(),
+        host: "(patching)".into(),
+        check: format!("patch cycle {cycle}, ring {ring}"),
+        change: super::alerts::Change::Problem,
+        state: crate::modules::State::Critical,
+        previous: None,
+        detail: format!("the cycle is halted: {why}"),
+        tried: None,
+    };
+    let cause = format!("patch-halt:{client}:{cycle}:{ring}");
+    let context = format!(
+        "Patch cycle {cycle} of {client} halted at ring {ring}; no later ring is patched. See `tended patches status --client {client}`, then `tended patches resume` or `abandon`."
+    );
+    queue_tended_event(store, notify, inv, client, &[alert], &cause, &context, now).await
+}
+
 /// After a daemon run: the alerts (on change) and the run summary for webhooks that want runs.
 pub async fn after_run(
     store: &Store,

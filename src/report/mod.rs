@@ -6,6 +6,7 @@ pub mod evidence;
 pub mod forecast;
 mod history;
 pub mod i18n;
+pub mod patches;
 pub mod render;
 mod words;
 
@@ -186,6 +187,9 @@ pub struct Report {
     pub devices: Vec<Device>,
     pub actions: Vec<Action>,
     pub next_window: Option<String>,
+    /// The patch section (clients with a `patching:` policy): from the patch history, as
+    /// `tended patches compliance` computes it.
+    pub patches: Vec<Said>,
 }
 
 impl Report {
@@ -248,6 +252,18 @@ pub async fn build(
     let summarised = summarised && tasks.iter().any(|t| t.run_id == 0);
     let hosts = store.client_host_results(&client.id, from, to).await?;
     let mut report = assemble(client, from, to, now, tasks, &history, &hosts);
+    let mut names: Vec<String> = hosts.iter().map(|h| h.host.clone()).collect();
+    names.sort();
+    names.dedup();
+    report.patches = patches::section(
+        store,
+        &Words::new(client.language),
+        client,
+        &names,
+        from,
+        to,
+    )
+    .await?;
     if summarised {
         let w = Words::new(client.language);
         report
@@ -674,6 +690,7 @@ pub fn assemble(
         devices,
         actions,
         next_window,
+        patches: Vec::new(),
     }
 }
 

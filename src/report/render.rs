@@ -260,6 +260,22 @@ pub fn html_branded(r: &Report, msp: &str, brand: &Brand<'_>) -> String {
         );
     }
     h.push_str("</td></tr>");
+    if !r.patches.is_empty() {
+        let _ = write!(
+            h,
+            "<tr><td style=\"padding:8px 28px\"><h2 style=\"font-size:17px;margin:12px 0 6px 0\">{}</h2>",
+            esc(&w.get("patch-title"))
+        );
+        for s in &r.patches {
+            let _ = write!(
+                h,
+                "<p data-message=\"{}\" style=\"margin:6px 0;font-size:15px;line-height:1.5\">{}</p>",
+                s.message,
+                esc(&s.text)
+            );
+        }
+        h.push_str("</td></tr>");
+    }
     let _ = write!(
         h,
         "<tr><td style=\"padding:8px 28px\"><h2 style=\"font-size:17px;margin:12px 0 6px 0\">{}</h2><table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"border-collapse:collapse\">",
@@ -436,6 +452,12 @@ pub fn text(r: &Report, msp: &str) -> String {
     t.push('\n');
     for s in &r.summary {
         let _ = writeln!(t, "{}", s.text);
+    }
+    if !r.patches.is_empty() {
+        let _ = writeln!(t, "\n{}", w.get("patch-title"));
+        for s in &r.patches {
+            let _ = writeln!(t, "  {}", s.text);
+        }
     }
     let _ = writeln!(t, "\n{}", w.get("key-figures"));
     for (k, v) in key_figures(&w, r, false) {

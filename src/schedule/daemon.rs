@@ -263,6 +263,7 @@ impl Daemon {
         for (s, ser) in unserved {
             self.record_unserved(s, &ser, now, &live).await?;
         }
+        self.tick_patching(now).await?;
         self.prune_now_and_then(now);
         if super::reports::tick(&self.store, &loaded, self.started, &self.opts.name, now).await? > 0
         {
@@ -581,3 +582,6 @@ pub use super::process::run;
 
 #[path = "daemon_runs.rs"]
 mod runs;
+
+#[path = "daemon_patching.rs"]
+mod patching;

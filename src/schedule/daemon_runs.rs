@@ -161,7 +161,29 @@ impl Daemon {
             deadman(&s, "/start").await;
             let noop_task: runner::TaskCallback = Arc::new(|_, _| {});
             let noop_host: runner::HostCallback = Arc::new(|_| {});
-            match runner::run(pb, &loaded.inv, &store, &opts, noop_task, noop_host).await {
+            // A run that could not start only because every database connection was busy has
+            // recorded nothing yet: it is started again (three tries over ~30 s) rather than lost.
+            let mut tries = 0u32;
+            let started = loop {
+                let r = runner::run(
+                    pb,
+                    &loaded.inv,
+                    &store,
+                    &opts,
+                    noop_task.clone(),
+                    noop_host.clone(),
+                )
+                .await;
+                match r {
+                    Err(runner::RunError::Store(e)) if e.is_busy() && tries < 3 => {
+                        tries += 1;
+                        tracing::warn!(schedule = %s.name, client = %series_id, try_ = tries, "the database is busy; starting the run again shortly");
+                        tokio::time::sleep(Duration::from_secs(5 * u64::from(tries))).await;
+                    }
+                    r => break r,
+                }
+            };
+            match started {
                 Ok(outcome) => {
                     let _ = store
                         .update_slot(

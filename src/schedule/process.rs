@@ -56,7 +56,9 @@ pub async fn run(config: PathBuf, opts: DaemonOptions) -> anyhow::Result<()> {
         .url()
         .map_err(|e| anyhow::anyhow!("database: {e}"))?;
     let loaded = Loaded::load(cfg).map_err(|d| anyhow::anyhow!("{d}"))?;
-    let store = Store::open(&url).await.context("opening the database")?;
+    let store = Store::open_for(&url, loaded.cfg.max_runs)
+        .await
+        .context("opening the database")?;
     let token: super::status::SharedToken = Default::default();
     set_status_token(&loaded, &token).map_err(|e| anyhow::anyhow!(e))?;
     let listen = loaded.cfg.status_listen;

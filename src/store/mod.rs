@@ -17,6 +17,7 @@ use crate::modules::{State, TaskResult};
 pub mod archive;
 pub mod nodes;
 pub mod outbox;
+pub mod patches;
 pub mod report;
 pub mod retention;
 pub mod status;
@@ -47,6 +48,12 @@ impl StoreError {
             StoreError::Query(e) | StoreError::Open { source: e, .. } => disk_full(e),
             _ => false,
         }
+    }
+
+    /// Whether the store was only busy (no pooled connection came free in time): the statement
+    /// never ran, so trying it again later is safe.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Query(sqlx::Error::PoolTimedOut))
     }
 }
 
@@ -306,8 +313,17 @@ pub struct HistoryFilter {
 }
 
 impl Store {
-    /// Opens (creating a SQLite file if needed) and migrates.
+    /// Opens (creating a SQLite file if needed) and migrates, with the default pool (4 SQLite
+    /// connections, 8 PostgreSQL).
     pub async fn open(url: &str) -> Result<Store, StoreError> {
+        Store::open_for(url, 0).await
+    }
+
+    /// Opens for a daemon that runs up to `runs` runs at once: each run writes its results through
+    /// its own connection, so a PostgreSQL pool gets one per run plus room for the scheduler,
+    /// the outbox and pruning, at most 24 (three daemons stay inside PostgreSQL's default 100
+    /// connections; SQLite has one writer whatever the pool).
+    pub async fn open_for(url: &str, runs: usize) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let (url, backend) = normalize_url(url);
         let shown = redact_url(&url);
@@ -319,7 +335,11 @@ impl Store {
             None => None,
         };
         let mut opts = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .max_connections(if backend == Backend::Sqlite {
+                4
+            } else {
+                (runs as u32 + 4).clamp(8, 24)
+            })
             .acquire_timeout(Duration::from_secs(10));
         if backend == Backend::Sqlite {
             opts = opts.after_connect(|conn, _| {
@@ -461,6 +481,14 @@ impl Store {
                 .bind(t.check_id.as_deref())
                 .execute(&mut *tx)
                 .await?;
+                // Patch history is observed from every `updates` result in the same
+                // transaction: what is stored as a result is what the history says.
+                if t.module == "updates" {
+                    let data: crate::model::data::UpdatesData =
+                        crate::model::data::read(&t.result.data);
+                    let at = t.started_at + chrono::Duration::milliseconds(t.duration_ms as i64);
+                    patches::observe(tx, &r.client, &r.host, run_id, &data, at).await?;
+                }
             }
         }
         Ok(())

@@ -12,6 +12,7 @@ mod daemon;
 mod modules;
 mod nodes;
 mod notify;
+mod patches;
 mod report;
 mod report_german;
 mod report_truth;

@@ -241,3 +241,30 @@ subject-no-data = keine Ergebnisse in diesem Zeitraum
 ## Ergebnisse älter als `retention.results` bleiben als Tageszusammenfassungen je Prüfung.
 history-summarised = Ergebnisse vor dem { $since } sind als Tageszusammenfassungen gespeichert: Die Prüfungen und Verläufe oben berücksichtigen sie, die Wartungsläufe werden ab dem { $since } gezählt.
 history-summarised-all = Die Ergebnisse dieses Zeitraums sind nur als Tageszusammenfassungen gespeichert: Die Prüfungen und Verläufe oben stammen daraus, die Zahl der Wartungsläufe ist nicht mehr bekannt.
+
+## Der Patch-Abschnitt (Kunden mit einer Patch-Richtlinie). $share ist ein abgerundeter Prozentwert.
+
+patch-title = Patches
+patch-no-data = Für Ihre Server wurden noch keine Patchdaten erfasst; wie aktuell sie sind, können wir daher noch nicht sagen.
+patch-share = Anteil Ihrer Server, die am Ende des Zeitraums vollständig gepatcht waren: { $share } (von { $hosts } mit Patchdaten; zurückgestellte Updates ausgenommen).
+patch-sla-security = { $met } von { $due } in diesem Zeitraum fälligen Sicherheitsupdates { $met ->
+        [one] wurde
+       *[other] wurden
+    } innerhalb der vereinbarten { $days } Tage installiert.
+patch-sla-other = { $met } von { $due } in diesem Zeitraum fälligen weiteren Updates { $met ->
+        [one] wurde
+       *[other] wurden
+    } innerhalb der vereinbarten { $days } Tage installiert.
+patch-overdue = { $count ->
+        [one] Ein Update ist
+       *[other] { $count } Updates sind
+    } über der vereinbarten Frist: { $packages }.
+patch-waiting = { $count ->
+        [one] Ein Update wartet
+       *[other] { $count } Updates warten
+    } auf eine Entscheidung, bevor wir { $count ->
+        [one] es
+       *[other] sie
+    } installieren: { $packages }.
+patch-held-decision = { $package } ist per Entscheidung zurückgestellt ({ $who }, { $date }): { $reason }.
+patch-held-policy = { $package } ist laut vereinbarter Wartungsrichtlinie zurückgestellt und wird nicht automatisch installiert.

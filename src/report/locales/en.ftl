@@ -236,3 +236,36 @@ subject-no-data = no results in this period
 ## Results older than `retention.results` are kept as daily summaries per check.
 history-summarised = Results before { $since } are kept as daily summaries: the checks and trends above include them, while runs are counted from { $since } on.
 history-summarised-all = The results of this period are kept as daily summaries only: the checks and trends above come from them, but the number of runs is no longer known.
+
+## The patch section (clients with a patch policy). $share is a percentage, floored.
+
+patch-title = Patching
+patch-no-data = No patch data has been recorded for your servers yet, so we cannot say yet how up to date they are.
+patch-share = At the end of the period { $share } of your servers were fully patched ({ $hosts } with patch data; held updates aside).
+patch-sla-security = { $met } of { $due } security { $due ->
+        [one] update
+       *[other] updates
+    } due in this period { $met ->
+        [one] was
+       *[other] were
+    } installed within the agreed { $days } days.
+patch-sla-other = { $met } of { $due } other { $due ->
+        [one] update
+       *[other] updates
+    } due in this period { $met ->
+        [one] was
+       *[other] were
+    } installed within the agreed { $days } days.
+patch-overdue = { $count ->
+        [one] One update is
+       *[other] { $count } updates are
+    } past the agreed time: { $packages }.
+patch-waiting = { $count ->
+        [one] One update waits
+       *[other] { $count } updates wait
+    } for a decision before we install { $count ->
+        [one] it
+       *[other] them
+    }: { $packages }.
+patch-held-decision = { $package } is held by decision ({ $who }, { $date }): { $reason }.
+patch-held-policy = { $package } is held by the agreed maintenance policy and is not installed automatically.
