@@ -143,11 +143,26 @@ pub async fn report(a: ReportArgs) -> Result<u8> {
             .client_tasks(&client.id, from, to)
             .await
             .map_err(|e| invalid(format!("error: {e}")))?;
-        let csv = report::evidence::csv(&rows);
+        // Every patch decision and cycle step of the period beside the results (installations
+        // are in the `updates` results themselves).
+        let e = |e: crate::store::StoreError| invalid(format!("error: {e}"));
+        let decisions = store.decisions(&client.id).await.map_err(e)?;
+        let mut cycles = Vec::new();
+        for c in store.cycles(&client.id).await.map_err(e)? {
+            let events = store.cycle_events(c.id).await.map_err(e)?;
+            cycles.push((c, events));
+        }
+        let extra = report::evidence::patch_lines(&decisions, &cycles, from, to);
+        let csv = report::evidence::csv_with(&rows, &extra);
         match &a.out {
             Some(out) => {
                 write_private(out, &csv)?;
-                outln!("{} results written to {}", rows.len(), out.display());
+                outln!(
+                    "{} results and {} patch decisions and cycle steps written to {}",
+                    rows.len(),
+                    extra.len(),
+                    out.display()
+                );
             }
             None => out!("{csv}"),
         }

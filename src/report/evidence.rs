@@ -122,26 +122,115 @@ fn role(r: Role) -> &'static str {
 
 /// The CSV of `rows`, oldest first, with a header.
 pub fn csv(rows: &[TaskRow]) -> String {
+    csv_with(rows, &[])
+}
+
+/// One line of the export that is not a task result: a patch decision or a cycle's step.
+#[derive(Debug, Clone)]
+pub struct Extra {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub run: Option<i64>,
+    pub check: String,
+    pub role: &'static str,
+    pub state: String,
+    pub summary: String,
+    pub evidence: String,
+}
+
+/// Every decision and cycle step of a client in `[from, to)`, as export lines.
+pub fn patch_lines(
+    decisions: &[crate::model::patch::Decision],
+    cycles: &[(
+        crate::model::patch::Cycle,
+        Vec<crate::model::patch::CycleEvent>,
+    )],
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> Vec<Extra> {
+    let mut out: Vec<Extra> = decisions
+        .iter()
+        .filter(|d| d.at >= from && d.at < to)
+        .map(|d| Extra {
+            at: d.at,
+            run: None,
+            check: format!("patch decision: {}", d.package),
+            role: "decision",
+            state: d.kind.as_str().to_string(),
+            summary: d.reason.clone(),
+            evidence: format!(
+                "{} {} by {}: {}",
+                d.kind.as_str(),
+                d.package,
+                d.by,
+                d.reason
+            ),
+        })
+        .collect();
+    for (c, events) in cycles {
+        for e in events.iter().filter(|e| e.at >= from && e.at < to) {
+            let baseline: Vec<String> =
+                c.baseline.iter().map(|(p, v)| format!("{p} {v}")).collect();
+            out.push(Extra {
+                at: e.at,
+                run: e.run_id,
+                check: format!("patch cycle {} ring {}", c.id, e.ring),
+                role: "cycle",
+                state: c.state.as_str().to_string(),
+                summary: e.what.clone(),
+                evidence: if baseline.is_empty() {
+                    String::new()
+                } else {
+                    format!("baseline {}", baseline.join(", "))
+                },
+            });
+        }
+    }
+    out
+}
+
+/// The CSV of `rows` and `extra`, oldest first, with a header.
+pub fn csv_with(rows: &[TaskRow], extra: &[Extra]) -> String {
+    let mut lines: Vec<(chrono::DateTime<chrono::Utc>, [String; 9])> = rows
+        .iter()
+        .map(|t| {
+            (
+                t.at,
+                [
+                    t.at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                    t.run_id.to_string(),
+                    t.host.clone(),
+                    t.check.clone(),
+                    t.module.clone(),
+                    role(t.role).to_string(),
+                    t.state.as_str().to_string(),
+                    t.message.lines().next().unwrap_or("").to_string(),
+                    evidence(t),
+                ],
+            )
+        })
+        .collect();
+    lines.extend(extra.iter().map(|e| {
+        (
+            e.at,
+            [
+                e.at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                e.run.map(|r| r.to_string()).unwrap_or_default(),
+                String::new(),
+                e.check.clone(),
+                "patching".to_string(),
+                e.role.to_string(),
+                e.state.clone(),
+                e.summary.lines().next().unwrap_or("").to_string(),
+                e.evidence.clone(),
+            ],
+        )
+    }));
+    // Stable: results of one moment keep their recorded order.
+    lines.sort_by_key(|(at, _)| *at);
     let mut out = String::from(HEADER);
     out.push('\n');
-    for t in rows {
-        let summary = t.message.lines().next().unwrap_or("");
-        let line = [
-            t.at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            t.run_id.to_string(),
-            t.host.clone(),
-            t.check.clone(),
-            t.module.clone(),
-            role(t.role).to_string(),
-            t.state.as_str().to_string(),
-            summary.to_string(),
-            evidence(t),
-        ]
-        .iter()
-        .map(|f| field(f))
-        .collect::<Vec<_>>()
-        .join(",");
-        out.push_str(&line);
+    for (_, l) in lines {
+        out.push_str(&l.iter().map(|f| field(f)).collect::<Vec<_>>().join(","));
         out.push('\n');
     }
     out

@@ -367,6 +367,30 @@ fn the_broad_ring_gets_exactly_the_pilots_versions_and_holds_are_never_installed
     let human = text(&patches(&s, &["compliance", "--period", "7d"]));
     assert!(human.contains("2 updates held by decision"), "{human}");
 
+    // The evidence export holds the decision, the cycle's steps and the installations.
+    let csv = text(&tended(
+        s.fleet.path(),
+        &[
+            "report",
+            "--client",
+            "acme",
+            "-i",
+            "inv",
+            "--db",
+            "t.db",
+            "--evidence",
+        ],
+    ));
+    assert!(
+        csv.contains("hold acme-held by ana: the vendor asks to wait"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("patch cycle 1 ring broad") && csv.contains("baseline acme-tool 2.0-1"),
+        "{csv}"
+    );
+    assert!(csv.contains("installed acme-tool 1.0-1 -> 2.0-1"), "{csv}");
+
     // The client report's patch section comes from the same figures.
     let report = json(&tended(
         s.fleet.path(),
