@@ -188,7 +188,10 @@ fn setup(tool_v2_postinst: Option<&str>) -> Setup {
         apt(&args, &["install", "-y", "-q", "acme-tool", "acme-held"]);
         assert_eq!(installed(&root, "acme-tool"), "1.0-1");
         hosts.push_str(&host_entry(name, s, &fleet.key));
-        hosts.push_str(&format!("    vars:\n      apt_args: \"{args}\"\n"));
+        hosts.push_str(&format!(
+            "    known_hosts: {}/known_hosts\n    vars:\n      apt_args: \"{args}\"\n",
+            work.display()
+        ));
         roots.push((name.clone(), root));
     }
     std::fs::write(units.join("acme-tool"), "active\n").expect("unit");
@@ -571,4 +574,99 @@ fn patch_commands_refuse_what_they_cannot_use() {
         ],
     );
     assert_eq!(out.status.code(), Some(4));
+}
+
+/// The daemon takes the cycle's steps itself, one per client and hour; with two daemons on one
+/// database each step is taken once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_daemons_take_each_cycle_step_once() {
+    use chrono::TimeZone;
+    use std::sync::{Arc, Mutex};
+    let s = setup(None);
+    publish(
+        &s.repo,
+        &[
+            ("acme-tool", "1.0-1"),
+            ("acme-tool", "2.0-1"),
+            ("acme-held", "1.0-1"),
+        ],
+    );
+    let d = s.fleet.path();
+    std::fs::write(
+        d.join("tended.yml"),
+        "inventory: inv\ndatabase: t.db\nschedules: []\n",
+    )
+    .expect("config");
+    std::fs::write(
+        d.join("other.yml"),
+        "inventory: inv\ndatabase: t.db\nschedules: []\nstatus: {listen: \"127.0.0.1:0\"}\n",
+    )
+    .expect("config");
+    let t0 = chrono::Utc
+        .with_ymd_and_hms(2026, 12, 6, 2, 10, 0)
+        .single()
+        .expect("time");
+    let clock = Arc::new(FakeClock(Mutex::new(t0)));
+    let mut a = daemon_with(d, "tended.yml", clock.clone(), "node-a").await;
+    let mut b = daemon_with(d, "other.yml", clock.clone(), "node-b").await;
+    let settle = |x: &tended::schedule::daemon::Daemon| x.busy();
+    a.tick().await.expect("tick a");
+    b.tick().await.expect("tick b");
+    for _ in 0..600 {
+        if !settle(&a) && !settle(&b) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        installed(&root(&s, "web1"), "acme-tool"),
+        "2.0-1",
+        "the pilot was patched by a daemon"
+    );
+    assert_eq!(installed(&root(&s, "web2"), "acme-tool"), "1.0-1");
+    // The same hour again: nothing more.
+    a.tick().await.expect("tick a");
+    b.tick().await.expect("tick b");
+    let cycles = a.store().cycles("acme").await.expect("cycles");
+    assert_eq!(cycles.len(), 1);
+    let events = a.store().cycle_events(cycles[0].id).await.expect("events");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.what.starts_with("cycle started"))
+            .count(),
+        1,
+        "{events:?}"
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.what.starts_with("ring patched"))
+            .count(),
+        1,
+        "{events:?}"
+    );
+    // The next hour, the broad ring (delay 0s) is taken by one of them.
+    clock.set(t0 + chrono::Duration::hours(1));
+    b.tick().await.expect("tick b");
+    a.tick().await.expect("tick a");
+    for _ in 0..600 {
+        if !settle(&a) && !settle(&b) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        installed(&root(&s, "web2"), "acme-tool"),
+        "2.0-1",
+        "the broad ring got the baseline"
+    );
+    let cycles = a.store().cycles("acme").await.expect("cycles");
+    assert_eq!(
+        cycles[0].state,
+        tended::model::patch::CycleState::Done,
+        "{cycles:?}"
+    );
+    a.drain().await.expect("drain a");
+    b.drain().await.expect("drain b");
 }
