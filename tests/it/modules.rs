@@ -6,7 +6,7 @@ use std::process::Command;
 
 use crate::common::*;
 
-fn tasks(out: &std::process::Output, host_name: &str) -> Vec<serde_json::Value> {
+pub(crate) fn tasks(out: &std::process::Output, host_name: &str) -> Vec<serde_json::Value> {
     host(&json(out), host_name)["tasks"]
         .as_array()
         .expect("tasks")
@@ -665,7 +665,7 @@ fn http_checks_status_body_and_latency_from_the_runner() {
 /// A host with a local RPM repository (updates, a security advisory, a package not installed) and
 /// install roots of the test's own for dnf and zypper, holding the old versions: the fleet and the
 /// `extra_args` that point each manager at them.
-fn rpm_host() -> (Fleet, String, String) {
+pub(crate) fn rpm_host() -> (Fleet, String, String) {
     for (program, package) in [
         ("rpmbuild", "rpm"),
         ("createrepo_c", "createrepo-c"),
