@@ -25,6 +25,7 @@ mod systemd;
 mod template;
 pub mod updates;
 pub mod updates_rpm;
+mod updates_tools;
 
 use std::time::Duration;
 

@@ -749,7 +749,12 @@ fn dnf_and_zypper_install_exactly_the_pinned_version() {
     for task in &t {
         // Warning, not changed: acme-agent's security update is still pending (not pinned).
         assert_eq!(task["state"], "warning", "{task:#}");
-        assert!(task["message"].as_str().is_some_and(|m| m.starts_with("installed 1 of 1")), "{task:#}");
+        assert!(
+            task["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("installed 1 of 1")),
+            "{task:#}"
+        );
         assert_eq!(
             task["data"]["installed"],
             serde_json::json!([{"name": "acme-tools", "from": "2.0-1", "to": "2.1-1", "security": false}]),
