@@ -228,7 +228,7 @@ async fn decide(d: DecideArgs, kind: DecisionKind, now: DateTime<Utc>) -> Result
         ));
     }
     for p in &d.packages {
-        if crate::transport::name_arg(p).is_err() || p.trim().is_empty() {
+        if !crate::patch::is_package_token(p) {
             return Err(invalid(format!("error: `{p}` is not a package name")));
         }
     }

@@ -330,10 +330,12 @@ async fn pilot_pins(
     let records = store.patch_records(client).await?;
     let decisions = store.decisions(client).await?;
     let mut votes: BTreeMap<&str, BTreeMap<&str, (usize, DateTime<Utc>)>> = BTreeMap::new();
-    for r in records
-        .iter()
-        .filter(|r| r.closed.is_none() && hosts.contains(&r.host))
-    {
+    for r in records.iter().filter(|r| {
+        r.closed.is_none()
+            && hosts.contains(&r.host)
+            && super::is_package_token(&r.package)
+            && super::is_package_token(&r.version)
+    }) {
         if matches!(
             standing(policy, &decisions, &r.package, r.class, now),
             Standing::Approved { .. }
@@ -367,6 +369,18 @@ fn playbook(
 ) -> Result<crate::playbook::Playbook, CycleError> {
     let mut tasks = Vec::new();
     if let Some(pins) = pins {
+        // Names and versions come from the hosts: only package-shaped tokens enter the playbook
+        // (whose strings are templates), so no host can inject a template, option or word.
+        if let Some((p, v)) = pins
+            .iter()
+            .find(|(p, v)| !super::is_package_token(p) || !super::is_package_token(v))
+        {
+            return Err(CycleError::Playbook(format!(
+                "a host reported `{}` `{}`, which is not a package name and version; nothing was installed (see `tended patches pending`)",
+                p.escape_debug(),
+                v.escape_debug()
+            )));
+        }
         let r = policy.rings.iter().find(|r| r.name == ring);
         let mut params = json!({
             "refresh": true,
@@ -560,4 +574,58 @@ pub async fn decide(
     };
     store.save_cycle(&c, &event, now).await?;
     Ok(Some(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> PatchPolicy {
+        PatchPolicy {
+            rings: vec![super::super::policy::Ring {
+                name: "pilot".into(),
+                hosts: "all".into(),
+                reboot: Default::default(),
+                serial: Some(1),
+            }],
+            delay: std::time::Duration::ZERO,
+            approve: Default::default(),
+            hold: vec![],
+            sla_security: std::time::Duration::from_secs(86_400),
+            sla_other: std::time::Duration::from_secs(86_400),
+            checks: vec!["nginx".into()],
+            manager: None,
+            extra_args: None,
+        }
+    }
+
+    #[test]
+    fn a_hostile_version_never_reaches_the_playbook() {
+        let p = policy();
+        for (name, version) in [
+            ("openssl", "{{ lookup('env', 'HOME') }}"),
+            ("{% for x in y %}", "1"),
+            ("openssl", "1 --allow-downgrades"),
+            ("-oAPT::Get::x=1", "1"),
+        ] {
+            let pins = BTreeMap::from([(name.to_string(), version.to_string())]);
+            let e = playbook(&p, "acme", "pilot", Some(&pins))
+                .err()
+                .expect("refused");
+            assert!(
+                e.to_string().contains("not a package name and version"),
+                "{e}"
+            );
+        }
+        let pins = BTreeMap::from([("openssl".to_string(), "3.0.15-1~deb12u1".to_string())]);
+        let pb = playbook(&p, "acme", "pilot", Some(&pins)).expect("builds");
+        let text = &pb.source.text;
+        assert!(text.contains("\"openssl\": \"3.0.15-1~deb12u1\""), "{text}");
+        assert!(
+            text.contains("\"serial\": 1")
+                && text.contains("nginx is active")
+                && text.contains("failed_units"),
+            "{text}"
+        );
+    }
 }

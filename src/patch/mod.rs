@@ -12,6 +12,18 @@ use serde::Serialize;
 use crate::model::patch::{Decision, DecisionKind, PatchClass};
 use policy::PatchPolicy;
 
+/// Whether `s` can be a package name or version as apt, dnf and zypper write them: letters,
+/// digits and `. + - ~ : _ ^ @`, not starting with `-`, at most 256 characters. Names and versions
+/// come from the hosts; a cycle puts only such tokens into the playbooks it builds, so a host
+/// cannot smuggle a template (`{{ ... }}`), an option or a shell word into them.
+pub fn is_package_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 256
+        && !s.starts_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".+-~:_^@".contains(c))
+}
+
 /// Why a package is held.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "by")]
@@ -89,5 +101,54 @@ pub fn standing(
             None if policy.auto_approves(class) => Standing::Approved { decision: None },
             None => Standing::Waiting,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_package_token;
+    use proptest::prelude::*;
+
+    #[test]
+    fn real_names_and_versions_pass_and_hostile_ones_do_not() {
+        for ok in [
+            "openssl",
+            "libssl3",
+            "g++-12",
+            "1:2.38-4+deb12u1",
+            "3.0.15-1~deb12u1",
+            "python3.11",
+            "kernel-core",
+            "2.1-1.el9_4",
+        ] {
+            assert!(is_package_token(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "{{ secret }}",
+            "{% raw %}",
+            "-oDir=/",
+            "a b",
+            "a;rm -rf /",
+            "x$(id)",
+            "a\nb",
+            "a'b",
+            "a\"b",
+            "a/b",
+        ] {
+            assert!(!is_package_token(bad), "{bad:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn a_token_never_holds_template_shell_or_option_syntax(s in "\\PC{0,40}") {
+            if is_package_token(&s) {
+                let template = s.contains("{{") || s.contains("{%");
+                prop_assert!(!template && !s.starts_with('-'), "{:?}", s);
+                let shell = s.chars().any(|c| " '\"$`;|&<>(){}[]*?!#\\/\n\t".contains(c));
+                prop_assert!(!shell, "{:?}", s);
+            }
+        }
     }
 }
