@@ -609,9 +609,9 @@ mod tests {
             ("-oAPT::Get::x=1", "1"),
         ] {
             let pins = BTreeMap::from([(name.to_string(), version.to_string())]);
-            let e = playbook(&p, "acme", "pilot", Some(&pins))
-                .err()
-                .expect("refused");
+            let Err(e) = playbook(&p, "acme", "pilot", Some(&pins)) else {
+                panic!("{name} {version} was accepted");
+            };
             assert!(
                 e.to_string().contains("not a package name and version"),
                 "{e}"
