@@ -459,12 +459,44 @@ fn a_pilot_whose_service_fails_after_patching_halts_the_cycle() {
         ],
     );
 
-    let first = step(&s);
+    // Through the daemon's config, so the halt is alerted to the MSP.
+    std::fs::write(
+        s.fleet.path().join("tended.yml"),
+        "inventory: inv\ndatabase: t.db\nmail: {server: \"127.0.0.1:9\", tls: none, from: noc@msp.example}\nalerts: {to: [noc@msp.example], client_contacts: false}\nschedules: []\n",
+    )
+    .expect("config");
+    let first = tended(
+        s.fleet.path(),
+        &[
+            "patches",
+            "cycle",
+            "--client",
+            "acme",
+            "--config",
+            "tended.yml",
+        ],
+    );
     assert_eq!(
         first.status.code(),
         Some(2),
         "a halt is a failure: {}",
         text(&first)
+    );
+    let outbox = json(&tended(
+        s.fleet.path(),
+        &["outbox", "--config", "tended.yml", "--all", "--json"],
+    ));
+    let alerts = outbox.as_array().expect("outbox");
+    assert_eq!(alerts.len(), 1, "the MSP is alerted once: {outbox:#}");
+    assert_eq!(
+        (alerts[0]["kind"].as_str(), alerts[0]["recipient"].as_str()),
+        (Some("alert"), Some("noc@msp.example"))
+    );
+    assert!(
+        alerts[0]["subject"]
+            .as_str()
+            .is_some_and(|t| t.contains("CRITICAL Acme Dental")),
+        "{outbox:#}"
     );
     let said = text(&first);
     assert!(
