@@ -292,6 +292,16 @@ impl DaemonConfig {
         if let Err(e) = self.database.url() {
             diags.push(src.diag(Pos { line: 1, col: 1 }, format!("database: {e}")));
         }
+        // A patch policy whose ring selects no host would fail every cycle step.
+        for c in &inv.clients {
+            if let Some(p) = &c.patching
+                && let Err(e) = crate::patch::cycle::ring_hosts(&inv, c, p)
+            {
+                diags.push(Diagnostic::file_level(&c.file, format!("`patching`: {e}")).help(
+                    "each ring's `hosts:` must select at least one host of the client that no earlier ring took",
+                ));
+            }
+        }
         if diags.is_empty() {
             Ok(inv)
         } else {

@@ -599,6 +599,18 @@ fn patch_commands_refuse_what_they_cannot_use() {
     );
     assert_eq!(out.status.code(), Some(4));
     assert!(text(&out).contains("nothere"), "{}", text(&out));
+    std::fs::write(
+        dir.path().join("tended.yml"),
+        "inventory: inv\ndatabase: t.db\nschedules: []\n",
+    )
+    .expect("config");
+    let out = tended(dir.path(), &["check-config", "--config", "tended.yml"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(
+        text(&out).contains("acme.yml") && text(&out).contains("nothere"),
+        "{}",
+        text(&out)
+    );
     let out = tended(
         dir.path(),
         &[
