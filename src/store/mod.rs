@@ -819,6 +819,13 @@ impl Store {
 mod tests {
     use super::*;
 
+    #[test]
+    fn only_a_busy_pool_is_worth_starting_a_run_again_for() {
+        assert!(StoreError::Query(sqlx::Error::PoolTimedOut).is_busy());
+        assert!(!StoreError::Query(sqlx::Error::RowNotFound).is_busy());
+        assert!(!StoreError::Corrupt("x".into()).is_busy());
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_new_store_is_private_and_concurrent_first_opens_do_not_race() {
         use std::os::unix::fs::PermissionsExt;
