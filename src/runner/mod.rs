@@ -116,6 +116,9 @@ pub enum RunError {
     Pattern(#[from] crate::inventory::pattern::PatternError),
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// The run could not even be recorded as started: nothing ran, so starting it again is safe.
+    #[error("{0}")]
+    NotStarted(StoreError),
     #[error("the pattern selects no host{0}")]
     NoHosts(String),
 }
@@ -300,7 +303,8 @@ pub async fn run(
             opts.check_mode,
             started_at,
         )
-        .await?;
+        .await
+        .map_err(RunError::NotStarted)?;
     let names: Vec<&str> = plan
         .iter()
         .flatten()
@@ -479,7 +483,21 @@ pub async fn run(
     };
     // The run's own row is small: it may still fit where the results did not. If it cannot be
     // written either, the run stays `running` and the next start marks it interrupted.
-    if let Err(e) = store.finish_run(run_id, &state).await {
+    // A busy database (every pooled connection taken on a large night) is waited out: the run
+    // has happened, and its end must be recorded, not the run repeated.
+    let mut finished = store.finish_run(run_id, &state).await;
+    let mut wait = Duration::from_secs(1);
+    for _ in 0..5 {
+        match &finished {
+            Err(e) if e.is_busy() => {
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+                finished = store.finish_run(run_id, &state).await;
+            }
+            _ => break,
+        }
+    }
+    if let Err(e) = finished {
         tracing::error!(error = %e, run = run_id, "cannot record the end of the run");
         if !matches!(state, RunState::Unrecorded { .. }) {
             return Err(e.into());

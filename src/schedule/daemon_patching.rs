@@ -83,7 +83,7 @@ impl Daemon {
                         (SlotState::Failed, e.to_string())
                     }
                 };
-                let _ = store.update_slot(&slot, state, None, Some(&reason)).await;
+                super::runs::settle_slot(&store, &slot, state, None, Some(&reason)).await;
             });
             self.running.insert(key, handle);
         }

@@ -129,25 +129,25 @@ impl Daemon {
                 at,
             };
             let Some(pb) = loaded.playbooks.get(&s.playbook) else {
-                let _ = store
-                    .update_slot(
-                        &slot,
-                        crate::model::SlotState::Failed,
-                        None,
-                        Some("the playbook is not loaded"),
-                    )
-                    .await;
+                settle_slot(
+                    &store,
+                    &slot,
+                    crate::model::SlotState::Failed,
+                    None,
+                    Some("the playbook is not loaded"),
+                )
+                .await;
                 return;
             };
             if reason.is_some() {
-                let _ = store
-                    .update_slot(
-                        &slot,
-                        crate::model::SlotState::Running,
-                        None,
-                        reason.as_deref(),
-                    )
-                    .await;
+                settle_slot(
+                    &store,
+                    &slot,
+                    crate::model::SlotState::Running,
+                    None,
+                    reason.as_deref(),
+                )
+                .await;
             }
             let opts = RunOptions {
                 limit: Some(ser.pattern.clone()),
@@ -175,7 +175,9 @@ impl Daemon {
                 )
                 .await;
                 match r {
-                    Err(runner::RunError::Store(e)) if e.is_busy() && tries < 3 => {
+                    // Only a run that was never recorded as started: one that ran is never
+                    // run again, whatever failed after.
+                    Err(runner::RunError::NotStarted(e)) if e.is_busy() && tries < 3 => {
                         tries += 1;
                         tracing::warn!(schedule = %s.name, client = %series_id, try_ = tries, "the database is busy; starting the run again shortly");
                         tokio::time::sleep(Duration::from_secs(5 * u64::from(tries))).await;
@@ -185,14 +187,14 @@ impl Daemon {
             };
             match started {
                 Ok(outcome) => {
-                    let _ = store
-                        .update_slot(
-                            &slot,
-                            crate::model::SlotState::Ran,
-                            Some(outcome.run_id),
-                            None,
-                        )
-                        .await;
+                    settle_slot(
+                        &store,
+                        &slot,
+                        crate::model::SlotState::Ran,
+                        Some(outcome.run_id),
+                        None,
+                    )
+                    .await;
                     deadman(
                         &s,
                         if outcome.exit_code() == 0 {
@@ -222,14 +224,14 @@ impl Daemon {
                     }
                 }
                 Err(e) => {
-                    let _ = store
-                        .update_slot(
-                            &slot,
-                            crate::model::SlotState::Failed,
-                            None,
-                            Some(&e.to_string()),
-                        )
-                        .await;
+                    settle_slot(
+                        &store,
+                        &slot,
+                        crate::model::SlotState::Failed,
+                        None,
+                        Some(&e.to_string()),
+                    )
+                    .await;
                     deadman(&s, "/fail").await;
                     tracing::error!(schedule = %s.name, error = %e, "run could not start");
                 }
@@ -282,5 +284,31 @@ pub(super) async fn deadman(s: &Schedule, suffix: &str) {
     {
         // reqwest's error names the URL: log it without, and only the host of the ping URL.
         tracing::warn!(schedule = %s.name, url = %ping.shown(), error = %e.without_url(), "dead-man's switch ping failed");
+    }
+}
+
+/// Records what became of a slot, trying again when the database is busy or briefly gone: a run
+/// that finished must not leave its slot `running` because one update could not get a connection
+/// (seen at 50,000 hosts). Gives up after about a minute, with an error in the log.
+pub(super) async fn settle_slot(
+    store: &Store,
+    slot: &SlotKey<'_>,
+    state: crate::model::SlotState,
+    run_id: Option<i64>,
+    reason: Option<&str>,
+) {
+    let mut wait = Duration::from_secs(1);
+    for attempt in 1..=6 {
+        match store.update_slot(slot, state, run_id, reason).await {
+            Ok(()) => return,
+            Err(e) if attempt < 6 => {
+                tracing::warn!(schedule = %slot.schedule, series = %slot.series, error = %e, "cannot record the slot yet; trying again");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            Err(e) => {
+                tracing::error!(schedule = %slot.schedule, series = %slot.series, error = %e, "cannot record what became of the slot");
+            }
+        }
     }
 }

@@ -322,7 +322,8 @@ impl Store {
     /// Opens for a daemon that runs up to `runs` runs at once: each run writes its results through
     /// its own connection, so a PostgreSQL pool gets one per run plus room for the scheduler,
     /// the outbox and pruning, at most 24 (three daemons stay inside PostgreSQL's default 100
-    /// connections; SQLite has one writer whatever the pool).
+    /// connections; SQLite has one writer whatever the pool). A daemon waits up to 30 s for a
+    /// connection (a command 10 s): a busy night queues, it does not fail.
     pub async fn open_for(url: &str, runs: usize) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let (url, backend) = normalize_url(url);
@@ -340,7 +341,7 @@ impl Store {
             } else {
                 (runs as u32 + 4).clamp(8, 24)
             })
-            .acquire_timeout(Duration::from_secs(10));
+            .acquire_timeout(Duration::from_secs(if runs > 0 { 30 } else { 10 }));
         if backend == Backend::Sqlite {
             opts = opts.after_connect(|conn, _| {
                 Box::pin(async move {
