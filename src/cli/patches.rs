@@ -269,14 +269,9 @@ struct PendingPackage {
 async fn pending(w: &Where, json: bool, now: DateTime<Utc>) -> Result<u8> {
     let (o, client) = open(w).await?;
     let pol = policy(&client)?;
-    let records = o
+    let (records, decisions) = o
         .store
-        .patch_records(&client.id)
-        .await
-        .map_err(|e| invalid(format!("error: {e}")))?;
-    let decisions = o
-        .store
-        .decisions(&client.id)
+        .patch_history(&client.id)
         .await
         .map_err(|e| invalid(format!("error: {e}")))?;
     let mut by: BTreeMap<&str, Vec<&crate::model::patch::PatchRecord>> = BTreeMap::new();
@@ -409,14 +404,9 @@ async fn figures(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<compliance::Compliance> {
-    let records = o
+    let (records, decisions) = o
         .store
-        .patch_records(&client.id)
-        .await
-        .map_err(|e| invalid(format!("error: {e}")))?;
-    let decisions = o
-        .store
-        .decisions(&client.id)
+        .patch_history(&client.id)
         .await
         .map_err(|e| invalid(format!("error: {e}")))?;
     let hosts: Vec<String> = o

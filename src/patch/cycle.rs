@@ -327,8 +327,7 @@ async fn pilot_pins(
     hosts: &[String],
     now: DateTime<Utc>,
 ) -> Result<BTreeMap<String, String>, CycleError> {
-    let records = store.patch_records(client).await?;
-    let decisions = store.decisions(client).await?;
+    let (records, decisions) = store.patch_history(client).await?;
     let mut votes: BTreeMap<&str, BTreeMap<&str, (usize, DateTime<Utc>)>> = BTreeMap::new();
     for r in records.iter().filter(|r| {
         r.closed.is_none()

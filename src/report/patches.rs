@@ -21,8 +21,7 @@ pub async fn section(
     let Some(policy) = &client.patching else {
         return Ok(Vec::new());
     };
-    let records = store.patch_records(&client.id).await?;
-    let decisions = store.decisions(&client.id).await?;
+    let (records, decisions) = store.patch_history(&client.id).await?;
     let c = compliance::compute(&client.id, policy, &records, &decisions, hosts, from, to);
     Ok(sentences(w, client, policy, &c, &decisions, &records, to))
 }

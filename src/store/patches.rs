@@ -216,6 +216,17 @@ impl Store {
         rows.iter().map(record).collect()
     }
 
+    /// What compliance and standing are computed from: every version seen and every decision.
+    pub async fn patch_history(
+        &self,
+        client: &str,
+    ) -> Result<(Vec<PatchRecord>, Vec<Decision>), StoreError> {
+        Ok((
+            self.patch_records(client).await?,
+            self.decisions(client).await?,
+        ))
+    }
+
     /// Records an engineer's decision about packages, all in one transaction.
     pub async fn record_decisions(
         &self,
