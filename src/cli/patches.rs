@@ -373,21 +373,29 @@ async fn compliance_cmd(
     if json {
         outln!("{}", serde_json::to_string_pretty(&c).unwrap_or_default());
     } else if csv {
-        outln!("host,fully_patched,pending,overdue,held,due,met");
+        outln!(
+            "host,fully_patched,pending,overdue,held,due,met,mean_days_to_patch,worst_days_to_patch"
+        );
         for h in &c.hosts {
             let fp = match h.fully_patched {
                 Some(true) => "yes",
                 Some(false) => "no",
                 None => "not known",
             };
+            let days = |s: Option<f64>| {
+                s.map(|s| format!("{:.1}", s / 86_400.0))
+                    .unwrap_or_default()
+            };
             outln!(
-                "{},{fp},{},{},{},{},{}",
+                "{},{fp},{},{},{},{},{},{},{}",
                 csv_field(&h.host),
                 h.pending,
                 h.overdue,
                 h.held,
                 h.due,
-                h.met
+                h.met,
+                days(h.mean_time_to_patch),
+                days(h.worst_time_to_patch.map(|s| s as f64))
             );
         }
     } else {

@@ -51,6 +51,9 @@ pub struct HostCompliance {
     /// SLA attainment of this host's updates due in the period (all classes).
     pub due: usize,
     pub met: usize,
+    /// Over this host's updates resolved in the period, in seconds.
+    pub mean_time_to_patch: Option<f64>,
+    pub worst_time_to_patch: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -122,6 +125,8 @@ pub fn compute(
                     held: 0,
                     due: 0,
                     met: 0,
+                    mean_time_to_patch: None,
+                    worst_time_to_patch: None,
                 },
             )
         })
@@ -140,6 +145,8 @@ pub fn compute(
                 held: 0,
                 due: 0,
                 met: 0,
+                mean_time_to_patch: None,
+                worst_time_to_patch: None,
             });
         h.fully_patched.get_or_insert(true);
         if matches!(r.closed, Some((_, Closed::Superseded)))
@@ -195,6 +202,18 @@ pub fn compute(
         }
         if let Some(t) = resolved_in {
             ttp.push(((t - r.exposed_since).num_seconds(), r));
+        }
+    }
+    for h in per_host.values_mut() {
+        let mine: Vec<i64> = ttp
+            .iter()
+            .filter(|(_, r)| r.host == h.host)
+            .map(|(s, _)| *s)
+            .collect();
+        if !mine.is_empty() {
+            h.mean_time_to_patch =
+                Some(mine.iter().map(|s| *s as f64).sum::<f64>() / mine.len() as f64);
+            h.worst_time_to_patch = mine.iter().max().copied();
         }
     }
     let known: Vec<&HostCompliance> = per_host

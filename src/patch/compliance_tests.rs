@@ -194,6 +194,11 @@ fn a_month_of_known_history_gives_the_known_figures() {
         "no data is not known, not patched"
     );
     assert_eq!((by_host["web1"].due, by_host["web1"].met), (3, 2));
+    // web1: 9 d, 35 d and 1 d; web2 patched nothing; db1 nginx in 10 d.
+    assert_eq!(by_host["web1"].mean_time_to_patch, Some(15.0 * 86_400.0));
+    assert_eq!(by_host["web1"].worst_time_to_patch, Some(35 * 86_400));
+    assert_eq!(by_host["web2"].mean_time_to_patch, None);
+    assert_eq!(by_host["db1"].worst_time_to_patch, Some(10 * 86_400));
     assert_eq!(c.fully_patched_share, Some(2.0 / 3.0));
 
     assert_eq!(c.overdue.len(), 1);

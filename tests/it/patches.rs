@@ -357,7 +357,7 @@ fn the_broad_ring_gets_exactly_the_pilots_versions_and_holds_are_never_installed
     );
     let csv = text(&patches(&s, &["compliance", "--period", "7d", "--csv"]));
     assert!(
-        csv.contains("host,fully_patched,pending,overdue,held,due,met\n"),
+        csv.contains("host,fully_patched,pending,overdue,held,due,met,mean_days_to_patch,worst_days_to_patch\n"),
         "{csv}"
     );
     assert!(
