@@ -56,6 +56,23 @@ pub struct HostCompliance {
     pub worst_time_to_patch: Option<i64>,
 }
 
+impl HostCompliance {
+    /// A host before any of its records is read: no data, nothing counted.
+    fn empty(host: &str) -> HostCompliance {
+        HostCompliance {
+            host: host.to_string(),
+            fully_patched: None,
+            pending: 0,
+            overdue: 0,
+            held: 0,
+            due: 0,
+            met: 0,
+            mean_time_to_patch: None,
+            worst_time_to_patch: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClassFigures {
     pub class: PatchClass,
@@ -114,22 +131,7 @@ pub fn compute(
 ) -> Compliance {
     let mut per_host: BTreeMap<&str, HostCompliance> = hosts
         .iter()
-        .map(|h| {
-            (
-                h.as_str(),
-                HostCompliance {
-                    host: h.clone(),
-                    fully_patched: None,
-                    pending: 0,
-                    overdue: 0,
-                    held: 0,
-                    due: 0,
-                    met: 0,
-                    mean_time_to_patch: None,
-                    worst_time_to_patch: None,
-                },
-            )
-        })
+        .map(|h| (h.as_str(), HostCompliance::empty(h)))
         .collect();
     let mut classes: BTreeMap<PatchClass, (usize, usize)> = BTreeMap::new();
     let (mut overdue, mut held, mut pending) = (Vec::new(), Vec::new(), Vec::new());
@@ -137,17 +139,7 @@ pub fn compute(
     for r in records.iter().filter(|r| r.first_seen < to) {
         let h = per_host
             .entry(r.host.as_str())
-            .or_insert_with(|| HostCompliance {
-                host: r.host.clone(),
-                fully_patched: None,
-                pending: 0,
-                overdue: 0,
-                held: 0,
-                due: 0,
-                met: 0,
-                mean_time_to_patch: None,
-                worst_time_to_patch: None,
-            });
+            .or_insert_with(|| HostCompliance::empty(&r.host));
         h.fully_patched.get_or_insert(true);
         if matches!(r.closed, Some((_, Closed::Superseded)))
             && r.closed.is_some_and(|(t, _)| t < to)
