@@ -189,6 +189,9 @@ pub async fn show(a: ShowArgs) -> Result<u8> {
                     .unwrap_or_default()
             )
         );
+        if let Some(session) = &h.session {
+            outln!("  {}", safe(&session.describe()));
+        }
         for t in &h.tasks {
             let ignored = if t.ignored { " (ignored)" } else { "" };
             outln!(

@@ -542,6 +542,21 @@ pub fn summary(o: &RunOutcome) -> String {
             out.push_str(&format!("{who} / {line}\n"));
         }
     }
+    // A host where the driver could not start still ran its tasks, each on a channel of its own:
+    // said once per reason, so the slower path is never silent.
+    let mut fallbacks: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for h in &o.hosts {
+        if let Some(crate::model::Session::PerTask { reason }) = &h.session {
+            fallbacks.entry(reason).or_default().push(&h.host);
+        }
+    }
+    for (reason, hosts) in fallbacks {
+        out.push_str(&format!(
+            "\nnote: one SSH channel per task on {}: {}\n",
+            hosts.join(", "),
+            super::terminal_safe(reason)
+        ));
+    }
     let mut counts = std::collections::BTreeMap::new();
     for h in &o.hosts {
         *counts.entry(h.state).or_insert(0) += 1;

@@ -319,7 +319,8 @@ pub fn inventory_schema() -> Value {
         "become_password_file": secret_ref,
         "jump": {"description": "Bastion: user@host:port, or a mapping", "anyOf": [{"type": "string"}, {"type": "object", "additionalProperties": false, "required": ["address"], "properties": {"address": {"type": "string"}, "port": {"type": "integer"}, "user": {"type": "string"}, "key_file": {"type": "string"}}}]},
         "host_key_checking": {"enum": ["strict", "accept-new"]},
-        "known_hosts": {"type": "string"}
+        "known_hosts": {"type": "string"},
+        "driver": {"type": "boolean", "description": "Run every task through one remote shell (default true); false: one SSH channel per task"}
     });
     let mut host_props = connection.as_object().cloned().unwrap_or_default();
     host_props.insert(

@@ -163,6 +163,8 @@ pub struct SshTarget {
     pub host_key_checking: Option<HostKeyChecking>,
     pub known_hosts: Option<PathBuf>,
     pub r#become: Become,
+    /// `driver: false`: one SSH channel per task instead of one remote shell for all.
+    pub driver: Option<bool>,
 }
 
 /// Inline secrets are refused: they would end up in git.
@@ -447,6 +449,7 @@ fn connection(vars: &Map<String, Value>, name: &str, base: &Path) -> Result<Conn
             .or(ssh.known_hosts)
             .map(|k| expand_path(&k, base)),
         r#become,
+        driver: flag(vars, "tended_driver")?,
     })))
 }
 

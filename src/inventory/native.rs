@@ -40,6 +40,7 @@ pub(crate) const CONNECTION_KEYS: &[(&str, &str)] = &[
     ("jump", "tended_jump"),
     ("host_key_checking", "tended_host_key_checking"),
     ("known_hosts", "tended_known_hosts"),
+    ("driver", "tended_driver"),
 ];
 
 pub(crate) fn parse(src: &Source, node: &Node) -> (RawClient, Vec<Diagnostic>) {

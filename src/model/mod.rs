@@ -10,7 +10,7 @@ pub mod run;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use run::{HostReport, RunOrigin, RunState, TaskRecord, Trigger, outcome};
+pub use run::{HostReport, RunOrigin, RunState, Session, TaskRecord, Trigger, outcome};
 
 /// The state of one task result. Checks use the Nagios severities; actions ok/changed/failed.
 /// Ordered from best to worst, so the worst of several is their maximum.

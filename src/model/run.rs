@@ -1,7 +1,7 @@
 //! What a run produces: typed states with their timestamps, as the store records them.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Role, State, TaskResult};
 
@@ -172,6 +172,32 @@ pub struct HostReport {
     pub started_at: DateTime<Utc>,
     pub ended_at: DateTime<Utc>,
     pub tasks: Vec<TaskRecord>,
+    /// How the tasks reached the host; None when it was never reached (or for older runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<Session>,
+}
+
+/// How a host's tasks reached it, kept with its results so a fallback is never silent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Session {
+    /// One remote shell (tended's driver) ran every task over one SSH channel.
+    Driver,
+    /// Every task opened its own SSH channel, and why (the driver could not start, or is off).
+    PerTask { reason: String },
+    /// Tasks ran on this machine, without SSH.
+    Local,
+}
+
+impl Session {
+    /// One line for the run's output and `tended show`.
+    pub fn describe(&self) -> String {
+        match self {
+            Session::Driver => "one remote session ran every task".into(),
+            Session::PerTask { reason } => format!("one SSH channel per task: {reason}"),
+            Session::Local => "ran on this machine".into(),
+        }
+    }
 }
 
 impl HostReport {

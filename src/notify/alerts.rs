@@ -691,6 +691,7 @@ mod tests {
             started_at: t0,
             ended_at: t0,
             tasks: Vec::new(),
+            session: None,
         };
         let tasks: std::collections::BTreeSet<String> = ["Disk space".to_string()].into();
         let pb = RunPlaybook {
@@ -722,6 +723,7 @@ mod tests {
             reason: None,
             started_at: DateTime::UNIX_EPOCH,
             ended_at: DateTime::UNIX_EPOCH,
+            session: None,
             tasks: vec![
                 rec(0, "Disk space", "disk", State::Critical, true),
                 role_rec(

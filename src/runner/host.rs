@@ -438,6 +438,7 @@ pub(super) async fn run_play_on_host(
         started_at,
         ended_at: started_at,
         tasks: Vec::new(),
+        session: None,
     };
     let become_password = match host
         .connection
@@ -488,6 +489,7 @@ pub(super) async fn run_play_on_host(
                 report.state = State::Unreachable;
                 report.reason = Some(format!("gathering facts: {e}"));
                 report.ended_at = Utc::now();
+                report.session = run.transport.session();
                 return report;
             }
         }
@@ -579,6 +581,7 @@ pub(super) async fn run_play_on_host(
         report.state = State::Ok;
     }
     report.ended_at = Utc::now();
+    report.session = run.transport.session();
     report
 }
 

@@ -256,6 +256,7 @@ async fn reap(
                 started_at,
                 ended_at: Utc::now(),
                 tasks: Vec::new(),
+                session: None,
             }
         }
     };
@@ -415,6 +416,7 @@ pub async fn run(
                                 started_at,
                                 ended_at: now,
                                 tasks: Vec::new(),
+                                session: None,
                             }
                         }
                     }
@@ -452,6 +454,7 @@ pub async fn run(
                     started_at: now,
                     ended_at: now,
                     tasks: Vec::new(),
+                    session: None,
                 };
                 on_host(&report);
                 let _ = tx.send(report).await;

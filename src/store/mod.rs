@@ -441,8 +441,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         for r in reports {
             let row = sqlx::query(
-                "INSERT INTO host_results (run_id, client, host, state, reason, started_at, ended_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                "INSERT INTO host_results (run_id, client, host, state, reason, started_at, ended_at, session) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
             )
             .bind(run_id)
             .bind(&r.client)
@@ -451,6 +451,7 @@ impl Store {
             .bind(r.reason.as_deref())
             .bind(ms(r.started_at))
             .bind(ms(r.ended_at))
+            .bind(r.session.as_ref().and_then(|s| serde_json::to_string(s).ok()))
             .fetch_one(&mut *tx)
             .await?;
             let host_id: i64 = row.try_get(0)?;
@@ -810,6 +811,10 @@ impl Store {
                 started_at: time(h.try_get("started_at")?)?,
                 ended_at: time(h.try_get("ended_at")?)?,
                 tasks: records,
+                // Written by tended itself; a value it cannot read is shown as not known.
+                session: h
+                    .try_get::<Option<String>, _>("session")?
+                    .and_then(|s| serde_json::from_str(&s).ok()),
             });
         }
         Ok(Some(RunDetail { run, results }))

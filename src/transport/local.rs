@@ -70,6 +70,10 @@ async fn gated_stderr(
 }
 
 impl Transport for Local {
+    fn session(&self) -> Option<crate::model::Session> {
+        Some(crate::model::Session::Local)
+    }
+
     fn exec<'a>(&'a self, req: ExecRequest) -> BoxFuture<'a, Result<ExecOutput, TransportError>> {
         Box::pin(async move {
             let wire = req.wire(false)?;

@@ -3,9 +3,11 @@
 //! Every module talks to a host only through `Transport::exec`, so each module works the same over
 //! SSH and locally, and tests can drive modules against either.
 
+pub(crate) mod driver;
 pub mod known_hosts;
 pub mod local;
 pub mod ssh;
+mod ssh_auth;
 pub mod sudo;
 
 use std::future::Future;
@@ -162,6 +164,10 @@ pub trait Transport: Send + Sync {
     /// Closes the connection politely (no-op for local).
     fn close<'a>(&'a self) -> BoxFuture<'a, ()> {
         Box::pin(async {})
+    }
+    /// How tasks reach the host (driver or one channel each), once the first task ran.
+    fn session(&self) -> Option<crate::model::Session> {
+        None
     }
     /// Opens the connection again in place (after the host rebooted); later commands use the new one.
     fn reconnect<'a>(&'a self) -> BoxFuture<'a, Result<(), TransportError>> {

@@ -1,20 +1,23 @@
-//! SSH transport over russh: one connection per host, shared by all of that host's tasks.
+//! SSH transport over russh: one connection per host, shared by all of that host's tasks, which run
+//! through one remote shell (`driver.rs`) or, where it cannot start, on a channel each.
 //!
 //! Host keys are checked strictly against known_hosts by default; authentication tries the key file,
 //! then ssh-agent, then the default identities, then a password from a secret. Every network step has
 //! a timeout: russh has none of its own for connect or auth.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use russh::client::{self, AuthResult, Handle};
-use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey};
+use russh::client::{self, Handle};
+use russh::keys::HashAlg;
 use russh::{ChannelMsg, Sig};
 use tokio::sync::Semaphore;
 
+use super::driver::{Driver, Ran, StartError};
 use super::known_hosts::{self, HostKeyStatus};
+use super::ssh_auth::authenticate;
+pub use super::ssh_auth::key_file_problem;
 use super::sudo::GateStep;
 use super::{BoxFuture, ExecOutput, ExecRequest, Transport, TransportError, push_capped};
 use crate::inventory::{HostKeyChecking, Jump, Secret, SshTarget};
@@ -28,6 +31,8 @@ pub struct SshOptions {
     pub known_hosts: PathBuf,
     /// OpenSSH allows 10 sessions per connection by default and russh does not queue: stay below.
     pub max_channels: usize,
+    /// Run every task through one remote shell (the driver); off: one channel per task.
+    pub driver: bool,
 }
 
 impl Default for SshOptions {
@@ -38,6 +43,7 @@ impl Default for SshOptions {
             host_key_checking: HostKeyChecking::Strict,
             known_hosts: default_known_hosts(),
             max_channels: 8,
+            driver: true,
         }
     }
 }
@@ -50,7 +56,7 @@ pub fn default_known_hosts() -> PathBuf {
 }
 
 /// One host key decision's context; the verdict's reason is kept for the error message.
-struct Checker {
+pub(super) struct Checker {
     name: String,
     known_hosts: PathBuf,
     mode: HostKeyChecking,
@@ -59,9 +65,6 @@ struct Checker {
 
 /// Serialises accept-new appends from many hosts connecting at once.
 static KNOWN_HOSTS_WRITE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-/// Decrypted keys, shared by every host that uses the same key file.
-static KEY_CACHE: LazyLock<Mutex<HashMap<PathBuf, Arc<PrivateKey>>>> =
-    LazyLock::new(Default::default);
 
 impl Checker {
     fn refuse(&self, reason: String) -> Result<bool, russh::Error> {
@@ -145,6 +148,16 @@ pub struct SshConnection {
     target: SshTarget,
     opts: SshOptions,
     channels: Semaphore,
+    driver: tokio::sync::Mutex<DriverSlot>,
+    /// What the run says about how tasks reached this host.
+    note: Mutex<Option<crate::model::Session>>,
+}
+
+/// The driver of this connection: not started yet, running, or not possible on this host.
+enum DriverSlot {
+    Untried,
+    Ready(Driver),
+    Off,
 }
 
 struct Session {
@@ -153,7 +166,7 @@ struct Session {
     _jump: Option<Handle<Checker>>,
 }
 
-fn unreachable(msg: impl Into<String>) -> TransportError {
+pub(super) fn unreachable(msg: impl Into<String>) -> TransportError {
     TransportError::Unreachable(msg.into())
 }
 
@@ -185,13 +198,13 @@ fn config(opts: &SshOptions, known_types: &[String]) -> Arc<client::Config> {
     })
 }
 
-struct Endpoint<'a> {
-    address: &'a str,
-    port: u16,
-    user: String,
-    key_file: Option<&'a Path>,
-    key_passphrase: Option<&'a Secret>,
-    password: Option<&'a Secret>,
+pub(super) struct Endpoint<'a> {
+    pub(super) address: &'a str,
+    pub(super) port: u16,
+    pub(super) user: String,
+    pub(super) key_file: Option<&'a Path>,
+    pub(super) key_passphrase: Option<&'a Secret>,
+    pub(super) password: Option<&'a Secret>,
 }
 
 impl SshConnection {
@@ -207,13 +220,27 @@ impl SshConnection {
         if let Some(k) = &target.known_hosts {
             opts.known_hosts = k.clone();
         }
+        if let Some(d) = target.driver {
+            opts.driver = d;
+        }
         let session = establish(target, &opts).await?;
-        let channels = Semaphore::new(opts.max_channels);
+        // The driver holds one channel for the connection's life.
+        let channels = Semaphore::new(opts.max_channels.saturating_sub(1).max(1));
+        let driver = tokio::sync::Mutex::new(if opts.driver {
+            DriverSlot::Untried
+        } else {
+            DriverSlot::Off
+        });
+        let note = Mutex::new((!opts.driver).then(|| crate::model::Session::PerTask {
+            reason: "the driver is turned off for this host (`driver: false`)".into(),
+        }));
         Ok(SshConnection {
             session: tokio::sync::RwLock::new(session),
             target: target.clone(),
             opts,
             channels,
+            driver,
+            note,
         })
     }
 }
@@ -346,163 +373,77 @@ async fn open(
     Ok(handle)
 }
 
-/// Why a private key file cannot be used, or None: it is missing, or others can read it (OpenSSH
-/// refuses such keys too). `inventory` names where key_file is set, for the fix.
-pub fn key_file_problem(
-    path: &Path,
-    meta: std::io::Result<std::fs::Metadata>,
-    inventory: &str,
-) -> Option<String> {
-    use std::os::unix::fs::PermissionsExt;
-    match meta {
-        Err(e) => Some(format!(
-            "key file {}: {e}; fix key_file (ansible_ssh_private_key_file) in {inventory}",
-            path.display()
-        )),
-        Ok(m) if m.permissions().mode() & 0o077 != 0 => Some(format!(
-            "key file {} is readable by others (mode {:o}); run `chmod 600 {}`",
-            path.display(),
-            m.permissions().mode() & 0o777,
-            path.display()
-        )),
-        Ok(_) => None,
-    }
-}
-
-/// Loads a private key once per file, refusing files others can read (as OpenSSH does).
-async fn load_key(
-    path: &Path,
-    passphrase: Option<&Secret>,
-) -> Result<Arc<PrivateKey>, TransportError> {
-    if let Some(k) = KEY_CACHE.lock().ok().and_then(|c| c.get(path).cloned()) {
-        return Ok(k);
-    }
-    if let Some(problem) = key_file_problem(path, tokio::fs::metadata(path).await, "the inventory")
-    {
-        return Err(unreachable(problem));
-    }
-    let pass = passphrase
-        .map(Secret::resolve)
-        .transpose()
-        .map_err(unreachable)?;
-    let owned = path.to_path_buf();
-    let key = tokio::task::spawn_blocking(move || russh::keys::load_secret_key(&owned, pass.as_ref().map(|p| p.expose())))
-        .await
-        .map_err(|e| unreachable(format!("loading key failed: {e}")))?
-        .map_err(|e| {
-            let hint = if passphrase.is_none() { " (if the key is encrypted, set key_passphrase_env to the variable holding its passphrase)" } else { "" };
-            unreachable(format!("cannot load key file {}: {e}{hint}", path.display()))
-        })?;
-    let key = Arc::new(key);
-    if let Ok(mut c) = KEY_CACHE.lock() {
-        c.insert(path.to_path_buf(), key.clone());
-    }
-    Ok(key)
-}
-
-/// The signature hash for an RSA key (the server's best), None for other key types.
-async fn rsa_hash(handle: &Handle<Checker>, key: &PublicKey) -> Option<HashAlg> {
-    if key.algorithm().is_rsa() {
-        handle
-            .best_supported_rsa_hash()
-            .await
-            .ok()
-            .flatten()
-            .flatten()
-    } else {
-        None
-    }
-}
-
-async fn try_key(
-    handle: &mut Handle<Checker>,
-    user: &str,
-    key: Arc<PrivateKey>,
-) -> Result<bool, TransportError> {
-    let hash = rsa_hash(handle, key.public_key()).await;
-    let res = handle
-        .authenticate_publickey(user, PrivateKeyWithHashAlg::new(key, hash))
-        .await
-        .map_err(|e| unreachable(format!("authentication failed: {e}")))?;
-    Ok(matches!(res, AuthResult::Success))
-}
-
-async fn authenticate(
-    handle: &mut Handle<Checker>,
-    ep: &Endpoint<'_>,
-) -> Result<(), TransportError> {
-    let user = ep.user.as_str();
-    let mut tried = Vec::new();
-    if let Some(path) = ep.key_file {
-        let key = load_key(path, ep.key_passphrase).await?;
-        if try_key(handle, user, key).await? {
-            return Ok(());
+impl SshConnection {
+    fn set_note(&self, note: crate::model::Session) {
+        if let Ok(mut n) = self.note.lock() {
+            *n = Some(note);
         }
-        tried.push(format!("key {}", path.display()));
-    } else {
-        if std::env::var_os("SSH_AUTH_SOCK").is_some() && try_agent(handle, user).await {
-            return Ok(());
-        }
-        let home = std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_default();
-        for name in ["id_ed25519", "id_ecdsa", "id_rsa"] {
-            let path = home.join(".ssh").join(name);
-            if path.exists()
-                && let Ok(key) = load_key(&path, ep.key_passphrase).await
-            {
-                if try_key(handle, user, key).await? {
-                    return Ok(());
+    }
+
+    /// Runs a task through the driver; None: run it on a channel of its own (the driver is off,
+    /// could not start here, is busy with another task, or refused this one).
+    async fn via_driver(&self, req: &ExecRequest) -> Option<Result<ExecOutput, TransportError>> {
+        let mut slot = self.driver.try_lock().ok()?;
+        let session = self.session.read().await;
+        if let DriverSlot::Untried = *slot {
+            let ch = match session.handle.channel_open_session().await {
+                Ok(ch) => ch,
+                Err(e) if session.handle.is_closed() => {
+                    return Some(Err(unreachable(format!("connection lost: {e}"))));
                 }
-                tried.push(format!("key {}", path.display()));
+                Err(e) => {
+                    self.driver_unavailable(
+                        &mut slot,
+                        format!("the server refused a session channel for it: {e}"),
+                    );
+                    return None;
+                }
+            };
+            match Driver::start(ch, self.opts.connect_timeout).await {
+                Ok(d) => {
+                    *slot = DriverSlot::Ready(d);
+                    self.set_note(crate::model::Session::Driver);
+                }
+                Err(StartError::Lost(e)) => return Some(Err(e)),
+                Err(StartError::Unavailable(why)) => {
+                    self.driver_unavailable(&mut slot, why);
+                    return None;
+                }
+            }
+        }
+        let DriverSlot::Ready(driver) = &mut *slot else {
+            return None;
+        };
+        let closed = || session.handle.is_closed();
+        match driver.run(req, &closed).await {
+            Ran::Done(r) => Some(r),
+            Ran::Ended(r) => {
+                *slot = DriverSlot::Untried;
+                Some(r)
+            }
+            Ran::Refused(why) => {
+                tracing::info!(host = %self.target.address, %why, "the driver refused a task; it runs on its own channel");
+                None
             }
         }
     }
-    if let Some(secret) = ep.password {
-        let pw = secret.resolve().map_err(unreachable)?;
-        let res = handle
-            .authenticate_password(user, pw.expose())
-            .await
-            .map_err(|e| unreachable(format!("password authentication failed: {e}")))?;
-        if matches!(res, AuthResult::Success) {
-            return Ok(());
-        }
-        tried.push(format!("password from {secret}"));
-    }
-    Err(unreachable(format!(
-        "authentication as `{user}` on {}:{} was refused (tried: {}); check the user and that the public key is in the host's authorized_keys",
-        ep.address,
-        ep.port,
-        if tried.is_empty() {
-            "no key or password was configured".to_string()
-        } else {
-            tried.join(", ")
-        }
-    )))
-}
 
-async fn try_agent(handle: &mut Handle<Checker>, user: &str) -> bool {
-    let Ok(mut agent) = russh::keys::agent::client::AgentClient::connect_env().await else {
-        return false;
-    };
-    let Ok(ids) = agent.request_identities().await else {
-        return false;
-    };
-    for id in ids {
-        let key: PublicKey = id.public_key().into_owned();
-        let hash = rsa_hash(handle, &key).await;
-        if let Ok(AuthResult::Success) = handle
-            .authenticate_publickey_with(user, key, hash, &mut agent)
-            .await
-        {
-            return true;
-        }
+    fn driver_unavailable(&self, slot: &mut DriverSlot, reason: String) {
+        tracing::warn!(host = %self.target.address, %reason, "the driver could not start: one SSH channel per task");
+        *slot = DriverSlot::Off;
+        self.set_note(crate::model::Session::PerTask {
+            reason: format!("the driver could not start: {reason}"),
+        });
     }
-    false
-}
 
-impl SshConnection {
     async fn run(&self, req: &ExecRequest) -> Result<ExecOutput, TransportError> {
+        if let Some(result) = self.via_driver(req).await {
+            return result;
+        }
+        self.run_on_channel(req).await
+    }
+
+    async fn run_on_channel(&self, req: &ExecRequest) -> Result<ExecOutput, TransportError> {
         let _permit = self
             .channels
             .acquire()
@@ -608,8 +549,17 @@ impl Transport for SshConnection {
         Box::pin(async move { self.run(&req).await })
     }
 
+    fn session(&self) -> Option<crate::model::Session> {
+        self.note.lock().ok().and_then(|n| n.clone())
+    }
+
     fn close<'a>(&'a self) -> BoxFuture<'a, ()> {
         Box::pin(async move {
+            if let DriverSlot::Ready(d) =
+                std::mem::replace(&mut *self.driver.lock().await, DriverSlot::Off)
+            {
+                d.stop().await;
+            }
             let _ = self
                 .session
                 .read()
@@ -624,6 +574,11 @@ impl Transport for SshConnection {
         Box::pin(async move {
             let fresh = establish(&self.target, &self.opts).await?;
             *self.session.write().await = fresh;
+            // The old driver went with the old connection; the next task starts one anew.
+            let mut slot = self.driver.lock().await;
+            if !matches!(*slot, DriverSlot::Off) {
+                *slot = DriverSlot::Untried;
+            }
             Ok(())
         })
     }

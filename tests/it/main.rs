@@ -9,6 +9,7 @@ mod ansible;
 mod auth;
 mod cli;
 mod daemon;
+mod driver;
 mod modules;
 mod nodes;
 mod notify;

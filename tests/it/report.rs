@@ -151,6 +151,7 @@ async fn figures_sentences_forecast_and_mail_safe_html() {
                     started_at: at,
                     ended_at: at,
                     tasks,
+                    session: None,
                 }],
             )
             .await

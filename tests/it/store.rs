@@ -45,6 +45,9 @@ fn report(host: &str, client: &str, state: State, tasks: Vec<TaskRecord>) -> Hos
         started_at: t,
         ended_at: t + Duration::seconds(2),
         tasks,
+        session: Some(tended::model::Session::PerTask {
+            reason: "the login shell ran something else".into(),
+        }),
     }
 }
 

@@ -1,0 +1,376 @@
+//! One remote shell per host runs all of that host's tasks: the driver (`driver.sh`), a small POSIX
+//! `sh` script started once per connection, so a task costs the host a fork, not an SSH session
+//! process, a login shell and a channel's round trips.
+//!
+//! A task request carries the command line, the task's timeout, and whether input follows; the
+//! task's stdout and stderr stream back on the channel's two streams as they are written (capped
+//! here as they arrive) and each ends with a marker that is random per task. Timeouts run on the
+//! host (`timeout -s KILL`, as on a channel of its own); tended's own timer is the backstop and asks
+//! the driver to kill the task and everything it started. sudo's password is written only when sudo
+//! asks (the same [`SudoGate`](super::sudo::SudoGate) as on a channel). A host where the driver
+//! cannot start (no `/bin/sh`, a restricted shell, a `ForceCommand`) gets one channel per task,
+//! and the run says so.
+
+use std::time::{Duration, Instant};
+
+use russh::ChannelMsg;
+use russh::client::Msg;
+
+use super::sudo::{self, GateStep};
+use super::{ExecOutput, ExecRequest, TransportError, push_capped, quote};
+
+/// The driver's text, sent on each connection (nothing is installed on the host).
+pub(crate) const SCRIPT: &str = include_str!("driver.sh");
+/// What the driver prints first, then whether the host has `timeout` and a newline.
+const HELLO: &[u8] = b"tended-driver 1 ";
+/// Output before the hello (a login script's chatter) that is tolerated.
+const NOISE_CAP: usize = 16 * 1024;
+/// How long tended waits after asking the driver to kill a task before giving the session up.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// The command a channel runs to start the driver (the login shell only has to `exec` it).
+pub(crate) fn start_command() -> String {
+    format!("exec /bin/sh -c {}", quote(SCRIPT))
+}
+
+/// Finds a marker in a stream that arrives in pieces: everything before it belongs to the task.
+#[derive(Debug)]
+pub(crate) struct Scan {
+    marker: Vec<u8>,
+    /// The tail that may be the start of the marker, held until the next piece.
+    held: Vec<u8>,
+    /// Bytes after the marker, once it was found.
+    after: Option<Vec<u8>>,
+}
+
+impl Scan {
+    pub(crate) fn new(marker: &str) -> Scan {
+        Scan {
+            marker: marker.as_bytes().to_vec(),
+            held: Vec::new(),
+            after: None,
+        }
+    }
+
+    /// Takes a piece of the stream; returns the part that is the task's output.
+    pub(crate) fn feed(&mut self, data: &[u8]) -> Vec<u8> {
+        if let Some(after) = self.after.as_mut() {
+            after.extend_from_slice(data);
+            return Vec::new();
+        }
+        self.held.extend_from_slice(data);
+        if let Some(at) = memchr::memmem::find(&self.held, &self.marker) {
+            self.after = Some(self.held[at + self.marker.len()..].to_vec());
+            self.held.truncate(at);
+            return std::mem::take(&mut self.held);
+        }
+        let keep = (self.marker.len() - 1).min(self.held.len());
+        let mine = self.held.len() - keep;
+        self.held.drain(..mine).collect()
+    }
+
+    /// The bytes after the marker, or None while it has not come.
+    pub(crate) fn after(&self) -> Option<&[u8]> {
+        self.after.as_deref()
+    }
+}
+
+/// How a task ended that the driver could report.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    Exit(i32),
+    /// The driver could not run the task (its reason); it runs on a channel of its own instead.
+    Refused(String),
+}
+
+/// Reads the driver's status line (what follows the stdout marker up to the newline).
+pub(crate) fn status(line: &[u8]) -> Option<Status> {
+    let text = std::str::from_utf8(line).ok()?.trim();
+    match text.strip_prefix("x ") {
+        Some(why) => Some(Status::Refused(why.to_string())),
+        None => text.parse().ok().map(Status::Exit),
+    }
+}
+
+/// What running one task through the driver came to.
+pub(crate) enum Ran {
+    /// The task's result; the driver serves the next task too.
+    Done(Result<ExecOutput, TransportError>),
+    /// The task's result; the driver session is over (lost, or given up after a kill that did not
+    /// take), so the next task starts a new one.
+    Ended(Result<ExecOutput, TransportError>),
+    /// Run this task on a channel of its own (the reason is only logged: the next one may pass).
+    Refused(String),
+}
+
+/// A running driver on one channel.
+pub(crate) struct Driver {
+    ch: russh::Channel<Msg>,
+    /// The host has `timeout`, so the host ends a task on time and tended's timer is a backstop.
+    host_timeout: bool,
+}
+
+/// Why a driver did not start.
+pub(crate) enum StartError {
+    /// The connection itself is gone.
+    Lost(TransportError),
+    /// This host cannot run it (the reason is said in the run); tasks get a channel each.
+    Unavailable(String),
+}
+
+fn shown(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim();
+    let mut short: String = text.chars().take(200).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    short.escape_debug().to_string()
+}
+
+impl Driver {
+    /// Opens a channel and starts the driver on it, waiting up to `limit` for its hello.
+    pub(crate) async fn start(
+        ch: russh::Channel<Msg>,
+        limit: Duration,
+    ) -> Result<Driver, StartError> {
+        let mut ch = ch;
+        let lost = |e: russh::Error| {
+            StartError::Lost(TransportError::Unreachable(format!("connection lost: {e}")))
+        };
+        ch.exec(true, start_command()).await.map_err(lost)?;
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let mut exit = None;
+        let wait = async {
+            loop {
+                match ch.wait().await {
+                    Some(ChannelMsg::Data { data }) => {
+                        out.extend_from_slice(&data);
+                        if let Some(at) = memchr::memmem::find(&out, HELLO)
+                            && let Some(nl) = out[at..].iter().position(|&b| b == b'\n')
+                        {
+                            let word = &out[at + HELLO.len()..at + nl];
+                            return Ok(word != b"none");
+                        }
+                        if out.len() > NOISE_CAP {
+                            return Err(format!(
+                                "the host printed something else instead: `{}`",
+                                shown(&out[..256])
+                            ));
+                        }
+                    }
+                    Some(ChannelMsg::ExtendedData { data, .. }) => {
+                        push_capped(&mut err, &data);
+                    }
+                    Some(ChannelMsg::Failure) => {
+                        return Err("the SSH server refused to run a command".to_string());
+                    }
+                    Some(ChannelMsg::ExitStatus { exit_status }) => exit = Some(exit_status),
+                    Some(ChannelMsg::Close) | None => {
+                        let said = shown(if err.is_empty() { &out } else { &err });
+                        return Err(format!(
+                            "the login shell ran something else and it ended ({}{})",
+                            exit.map_or("no exit status".to_string(), |s| format!("exit {s}")),
+                            if said.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": `{said}`")
+                            }
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+        };
+        let started = tokio::time::timeout(limit, wait).await;
+        match started {
+            Ok(Ok(host_timeout)) => Ok(Driver { ch, host_timeout }),
+            Ok(Err(why)) => {
+                let _ = ch.close().await;
+                Err(StartError::Unavailable(why))
+            }
+            Err(_) => {
+                let _ = ch.close().await;
+                Err(StartError::Unavailable(format!(
+                    "the driver did not answer within {}s",
+                    limit.as_secs()
+                )))
+            }
+        }
+    }
+
+    /// Ends the driver (it kills a task still running) and its channel.
+    pub(crate) async fn stop(self) {
+        let _ = self.ch.eof().await;
+        let _ = self.ch.close().await;
+    }
+
+    /// Runs one task. `connection_closed` tells a lost connection from a driver that ended.
+    pub(crate) async fn run(
+        &mut self,
+        req: &ExecRequest,
+        connection_closed: &(dyn Fn() -> bool + Sync),
+    ) -> Ran {
+        // With become, the timeout must run inside sudo (as the target user, who can kill the
+        // command): the wrapper does that. Otherwise the driver starts the host's `timeout` itself.
+        let (wire, secs) = match &req.r#become {
+            Some(_) => (req.wire(true), 0),
+            None => (
+                req.wire(false),
+                req.timeout.map_or(0, |t| t.as_secs().max(1)),
+            ),
+        };
+        let wire = match wire {
+            Ok(w) => w,
+            Err(e) => return Ran::Done(Err(e)),
+        };
+        let marker = sudo::marker("end");
+        let has_input = wire.gate.is_some() || wire.stdin.is_some();
+        let lines = wire.command.split('\n').count();
+        let mut frame = format!(
+            "R {marker} {lines} {secs} {}\n{}\n",
+            u8::from(has_input),
+            wire.command
+        )
+        .into_bytes();
+        if wire.gate.is_none()
+            && let Some(input) = &wire.stdin
+        {
+            input_frames(&mut frame, input, true);
+        }
+        let lost = |e: russh::Error| {
+            if connection_closed() {
+                TransportError::Unreachable(format!("connection lost: {e}"))
+            } else {
+                TransportError::Unreachable(format!("the driver's channel failed: {e}"))
+            }
+        };
+        if let Err(e) = self.ch.data(&frame[..]).await {
+            return Ran::Ended(Err(lost(e)));
+        }
+        let started = Instant::now();
+        // The backstop: just after the host's own timeout, or at the timeout where it has none.
+        let kill_at = req
+            .timeout
+            .map(|t| if self.host_timeout { t + KILL_GRACE } else { t });
+        let mut gate = wire.gate;
+        let mut out = ExecOutput::default();
+        let mut complete = true;
+        let (mut so, mut se) = (Scan::new(&marker), Scan::new(&marker));
+        let mut asked_kill: Option<Duration> = None;
+        let result = loop {
+            let deadline = match asked_kill {
+                Some(at) => Some(at + KILL_GRACE),
+                None => kill_at,
+            };
+            let msg = match deadline {
+                None => self.ch.wait().await,
+                Some(d) => {
+                    let until = tokio::time::Instant::from_std(started) + d;
+                    match tokio::time::timeout_at(until, self.ch.wait()).await {
+                        Ok(m) => m,
+                        Err(_) if asked_kill.is_none() => {
+                            asked_kill = Some(started.elapsed());
+                            if let Err(e) = self.ch.data(&b"K\n"[..]).await {
+                                return Ran::Ended(Err(lost(e)));
+                            }
+                            continue;
+                        }
+                        Err(_) => {
+                            // A kill that did not take (a process in uninterruptible sleep): give
+                            // this session up; the next task starts a new driver.
+                            let _ = self.ch.close().await;
+                            return Ran::Ended(Err(TransportError::Timeout(
+                                req.timeout.unwrap_or_default(),
+                            )));
+                        }
+                    }
+                }
+            };
+            match msg {
+                Some(ChannelMsg::Data { data }) => {
+                    let mine = so.feed(&data);
+                    complete &= push_capped(&mut out.stdout, &mine);
+                }
+                Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
+                    let mine = se.feed(&data);
+                    match gate.as_mut() {
+                        None => complete &= push_capped(&mut out.stderr, &mine),
+                        Some(g) => {
+                            let (keep, steps) = g.feed(&mine);
+                            complete &= push_capped(&mut out.stderr, &keep);
+                            let mut frame = Vec::new();
+                            for step in steps {
+                                match step {
+                                    GateStep::Password(pw) => input_frames(&mut frame, &pw, false),
+                                    GateStep::Stdin(input) => {
+                                        input_frames(&mut frame, &input, true)
+                                    }
+                                    GateStep::Eof => frame.extend_from_slice(b"E\n"),
+                                }
+                            }
+                            if !frame.is_empty()
+                                && let Err(e) = self.ch.data(&frame[..]).await
+                            {
+                                return Ran::Ended(Err(lost(e)));
+                            }
+                        }
+                    }
+                }
+                Some(ChannelMsg::Close) | Some(ChannelMsg::Eof) | None => {
+                    let why = if connection_closed() {
+                        "connection lost while the command ran"
+                    } else {
+                        "connection lost while the command ran (the driver's shell ended; did the task kill it?)"
+                    };
+                    break Err(TransportError::Unreachable(why.into()));
+                }
+                Some(_) => {}
+            }
+            let status_line = so
+                .after()
+                .and_then(|a| a.iter().position(|&b| b == b'\n').map(|nl| &a[..nl]));
+            if let (Some(line), Some(_)) = (status_line, se.after()) {
+                break Ok(status(line));
+            }
+        };
+        let status = match result {
+            Err(e) => return Ran::Ended(Err(e)),
+            Ok(None) => {
+                return Ran::Ended(Err(TransportError::Failed(
+                    "the driver sent a status it does not know".into(),
+                )));
+            }
+            Ok(Some(Status::Refused(why))) => return Ran::Refused(why),
+            Ok(Some(Status::Exit(rc))) => rc,
+        };
+        if let Some(g) = gate.as_mut() {
+            complete &= push_capped(&mut out.stderr, &g.finish());
+        }
+        out.truncated = !complete;
+        out.rc = Some(status);
+        if let Some(t) = req.timeout {
+            let killed = matches!(status, 124 | 137);
+            if asked_kill.is_some() || (killed && started.elapsed() >= t) {
+                return Ran::Done(Err(TransportError::Timeout(t)));
+            }
+        }
+        Ran::Done(Ok(out))
+    }
+}
+
+/// Appends input for the running task: `D <count>` and the bytes, then `E` when it is the end.
+fn input_frames(frame: &mut Vec<u8>, input: &[u8], end: bool) {
+    if !input.is_empty() {
+        frame.extend_from_slice(format!("D {}\n", input.len()).as_bytes());
+        frame.extend_from_slice(input);
+    }
+    if end {
+        frame.extend_from_slice(b"E\n");
+    }
+}
+
+#[cfg(test)]
+#[path = "driver_tests.rs"]
+mod tests;

@@ -1,0 +1,274 @@
+//! The driver's framing, and the real `driver.sh` under the machine's `/bin/sh` fed hostile input.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use proptest::prelude::*;
+
+use super::*;
+
+const M: &str = "[tended-end-0123456789abcdef0123456789abcdef]";
+
+proptest! {
+    /// However the stream is cut, the task gets exactly what came before the marker, even when
+    /// its output holds pieces of the marker.
+    #[test]
+    fn the_marker_is_found_across_any_cuts(
+        pieces in proptest::collection::vec(prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..40),
+            (1..M.len()).prop_map(|n| M.as_bytes()[..n].to_vec()),
+        ], 0..12),
+        tail in proptest::collection::vec(any::<u8>(), 0..20),
+        cuts in proptest::collection::vec(1usize..30, 1..20),
+    ) {
+        let mut task: Vec<u8> = pieces.concat();
+        // The task's own output cannot hold the marker (it cannot know it); drop any it happens to.
+        while let Some(at) = memchr::memmem::find(&task, M.as_bytes()) {
+            task.remove(at);
+        }
+        let mut stream = task.clone();
+        stream.extend_from_slice(M.as_bytes());
+        stream.extend_from_slice(&tail);
+        let mut scan = Scan::new(M);
+        let mut got = Vec::new();
+        let mut rest = &stream[..];
+        for c in cuts.iter().cycle() {
+            if rest.is_empty() { break; }
+            let n = (*c).min(rest.len());
+            got.extend(scan.feed(&rest[..n]));
+            rest = &rest[n..];
+        }
+        prop_assert_eq!(got, task);
+        prop_assert_eq!(scan.after(), Some(&tail[..]));
+    }
+
+    /// Any status line is read or refused, never a panic.
+    #[test]
+    fn any_status_line_is_safe(line in proptest::collection::vec(any::<u8>(), 0..40)) {
+        let _ = status(&line);
+    }
+}
+
+#[test]
+fn status_lines() {
+    assert_eq!(status(b" 0"), Some(Status::Exit(0)));
+    assert_eq!(status(b" 137"), Some(Status::Exit(137)));
+    assert_eq!(
+        status(b" x cannot make a pipe"),
+        Some(Status::Refused("cannot make a pipe".into()))
+    );
+    assert_eq!(status(b" zero"), None);
+}
+
+/// One task's frames for the driver (what `Driver::run` sends).
+fn request(marker: &str, command: &str, secs: u64, input: Option<&[u8]>) -> Vec<u8> {
+    let mut f = format!(
+        "R {marker} {} {secs} {}\n{command}\n",
+        command.split('\n').count(),
+        u8::from(input.is_some())
+    )
+    .into_bytes();
+    if let Some(i) = input {
+        input_frames(&mut f, i, true);
+    }
+    f
+}
+
+/// Splits the driver's streams into each task's (stdout, stderr, status).
+fn tasks(
+    mut out: &[u8],
+    mut err: &[u8],
+    markers: &[&str],
+) -> Vec<(Vec<u8>, Vec<u8>, Option<Status>)> {
+    let mut got = Vec::new();
+    for m in markers {
+        let (mut so, mut se) = (Scan::new(m), Scan::new(m));
+        let o = so.feed(out);
+        let e = se.feed(err);
+        let after = so.after().unwrap_or_else(|| {
+            panic!("no stdout marker for {m}: {}", String::from_utf8_lossy(out))
+        });
+        let nl = after.iter().position(|&b| b == b'\n').expect("status line");
+        got.push((o, e, status(&after[..nl])));
+        let used = out.len() - after.len() + nl + 1;
+        out = &out[used..];
+        err = &err[err.len() - se.after().expect("stderr marker").len()..];
+    }
+    got
+}
+
+fn driver(env: &[(&str, &str)]) -> std::process::Child {
+    let mut c = Command::new("/bin/sh");
+    c.arg("-c").arg(SCRIPT);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run /bin/sh")
+}
+
+/// The driver's stdout after its hello line.
+fn after_hello(out: &[u8]) -> &[u8] {
+    let hello = memchr::memmem::find(out, HELLO).expect("hello");
+    let nl = out[hello..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .expect("hello line");
+    &out[hello + nl + 1..]
+}
+
+/// Sends the frames, waits for the last task's status (as tended does before it goes: the end of
+/// input kills a task still running), then ends the driver.
+fn finish(mut child: std::process::Child, frames: &[u8], last: &str) -> (Vec<u8>, Vec<u8>) {
+    use std::io::Read;
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(frames).expect("write frames");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !memchr::memmem::find(&seen, last.as_bytes())
+        .is_some_and(|at| seen[at..].contains(&b'\n'))
+    {
+        let n = stdout.read(&mut buf).expect("read driver");
+        assert!(
+            n > 0,
+            "the driver ended early: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    drop(stdin);
+    stdout.read_to_end(&mut seen).expect("read driver");
+    let out = child.wait_with_output().expect("driver output");
+    assert!(out.status.success(), "the driver ends cleanly");
+    (after_hello(&seen).to_vec(), out.stderr)
+}
+
+#[test]
+fn the_real_driver_runs_tasks_in_order_with_their_own_input_and_exit_codes() {
+    let binary: Vec<u8> = (0u8..=255).chain([0, 0, b'\n', b'K', b'\n']).collect();
+    let mut frames = Vec::new();
+    // Command lines that look like requests are the command's, not the driver's.
+    frames.extend(request(
+        "[m1]",
+        "printf '%s\\n' \"$0 'q'\" \"a  b\"\necho err >&2\nK\nR [m9] 1 0 0\nexit 3",
+        5,
+        None,
+    ));
+    frames.extend(request("[m2]", "cat; echo; id -u", 5, Some(&binary)));
+    // Input the task never reads is still taken off the stream: the next task is not confused.
+    frames.extend(request("[m3]", "true", 5, Some(&vec![b'R'; 200_000])));
+    frames.extend(request("[m4]", "cat", 0, Some(b"")));
+    frames.extend(request("[m5]", "cat; echo \"[m5\"", 0, None));
+    let (out, err) = finish(driver(&[]), &frames, "[m5]");
+    let t = tasks(&out, &err, &["[m1]", "[m2]", "[m3]", "[m4]", "[m5]"]);
+    assert_eq!(t[0].0, b"/bin/sh 'q'\na  b\n");
+    let err0 = String::from_utf8_lossy(&t[0].1);
+    assert!(
+        err0.starts_with("err\n") && err0.matches("not found").count() == 2,
+        "`K` and `R` were run as commands: {err0:?}"
+    );
+    assert_eq!(t[0].2, Some(Status::Exit(3)));
+    let mut expect = binary.clone();
+    expect.push(b'\n');
+    let uid = String::from_utf8_lossy(&Command::new("id").arg("-u").output().expect("id").stdout)
+        .into_owned();
+    expect.extend_from_slice(uid.as_bytes());
+    assert_eq!(
+        t[1].0, expect,
+        "binary input with NUL bytes arrives exactly"
+    );
+    assert_eq!(t[1].2, Some(Status::Exit(0)));
+    assert_eq!(t[2].2, Some(Status::Exit(0)));
+    assert_eq!(
+        (t[3].0.as_slice(), &t[3].2),
+        (&b""[..], &Some(Status::Exit(0)))
+    );
+    assert_eq!(
+        t[4].0,
+        b"[m5\n",
+        "a piece of the marker is output: {:?}",
+        String::from_utf8_lossy(&out)
+    );
+}
+
+#[test]
+fn the_real_driver_kills_a_task_and_all_it_started_and_refuses_without_a_pipe() {
+    let tag = format!("tended-drv-kill-{}", std::process::id());
+    let mut child = driver(&[("TMPDIR", "/nonexistent/tended")]);
+    child
+        .stdin
+        .as_mut()
+        .expect("stdin")
+        .write_all(&request(
+            "[k1]",
+            &format!("sh -c 'sleep 300; echo {tag}' & sleep 301; echo {tag}"),
+            0,
+            None,
+        ))
+        .expect("write");
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let mut frames = b"K\n".to_vec();
+    // Input needs a pipe in TMPDIR; where none can be made the task is refused, not run blind.
+    frames.extend(request("[k2]", "cat", 0, Some(b"x")));
+    frames.extend(request("[k3]", "echo after", 0, None));
+    let (out, err) = finish(child, &frames, "[k3]");
+    let t = tasks(&out, &err, &["[k1]", "[k2]", "[k3]"]);
+    assert_eq!(
+        t[0].2,
+        Some(Status::Exit(137)),
+        "{:?}",
+        String::from_utf8_lossy(&out)
+    );
+    assert!(
+        matches!(&t[1].2, Some(Status::Refused(why)) if why.contains("/nonexistent")),
+        "{:?}",
+        t[1].2
+    );
+    assert_eq!(
+        (t[2].0.as_slice(), &t[2].2),
+        (&b"after\n"[..], &Some(Status::Exit(0)))
+    );
+    let ps = Command::new("pgrep")
+        .args(["-f", &tag])
+        .output()
+        .expect("pgrep");
+    assert!(
+        ps.stdout.is_empty(),
+        "left running: {}",
+        String::from_utf8_lossy(&ps.stdout)
+    );
+}
+
+#[test]
+fn the_real_driver_kills_a_running_task_when_tended_goes_away() {
+    let tag = format!("tended-drv-eof-{}", std::process::id());
+    let mut child = driver(&[]);
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(&request("[e1]", &format!("sleep 302; echo {tag}"), 0, None))
+        .expect("write");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    drop(stdin);
+    let out = child.wait_with_output().expect("driver output");
+    assert!(out.status.success());
+    let ps = Command::new("pgrep")
+        .args(["-f", &tag])
+        .output()
+        .expect("pgrep");
+    assert!(
+        ps.stdout.is_empty(),
+        "left running: {}",
+        String::from_utf8_lossy(&ps.stdout)
+    );
+}
+
+#[test]
+fn the_real_driver_ends_a_task_at_its_timeout_on_the_host() {
+    let (out, err) = finish(driver(&[]), &request("[t1]", "sleep 30", 1, None), "[t1]");
+    let t = tasks(&out, &err, &["[t1]"]);
+    assert_eq!(t[0].2, Some(Status::Exit(137)));
+}

@@ -1,0 +1,145 @@
+//! One remote session per host (tended's driver) against real OpenSSH, and the fallback to one
+//! SSH channel per task where the driver cannot start, which the run says.
+
+use crate::common::*;
+
+const TASKS: &str = r#"
+hosts: all
+tasks:
+  - name: uptime
+    command: uptime
+  - name: quoting survives
+    shell: printf '%s|' "a  b" 'c"d' "$HOME" >/dev/null; echo "it's {{ inventory_hostname }}"
+    register: q
+  - name: input arrives
+    command:
+      cmd: cat
+      stdin: "line one\nline two"
+    register: fed
+  - name: exit codes arrive
+    shell: exit 3
+    ignore_errors: true
+  - name: registered values carry on
+    shell: test {{ q.stdout_lines[0] }} = "it's {{ inventory_hostname }}" && test {{ fed.stdout_lines[1] }} = "line two"
+"#;
+
+/// The `Starting session` lines sshd logs at LogLevel VERBOSE: one per channel that ran a command.
+fn sessions(s: &Sshd) -> usize {
+    s.log_text().matches("Starting session: ").count()
+}
+
+fn session(run: &serde_json::Value, name: &str) -> serde_json::Value {
+    host(run, name)["session"].clone()
+}
+
+#[test]
+fn every_task_of_a_host_runs_in_one_remote_session() {
+    let fleet = Fleet::new(&["one", "two"]);
+    fleet.trust_all();
+    fleet.inventory("", "");
+    fleet.playbook("tasks.yml", TASKS);
+    let out = fleet.run("tasks.yml", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = json(&out);
+    for name in ["one", "two"] {
+        let h = host(&run, name);
+        assert_eq!(h["tasks"].as_array().expect("tasks").len(), 5, "{h:#}");
+        assert_eq!(h["tasks"][3]["rc"], 3, "{h:#}");
+        assert_eq!(session(&run, name)["kind"], "driver", "{h:#}");
+        assert_eq!(
+            sessions(fleet.sshd(name)),
+            1,
+            "five tasks, one remote session:\n{}",
+            fleet.sshd(name).log_text()
+        );
+    }
+    // The record keeps it.
+    let show = tended(fleet.path(), &["show", "--db", "t.db", "1"]);
+    assert!(
+        text(&show).contains("one remote session ran every task"),
+        "{}",
+        text(&show)
+    );
+}
+
+#[test]
+fn a_host_whose_forced_command_refuses_the_driver_gets_a_channel_per_task_and_the_run_says_so() {
+    // An account whose ForceCommand runs commands but refuses anything that starts with `exec`,
+    // as allow-list wrappers do.
+    let wrap = tempfile::tempdir().expect("tempdir");
+    let script = wrap.path().join("only-listed.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\ncase \"$SSH_ORIGINAL_COMMAND\" in\n  'exec '*) echo 'this account runs listed commands only' >&2; exit 1 ;;\nesac\nexec /bin/sh -c \"$SSH_ORIGINAL_COMMAND\"\n",
+    )
+    .expect("wrapper");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(wrap.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod dir");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod wrapper");
+    }
+    let fleet = Fleet::with_config(&["fenced"], &format!("ForceCommand {}", script.display()));
+    fleet.trust_all();
+    fleet.inventory("", "");
+    fleet.playbook("tasks.yml", TASKS);
+    let out = fleet.run("tasks.yml", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = json(&out);
+    let s = session(&run, "fenced");
+    assert_eq!(s["kind"], "per_task", "{s:#}");
+    let reason = s["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("driver could not start") && reason.contains("listed commands only"),
+        "{reason}"
+    );
+    assert_eq!(
+        sessions(fleet.sshd("fenced")),
+        6,
+        "the refused driver, then one channel per task"
+    );
+    // Said in the run's own output and in the record.
+    let plain = tended(
+        fleet.path(),
+        &["run", "tasks.yml", "-i", "inv", "--db", "t.db", "--known-hosts", "known_hosts"],
+    );
+    let said = text(&plain);
+    assert!(
+        said.contains("note: one SSH channel per task on fenced: the driver could not start")
+            && said.contains("listed commands only"),
+        "{said}"
+    );
+    let show = tended(fleet.path(), &["show", "--db", "t.db", "2"]);
+    assert!(
+        text(&show).contains("one SSH channel per task: the driver could not start"),
+        "{}",
+        text(&show)
+    );
+}
+
+#[test]
+fn driver_false_in_the_inventory_gives_one_channel_per_task() {
+    let fleet = Fleet::new(&["plain"]);
+    fleet.trust_all();
+    let host = host_entry("plain", fleet.sshd("plain"), &fleet.key) + "    driver: false\n";
+    std::fs::create_dir_all(fleet.path().join("inv")).expect("inv dir");
+    std::fs::write(
+        fleet.path().join("inv/testclient.yml"),
+        format!("client: testclient\nhosts:\n{host}"),
+    )
+    .expect("inventory");
+    fleet.playbook(
+        "two.yml",
+        "hosts: all\ntasks:\n  - command: uptime\n  - command: echo hi\n",
+    );
+    let out = fleet.run("two.yml", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let s = session(&json(&out), "plain");
+    assert_eq!(s["kind"], "per_task");
+    assert!(
+        s["reason"].as_str().expect("reason").contains("driver: false"),
+        "{s:#}"
+    );
+    assert_eq!(sessions(fleet.sshd("plain")), 2);
+}
