@@ -112,6 +112,7 @@ async fn main() -> anyhow::Result<()> {
                     started_at: at,
                     ended_at: at,
                     tasks,
+                    session: None,
                 }
             })
             .collect();

@@ -112,6 +112,7 @@ async fn bench(
                         started_at: at,
                         ended_at: at + Duration::seconds(3),
                         tasks,
+                        session: None,
                     }
                 })
                 .collect();

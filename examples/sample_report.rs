@@ -130,6 +130,7 @@ async fn main() -> anyhow::Result<()> {
                 started_at: at,
                 ended_at: at,
                 tasks,
+                session: None,
             });
         }
         store.record_hosts(run, &reports).await?;
