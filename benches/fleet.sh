@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Fleet benchmark: a 5-task maintenance playbook against N real OpenSSH servers on loopback, run by
 # tended, by ansible-core (forks = N, pipelining on, facts off) and pyinfra (both installed with pip
-# into target/bench-venv), and by plain OpenSSH (one `ssh` per host running the five commands, fanned
-# out with `xargs -P`), in the same run, in rotating order. Prints each tool's median wall time, CPU
-# time and peak memory, and its ratios to tended. Figures are only comparable within one run: the
-# machine is shared.
+# into target/bench-venv), and by plain OpenSSH (one `ssh` per host running the five commands in one
+# session, fanned out with `xargs -P`; `ssh` with the curve25519 key exchange tended negotiates with
+# these servers, `ssh-default` with OpenSSH's default one), in the same run, in rotating order. Prints
+# each tool's median wall time, its own CPU time, the target side's CPU time (every sshd and what it
+# ran: the client's servers' cost), peak memory, and the ratios to tended. Figures are only
+# comparable within one run: the machine is shared.
 #
 #   bash benches/fleet.sh                       # N = 50 and 200, 3 rounds each, all four tools
 #   SIZES="20" ROUNDS=1 TOOLS="tended ssh" bash benches/fleet.sh
+#   SIZES=1000 ROUNDS=3 TOOLS="tended ssh pyinfra" bash benches/fleet.sh
 #   TENDED_BIN=path (another tended build), FORKS=20 (tended's --forks), TENDED_WRAP="heaptrack -o /tmp/t" (run tended under a profiler)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -120,12 +123,23 @@ pipelining = True
 ssh_args = -o ControlMaster=auto -o ControlPersist=10s -o UserKnownHostsFile=$work/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes
 CFG
 
-# Prints "wall cpu maxrss_kib exit" of a command.
+# CPU seconds the target side has used: every sshd listener with its reaped children (the session
+# processes, login shells and commands they ran).
+target_cpu() {
+    local ticks; ticks=$(getconf CLK_TCK)
+    for p in "${pids[@]}"; do cat "/proc/$p/stat" 2>/dev/null; done |
+        sed 's/^.*) //' | awk -v t="$ticks" '{s += $12 + $13 + $14 + $15} END {printf "%.2f", s / t}'
+}
+# Prints "wall cpu maxrss_kib exit target_cpu" of a command.
 measure() {
-    local rc=0
+    local rc=0 before after
+    before=$(target_cpu)
     /usr/bin/time -q -f "%e %U %S %M" -o "$work/time" "$@" >"$work/last.out" 2>&1 || rc=$?
+    # Sessions end just after the client does: let sshd reap them.
+    sleep 1
+    after=$(target_cpu)
     [ "$rc" = 0 ] || cat "$work/last.out" >> "$work/err"
-    tail -n 1 "$work/time" | awk -v rc="$rc" '{printf "%s %.2f %s %s\n", $1, $2 + $3, $4, rc}'
+    tail -n 1 "$work/time" | awk -v rc="$rc" -v tc="$(echo "$after - $before" | bc)" '{printf "%s %.2f %s %s %s\n", $1, $2 + $3, $4, rc, tc}'
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 
@@ -137,14 +151,15 @@ run_tool() { # tool n round
         ansible) ANSIBLE_CONFIG="$work/ansible.cfg" ANSIBLE_SSH_CONTROL_PATH_DIR="$work/cp_${n}_$r" \
                     measure "$VENV/bin/ansible-playbook" -i "$work/inv_$n.ini" -f "$n" "$work/five.ansible.yml" ;;
         pyinfra) measure "$VENV/bin/pyinfra" -y --parallel "$n" "$work/inv_$n.py" "$work/five_pyinfra.py" ;;
-        ssh) measure xargs -P "$n" -I{} ssh -q -o BatchMode=yes -o UserKnownHostsFile="$work/known_hosts" \
+        ssh|ssh-default) measure xargs -P "$n" -I{} ssh -q -o BatchMode=yes -o UserKnownHostsFile="$work/known_hosts" \
+                    $([ "$tool" = ssh ] && echo "-o KexAlgorithms=curve25519-sha256") \
                     -o StrictHostKeyChecking=yes -i "$work/client_key" -p {} "$user@127.0.0.1" \
                     "uptime; df -P; echo \$(( \$(date +%s) - \$(stat -c %Y $work/backup.tar) )); cat $work/updates.txt; test -e /run/reboot-required || true" \
                     < "$work/ports_$n" ;;
     esac
 }
 
-printf '\n%-6s %-14s %10s %10s %12s   %s\n' N tool wall_s cpu_s peak_MiB "ratio to tended (wall / cpu / mem)"
+printf '\n%-6s %-16s %8s %8s %10s %9s   %s\n' N tool wall_s cpu_s target_cpu peak_MiB "ratio to tended (wall / cpu / target cpu / mem)"
 for n in $SIZES; do
     { echo "client: bench"; echo "hosts:"; for i in $(seq 1 "$n"); do
         printf '  h%s:\n    address: "127.0.0.1"\n    port: %s\n    user: %s\n    key_file: %s\n' "$i" $((base + i)) "$user" "$work/client_key"
@@ -171,15 +186,18 @@ for n in $SIZES; do
     for tool in "${tools[@]}"; do
         f="$work/res_${tool}_$n.txt"
         w=$(cut -d' ' -f1 "$f" | median); c=$(cut -d' ' -f2 "$f" | median); m=$(cut -d' ' -f3 "$f" | median)
-        eval "${tool}_w=$w ${tool}_c=$c ${tool}_m=$m"
+        tc=$(cut -d' ' -f5 "$f" | median)
+        v=${tool//-/_}
+        eval "${v}_w=$w ${v}_c=$c ${v}_m=$m ${v}_t=$tc"
     done
     for tool in "${tools[@]}"; do
-        eval "w=\$${tool}_w c=\$${tool}_c m=\$${tool}_m"
-        if [ "$tool" = tended ]; then ratio="1 / 1 / 1"; else
-            ratio="$(echo "scale=2; $w / $tended_w" | bc) / $(echo "scale=2; $c / $tended_c" | bc) / $(echo "scale=2; $m / $tended_m" | bc)"
+        v=${tool//-/_}
+        eval "w=\$${v}_w c=\$${v}_c m=\$${v}_m tc=\$${v}_t"
+        if [ "$tool" = tended ]; then ratio="1 / 1 / 1 / 1"; else
+            ratio="$(echo "scale=2; $w / $tended_w" | bc) / $(echo "scale=2; $c / $tended_c" | bc) / $(echo "scale=2; $tc / $tended_t" | bc) / $(echo "scale=2; $m / $tended_m" | bc)"
         fi
-        label=$tool; [ "$tool" = ssh ] && label="openssh+xargs"
-        printf '%-6s %-14s %10s %10s %12.1f   %s\n' "$n" "$label" "$w" "$c" "$(echo "$m / 1024" | bc -l)" "$ratio"
+        label=$tool; [ "$tool" = ssh ] && label="openssh-c25519"; [ "$tool" = ssh-default ] && label="openssh-default"
+        printf '%-6s %-16s %8s %8s %10s %9.1f   %s\n' "$n" "$label" "$w" "$c" "$tc" "$(echo "$m / 1024" | bc -l)" "$ratio"
     done
     # A fast run that failed proves nothing: show how tended's last run ended.
     [[ " $TOOLS " == *" tended "* ]] && "$TENDED" history --db "$work/bench_$n.db" --last 1 | tail -n 1 | sed 's/^/       tended last run: /'

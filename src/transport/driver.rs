@@ -64,7 +64,12 @@ impl Scan {
             self.held.truncate(at);
             return std::mem::take(&mut self.held);
         }
-        let keep = (self.marker.len() - 1).min(self.held.len());
+        // Hold back only a tail that is the start of the marker: the rest is the task's now (a
+        // sudo prompt at the end of stderr must reach the gate, not wait for more output).
+        let keep = (1..self.marker.len().min(self.held.len() + 1))
+            .rev()
+            .find(|&k| self.held.ends_with(&self.marker[..k]))
+            .unwrap_or(0);
         let mine = self.held.len() - keep;
         self.held.drain(..mine).collect()
     }

@@ -50,6 +50,16 @@ proptest! {
 }
 
 #[test]
+fn output_that_cannot_start_the_marker_is_passed_on_at_once() {
+    let mut scan = Scan::new(M);
+    // A sudo prompt at the end of stderr: the gate must see it now.
+    assert_eq!(scan.feed(b"[tended-prompt-0f]"), b"[tended-prompt-0f]");
+    assert_eq!(scan.feed(b"abc[tended-e"), b"abc");
+    assert_eq!(scan.feed(b"x"), b"[tended-ex");
+    assert_eq!(scan.after(), None);
+}
+
+#[test]
 fn status_lines() {
     assert_eq!(status(b" 0"), Some(Status::Exit(0)));
     assert_eq!(status(b" 137"), Some(Status::Exit(137)));
