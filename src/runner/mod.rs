@@ -393,9 +393,10 @@ pub async fn run(
                     match transport {
                         Ok(t) => {
                             connections.lock().await.insert(host.key(), t.clone());
-                            let r =
+                            let mut r =
                                 host::run_play_on_host(&host, play, play_index, &opts, &shared, t)
                                     .await;
+                            r.started_at = started_at;
                             let done = last_play.get(&host.key()) == Some(&play_index);
                             if r.state == State::Unreachable || done {
                                 let c = connections.lock().await.remove(&host.key());

@@ -5,9 +5,11 @@
 //! A task request carries the command line, the task's timeout, and whether input follows; the
 //! task's stdout and stderr stream back on the channel's two streams as they are written (capped
 //! here as they arrive) and each ends with a marker that is random per task. Timeouts run on the
-//! host (`timeout -s KILL`, as on a channel of its own); tended's own timer is the backstop and asks
-//! the driver to kill the task and everything it started. sudo's password is written only when sudo
-//! asks (the same [`SudoGate`](super::sudo::SudoGate) as on a channel). A host where the driver
+//! host (`timeout -s KILL`, as on a channel of its own); tended's own timer is the backstop: it
+//! gives the session up (the next task starts a new driver) and, for a task in the background, first
+//! asks the driver to kill it and everything it started. sudo's password is written only when sudo
+//! asks (the same [`SudoGate`](super::sudo::SudoGate) as on a channel), so such a task runs in the
+//! background with its input on a private pipe; every other task runs in the driver's foreground. A host where the driver
 //! cannot start (no `/bin/sh`, a restricted shell, a `ForceCommand`) gets one channel per task,
 //! and the run says so.
 
@@ -231,17 +233,18 @@ impl Driver {
             Err(e) => return Ran::Done(Err(e)),
         };
         let marker = sudo::marker("end");
-        let has_input = wire.gate.is_some() || wire.stdin.is_some();
+        // Only a task sudo may prompt for runs in the background (its input is written while it
+        // runs); the rest run in the driver's foreground, with the login shell's signal dispositions.
+        let background = wire.gate.is_some();
+        let mode = match (background, wire.stdin.is_some()) {
+            (true, _) => 2,
+            (false, true) => 1,
+            (false, false) => 0,
+        };
         let lines = wire.command.split('\n').count();
-        let mut frame = format!(
-            "R {marker} {lines} {secs} {}\n{}\n",
-            u8::from(has_input),
-            wire.command
-        )
-        .into_bytes();
-        if wire.gate.is_none()
-            && let Some(input) = &wire.stdin
-        {
+        let mut frame =
+            format!("R {marker} {lines} {secs} {mode}\n{}\n", wire.command).into_bytes();
+        if let (false, Some(input)) = (background, &wire.stdin) {
             input_frames(&mut frame, input, true);
         }
         let lost = |e: russh::Error| {
@@ -275,7 +278,8 @@ impl Driver {
                     let until = tokio::time::Instant::from_std(started) + d;
                     match tokio::time::timeout_at(until, self.ch.wait()).await {
                         Ok(m) => m,
-                        Err(_) if asked_kill.is_none() => {
+                        // A task in the driver's foreground cannot be reached until it ends.
+                        Err(_) if asked_kill.is_none() && background => {
                             asked_kill = Some(started.elapsed());
                             if let Err(e) = self.ch.data(&b"K\n"[..]).await {
                                 return Ran::Ended(Err(lost(e)));
@@ -283,8 +287,9 @@ impl Driver {
                             continue;
                         }
                         Err(_) => {
-                            // A kill that did not take (a process in uninterruptible sleep): give
-                            // this session up; the next task starts a new driver.
+                            // A task past its time that the host's own `timeout` did not end (none
+                            // there, or a process in uninterruptible sleep), or a kill that did not
+                            // take: give this session up; the next task starts a new driver.
                             let _ = self.ch.close().await;
                             return Ran::Ended(Err(TransportError::Timeout(
                                 req.timeout.unwrap_or_default(),

@@ -2,20 +2,32 @@
 # Nothing is installed on the host; tended sends this text each time it connects.
 #
 # Requests, one line each on stdin (the marker is random per task; the task cannot know it):
-#   R <marker> <lines> <timeout s> <0|1>   then <lines> lines of shell command; 1: input follows as D/E
-#   D <count>                              then <count> bytes for the running task's input
-#   E                                      end of the running task's input
-#   K                                      kill the running task and everything it started
+#   R <marker> <lines> <timeout s> <input>   then <lines> lines of shell command. <input>:
+#       0  none (/dev/null)
+#       1  "D <count>" and that many bytes (or just "E": empty) follow at once, then "E"
+#       2  sudo may ask for a password: the task runs in the background with its input on a
+#          private pipe, fed by "D <count>" frames as tended decides, "E" ends it, and
+#          "K" kills it and everything it started
 # A task's stdout and stderr go out as they are written; after the task, stdout gets
 # "<marker> <exit code>" and a newline, stderr gets "<marker>". "<marker> x <why>" means the
 # driver could not run the task (tended then runs it on a channel of its own).
-trap '' PIPE
-umask 077
+# Tasks run in the foreground, with the signal dispositions the login shell gave the driver.
 T=
 command -v timeout >/dev/null 2>&1 && T=timeout
 d=
 p=
 n=0
+run() {
+    if [ "$b" -gt 0 ] && [ -n "$T" ]; then
+        "$T" -s KILL "$b" /bin/sh -c "$cmd"
+    else
+        /bin/sh -c "$cmd"
+    fi
+}
+done_() {
+    printf '%s %s\n' "$m" "$1"
+    printf '%s' "$m" >&2
+}
 k() {
     for s in STOP KILL; do
         ps -A -o pid= -o ppid= 2>/dev/null | awk -v r="$1" '
@@ -42,34 +54,41 @@ while IFS=' ' read -r op m a b c; do
 $l"; fi
             i=$((i + 1))
         done
-        in=/dev/null
-        if [ "$c" = 1 ]; then
+        case $c in
+        0)
+            run </dev/null
+            done_ "$?"
+            ;;
+        1)
+            IFS=' ' read -r op a || break
+            if [ "$op" = D ]; then
+                # The task may stop reading early: the rest of its input is still taken off.
+                head -c "$a" | { run; r=$?; cat >/dev/null; exit "$r"; }
+                r=$?
+                IFS=' ' read -r op || break
+            else
+                run </dev/null
+                r=$?
+            fi
+            done_ "$r"
+            ;;
+        2)
             if [ -z "$d" ]; then
                 d=${TMPDIR:-/tmp}/tended-driver.$$
-                mkdir "$d" 2>/dev/null || d=
+                mkdir -m 700 "$d" 2>/dev/null || d=
             fi
             n=$((n + 1))
-            if [ -z "$d" ] || ! mkfifo "$d/$n" 2>/dev/null; then
-                printf '%s x cannot make a pipe for the task input in %s\n' "$m" "${TMPDIR:-/tmp}"
+            if [ -z "$d" ] || ! mkfifo -m 600 "$d/$n" 2>/dev/null; then
+                printf '%s x cannot make a private pipe for the task input in %s\n' "$m" "${TMPDIR:-/tmp}"
                 printf '%s' "$m" >&2
                 continue
             fi
-            in=$d/$n
-        fi
-        {
-            if [ "$b" -gt 0 ] && [ -n "$T" ]; then
-                "$T" -s KILL "$b" /bin/sh -c "$cmd"
-            else
-                /bin/sh -c "$cmd"
-            fi <"$in"
-            printf '%s %s\n' "$m" "$?"
-            printf '%s' "$m" >&2
-        } &
-        p=$!
-        if [ "$c" = 1 ]; then
-            exec 4>"$in"
-            rm -f "$in"
-        fi
+            { run <"$d/$n"; done_ "$?"; } &
+            p=$!
+            exec 4>"$d/$n"
+            rm -f "$d/$n"
+            ;;
+        esac
         ;;
     D) head -c "$m" | { cat 2>/dev/null >&4; cat >/dev/null; } ;;
     E) exec 4>&- ;;
@@ -77,6 +96,6 @@ $l"; fi
     *) break ;;
     esac
 done
-[ -n "$p" ] && k "$p"
+[ -n "$p" ] && k "$p" && wait
 [ -n "$d" ] && rm -rf "$d"
 exit 0

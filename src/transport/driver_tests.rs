@@ -70,12 +70,12 @@ fn status_lines() {
     assert_eq!(status(b" zero"), None);
 }
 
-/// One task's frames for the driver (what `Driver::run` sends).
-fn request(marker: &str, command: &str, secs: u64, input: Option<&[u8]>) -> Vec<u8> {
+/// One task's frames for the driver (what `Driver::run` sends): mode 0 no input, 1 input at once,
+/// 2 in the background with input on a pipe (`input` is then sent at once too).
+fn request(marker: &str, command: &str, secs: u64, mode: u8, input: Option<&[u8]>) -> Vec<u8> {
     let mut f = format!(
-        "R {marker} {} {secs} {}\n{command}\n",
-        command.split('\n').count(),
-        u8::from(input.is_some())
+        "R {marker} {} {secs} {mode}\n{command}\n",
+        command.split('\n').count()
     )
     .into_bytes();
     if let Some(i) = input {
@@ -166,15 +166,22 @@ fn the_real_driver_runs_tasks_in_order_with_their_own_input_and_exit_codes() {
         "[m1]",
         "printf '%s\\n' \"$0 'q'\" \"a  b\"\necho err >&2\nK\nR [m9] 1 0 0\nexit 3",
         5,
+        0,
         None,
     ));
-    frames.extend(request("[m2]", "cat; echo; id -u", 5, Some(&binary)));
+    frames.extend(request("[m2]", "cat; echo; id -u", 5, 1, Some(&binary)));
     // Input the task never reads is still taken off the stream: the next task is not confused.
-    frames.extend(request("[m3]", "true", 5, Some(&vec![b'R'; 200_000])));
-    frames.extend(request("[m4]", "cat", 0, Some(b"")));
-    frames.extend(request("[m5]", "cat; echo \"[m5\"", 0, None));
-    let (out, err) = finish(driver(&[]), &frames, "[m5]");
-    let t = tasks(&out, &err, &["[m1]", "[m2]", "[m3]", "[m4]", "[m5]"]);
+    frames.extend(request("[m3]", "true", 5, 1, Some(&vec![b'R'; 200_000])));
+    frames.extend(request("[m4]", "cat", 0, 1, Some(b"")));
+    frames.extend(request("[m5]", "cat; echo \"[m5\"", 0, 0, None));
+    // A task has the signal dispositions a command on its own channel would: SIGINT ends it.
+    frames.extend(request("[m6]", "kill -INT $$; echo survived", 0, 0, None));
+    let (out, err) = finish(driver(&[]), &frames, "[m6]");
+    let t = tasks(
+        &out,
+        &err,
+        &["[m1]", "[m2]", "[m3]", "[m4]", "[m5]", "[m6]"],
+    );
     assert_eq!(t[0].0, b"/bin/sh 'q'\na  b\n");
     let err0 = String::from_utf8_lossy(&t[0].1);
     assert!(
@@ -198,6 +205,11 @@ fn the_real_driver_runs_tasks_in_order_with_their_own_input_and_exit_codes() {
         (&b""[..], &Some(Status::Exit(0)))
     );
     assert_eq!(
+        (t[5].0.as_slice(), &t[5].2),
+        (&b""[..], &Some(Status::Exit(130))),
+        "SIGINT is not ignored in a task"
+    );
+    assert_eq!(
         t[4].0,
         b"[m5\n",
         "a piece of the marker is output: {:?}",
@@ -208,7 +220,7 @@ fn the_real_driver_runs_tasks_in_order_with_their_own_input_and_exit_codes() {
 #[test]
 fn the_real_driver_kills_a_task_and_all_it_started_and_refuses_without_a_pipe() {
     let tag = format!("tended-drv-kill-{}", std::process::id());
-    let mut child = driver(&[("TMPDIR", "/nonexistent/tended")]);
+    let mut child = driver(&[]);
     child
         .stdin
         .as_mut()
@@ -217,30 +229,44 @@ fn the_real_driver_kills_a_task_and_all_it_started_and_refuses_without_a_pipe() 
             "[k1]",
             &format!("sh -c 'sleep 300; echo {tag}' & sleep 301; echo {tag}"),
             0,
+            2,
             None,
         ))
         .expect("write");
     std::thread::sleep(std::time::Duration::from_millis(700));
     let mut frames = b"K\n".to_vec();
-    // Input needs a pipe in TMPDIR; where none can be made the task is refused, not run blind.
-    frames.extend(request("[k2]", "cat", 0, Some(b"x")));
-    frames.extend(request("[k3]", "echo after", 0, None));
+    frames.extend(request("[k3]", "echo after", 0, 0, None));
     let (out, err) = finish(child, &frames, "[k3]");
-    let t = tasks(&out, &err, &["[k1]", "[k2]", "[k3]"]);
+    let t = tasks(&out, &err, &["[k1]", "[k3]"]);
     assert_eq!(
         t[0].2,
         Some(Status::Exit(137)),
         "{:?}",
         String::from_utf8_lossy(&out)
     );
+    assert_eq!(
+        (t[1].0.as_slice(), &t[1].2),
+        (&b"after\n"[..], &Some(Status::Exit(0)))
+    );
+    // A background task's input needs a pipe in TMPDIR; where none can be made the task is
+    // refused (tended runs it on a channel of its own), not run blind, and the next one runs.
+    let mut frames = request("[k2]", "cat", 0, 2, Some(b"x"));
+    frames.extend(request("[k4]", "cat", 0, 1, Some(b"y")));
+    let (out, err) = finish(
+        driver(&[("TMPDIR", "/nonexistent/tended")]),
+        &frames,
+        "[k4]",
+    );
+    let t = tasks(&out, &err, &["[k2]", "[k4]"]);
     assert!(
-        matches!(&t[1].2, Some(Status::Refused(why)) if why.contains("/nonexistent")),
+        matches!(&t[0].2, Some(Status::Refused(why)) if why.contains("/nonexistent")),
         "{:?}",
-        t[1].2
+        t[0].2
     );
     assert_eq!(
-        (t[2].0.as_slice(), &t[2].2),
-        (&b"after\n"[..], &Some(Status::Exit(0)))
+        (t[1].0.as_slice(), &t[1].2),
+        (&b"y"[..], &Some(Status::Exit(0))),
+        "input given at once needs no pipe"
     );
     let ps = Command::new("pgrep")
         .args(["-f", &tag])
@@ -259,7 +285,13 @@ fn the_real_driver_kills_a_running_task_when_tended_goes_away() {
     let mut child = driver(&[]);
     let mut stdin = child.stdin.take().expect("stdin");
     stdin
-        .write_all(&request("[e1]", &format!("sleep 302; echo {tag}"), 0, None))
+        .write_all(&request(
+            "[e1]",
+            &format!("sleep 302; echo {tag}"),
+            0,
+            2,
+            None,
+        ))
         .expect("write");
     std::thread::sleep(std::time::Duration::from_millis(500));
     drop(stdin);
@@ -278,7 +310,11 @@ fn the_real_driver_kills_a_running_task_when_tended_goes_away() {
 
 #[test]
 fn the_real_driver_ends_a_task_at_its_timeout_on_the_host() {
-    let (out, err) = finish(driver(&[]), &request("[t1]", "sleep 30", 1, None), "[t1]");
+    let (out, err) = finish(
+        driver(&[]),
+        &request("[t1]", "sleep 30", 1, 0, None),
+        "[t1]",
+    );
     let t = tasks(&out, &err, &["[t1]"]);
     assert_eq!(t[0].2, Some(Status::Exit(137)));
 }

@@ -102,7 +102,16 @@ fn a_host_whose_forced_command_refuses_the_driver_gets_a_channel_per_task_and_th
     // Said in the run's own output and in the record.
     let plain = tended(
         fleet.path(),
-        &["run", "tasks.yml", "-i", "inv", "--db", "t.db", "--known-hosts", "known_hosts"],
+        &[
+            "run",
+            "tasks.yml",
+            "-i",
+            "inv",
+            "--db",
+            "t.db",
+            "--known-hosts",
+            "known_hosts",
+        ],
     );
     let said = text(&plain);
     assert!(
@@ -138,7 +147,10 @@ fn driver_false_in_the_inventory_gives_one_channel_per_task() {
     let s = session(&json(&out), "plain");
     assert_eq!(s["kind"], "per_task");
     assert!(
-        s["reason"].as_str().expect("reason").contains("driver: false"),
+        s["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("driver: false"),
         "{s:#}"
     );
     assert_eq!(sessions(fleet.sshd("plain")), 2);
