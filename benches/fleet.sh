@@ -4,8 +4,9 @@
 # into target/bench-venv), and by plain OpenSSH (one `ssh` per host running the five commands in one
 # session, fanned out with `xargs -P`; `ssh` with the curve25519 key exchange tended negotiates with
 # these servers, `ssh-default` with OpenSSH's default one), in the same run, in rotating order. Prints
-# each tool's median wall time, its own CPU time, the target side's CPU time (every sshd and what it
-# ran: the client's servers' cost), peak memory, and the ratios to tended. Figures are only
+# each tool's median wall time, its own CPU time, the target side's CPU time (the machine's busy
+# time over the run less the tool's own: the client's servers' cost, and this machine's background
+# noise), peak memory, and the ratios to tended. Figures are only
 # comparable within one run: the machine is shared.
 #
 #   bash benches/fleet.sh                       # N = 50 and 200, 3 rounds each, all four tools
@@ -123,23 +124,24 @@ pipelining = True
 ssh_args = -o ControlMaster=auto -o ControlPersist=10s -o UserKnownHostsFile=$work/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes
 CFG
 
-# CPU seconds the target side has used: every sshd listener with its reaped children (the session
-# processes, login shells and commands they ran).
-target_cpu() {
-    local ticks; ticks=$(getconf CLK_TCK)
-    for p in "${pids[@]}"; do cat "/proc/$p/stat" 2>/dev/null; done |
-        sed 's/^.*) //' | awk -v t="$ticks" '{s += $12 + $13 + $14 + $15} END {printf "%.2f", s / t}'
+# CPU seconds the whole machine has been busy (user, nice, system, irq, softirq, steal): the target
+# side's cost is that, over a tool's run, less the tool's own CPU time. (Reading the sshd processes'
+# children's times instead would miss every process that outlives its session and is reaped by init.)
+busy_cpu() {
+    awk -v t="$(getconf CLK_TCK)" '/^cpu / {printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / t}' /proc/stat
 }
 # Prints "wall cpu maxrss_kib exit target_cpu" of a command.
 measure() {
     local rc=0 before after
-    before=$(target_cpu)
-    /usr/bin/time -q -f "%e %U %S %M" -o "$work/time" "$@" >"$work/last.out" 2>&1 || rc=$?
-    # Sessions end just after the client does: let sshd reap them.
     sleep 1
-    after=$(target_cpu)
+    before=$(busy_cpu)
+    /usr/bin/time -q -f "%e %U %S %M" -o "$work/time" "$@" >"$work/last.out" 2>&1 || rc=$?
+    # Sessions end just after the client does: let them finish.
+    sleep 1
+    after=$(busy_cpu)
     [ "$rc" = 0 ] || cat "$work/last.out" >> "$work/err"
-    tail -n 1 "$work/time" | awk -v rc="$rc" -v tc="$(echo "$after - $before" | bc)" '{printf "%s %.2f %s %s %s\n", $1, $2 + $3, $4, rc, tc}'
+    tail -n 1 "$work/time" | awk -v rc="$rc" -v busy="$(echo "$after - $before" | bc)" \
+        '{c = $2 + $3; printf "%s %.2f %s %s %.2f\n", $1, c, $4, rc, busy - c}'
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 

@@ -22,8 +22,10 @@ use super::sudo::{self, GateStep};
 use super::{ExecOutput, ExecRequest, TransportError, push_capped, quote};
 
 /// The driver's text, sent on each connection (nothing is installed on the host).
-pub(crate) const SCRIPT: &str = include_str!("driver.sh");
-/// What the driver prints first, then whether the host has `timeout` and a newline.
+pub(crate) const SCRIPT: &str = concat!(include_str!("driver_kill.sh"), include_str!("driver.sh"));
+/// Kills every descendant of a process (shared with the driver's own text).
+const KILL_TREE: &str = include_str!("driver_kill.sh");
+/// What the driver prints first, then its process id and a newline.
 const HELLO: &[u8] = b"tended-driver 1 ";
 /// Output before the hello (a login script's chatter) that is tolerated.
 const NOISE_CAP: usize = 16 * 1024;
@@ -33,6 +35,15 @@ const KILL_GRACE: Duration = Duration::from_secs(5);
 /// The command a channel runs to start the driver (the login shell only has to `exec` it).
 pub(crate) fn start_command() -> String {
     format!("exec /bin/sh -c {}", quote(SCRIPT))
+}
+
+/// The command, for a channel of its own, that kills everything the driver `pid` runs (the task
+/// past its timeout and all it started), not the driver itself.
+pub(crate) fn kill_command(pid: u32) -> String {
+    format!(
+        "exec /bin/sh -c {}",
+        quote(&format!("{KILL_TREE}_td_k {pid}\n"))
+    )
 }
 
 /// Finds a marker in a stream that arrives in pieces: everything before it belongs to the task.
@@ -113,8 +124,8 @@ pub(crate) enum Ran {
 /// A running driver on one channel.
 pub(crate) struct Driver {
     ch: russh::Channel<Msg>,
-    /// The host has `timeout`, so the host ends a task on time and tended's timer is a backstop.
-    host_timeout: bool,
+    /// The driver's process id on the host (from its hello), for ending a task past its time.
+    pid: u32,
 }
 
 /// Why a driver did not start.
@@ -157,8 +168,13 @@ impl Driver {
                         if let Some(at) = memchr::memmem::find(&out, HELLO)
                             && let Some(nl) = out[at..].iter().position(|&b| b == b'\n')
                         {
-                            let word = &out[at + HELLO.len()..at + nl];
-                            return Ok(word != b"none");
+                            let word = String::from_utf8_lossy(&out[at + HELLO.len()..at + nl]);
+                            return word.trim().parse::<u32>().map_err(|_| {
+                                format!(
+                                    "its greeting names no process id: `{}`",
+                                    word.escape_debug()
+                                )
+                            });
                         }
                         if out.len() > NOISE_CAP {
                             return Err(format!(
@@ -192,7 +208,7 @@ impl Driver {
         };
         let started = tokio::time::timeout(limit, wait).await;
         match started {
-            Ok(Ok(host_timeout)) => Ok(Driver { ch, host_timeout }),
+            Ok(Ok(pid)) => Ok(Driver { ch, pid }),
             Ok(Err(why)) => {
                 let _ = ch.close().await;
                 Err(StartError::Unavailable(why))
@@ -213,21 +229,23 @@ impl Driver {
         let _ = self.ch.close().await;
     }
 
-    /// Runs one task. `connection_closed` tells a lost connection from a driver that ended.
-    pub(crate) async fn run(
+    /// Runs one task. `connection_closed` tells a lost connection from a driver that ended;
+    /// `side` runs a command on a channel of its own (to end a task past its timeout).
+    pub(crate) async fn run<S, F>(
         &mut self,
         req: &ExecRequest,
         connection_closed: &(dyn Fn() -> bool + Sync),
-    ) -> Ran {
+        side: S,
+    ) -> Ran
+    where
+        S: Fn(String) -> F,
+        F: std::future::Future<Output = ()>,
+    {
         // With become, the timeout must run inside sudo (as the target user, who can kill the
-        // command): the wrapper does that. Otherwise the driver starts the host's `timeout` itself.
-        let (wire, secs) = match &req.r#become {
-            Some(_) => (req.wire(true), 0),
-            None => (
-                req.wire(false),
-                req.timeout.map_or(0, |t| t.as_secs().max(1)),
-            ),
-        };
+        // command): the host's `timeout` in the wrapper does that, and tended's timer is only the
+        // backstop. Without, tended ends the task at its timeout itself (from a channel of its own).
+        let become_ = req.r#become.is_some();
+        let wire = req.wire(become_);
         let wire = match wire {
             Ok(w) => w,
             Err(e) => return Ran::Done(Err(e)),
@@ -242,8 +260,7 @@ impl Driver {
             (false, false) => 0,
         };
         let lines = wire.command.split('\n').count();
-        let mut frame =
-            format!("R {marker} {lines} {secs} {mode}\n{}\n", wire.command).into_bytes();
+        let mut frame = format!("R {marker} {lines} {mode}\n{}\n", wire.command).into_bytes();
         if let (false, Some(input)) = (background, &wire.stdin) {
             input_frames(&mut frame, input, true);
         }
@@ -258,44 +275,45 @@ impl Driver {
             return Ran::Ended(Err(lost(e)));
         }
         let started = Instant::now();
-        // The backstop: just after the host's own timeout, or at the timeout where it has none.
+        // With become, the backstop just after the host's own timeout; otherwise the timeout.
         let kill_at = req
             .timeout
-            .map(|t| if self.host_timeout { t + KILL_GRACE } else { t });
+            .map(|t| if become_ { t + KILL_GRACE } else { t });
         let mut gate = wire.gate;
         let mut out = ExecOutput::default();
         let mut complete = true;
         let (mut so, mut se) = (Scan::new(&marker), Scan::new(&marker));
         let mut asked_kill: Option<Duration> = None;
+        // The kill runs on a channel of its own while this one is still read (a task may go on
+        // writing until it is killed, and the connection must not stall on unread output).
+        let mut killing: Option<std::pin::Pin<Box<F>>> = None;
         let result = loop {
             let deadline = match asked_kill {
                 Some(at) => Some(at + KILL_GRACE),
                 None => kill_at,
             };
-            let msg = match deadline {
-                None => self.ch.wait().await,
-                Some(d) => {
-                    let until = tokio::time::Instant::from_std(started) + d;
-                    match tokio::time::timeout_at(until, self.ch.wait()).await {
-                        Ok(m) => m,
-                        // A task in the driver's foreground cannot be reached until it ends.
-                        Err(_) if asked_kill.is_none() && background => {
-                            asked_kill = Some(started.elapsed());
-                            if let Err(e) = self.ch.data(&b"K\n"[..]).await {
-                                return Ran::Ended(Err(lost(e)));
-                            }
-                            continue;
-                        }
-                        Err(_) => {
-                            // A task past its time that the host's own `timeout` did not end (none
-                            // there, or a process in uninterruptible sleep), or a kill that did not
-                            // take: give this session up; the next task starts a new driver.
-                            let _ = self.ch.close().await;
-                            return Ran::Ended(Err(TransportError::Timeout(
-                                req.timeout.unwrap_or_default(),
-                            )));
-                        }
+            // A timeout too far to be an instant is no timeout.
+            let until =
+                deadline.and_then(|d| tokio::time::Instant::from_std(started).checked_add(d));
+            let msg = tokio::select! {
+                m = self.ch.wait() => m,
+                _ = async { if let Some(k) = killing.as_mut() { k.await } }, if killing.is_some() => {
+                    killing = None;
+                    continue;
+                }
+                _ = tokio::time::sleep_until(until.unwrap_or_else(tokio::time::Instant::now)), if until.is_some() => {
+                    if asked_kill.is_none() && !become_ {
+                        // Past its timeout: kill what the driver runs (the task and all it
+                        // started); the driver then reports it and serves the next task.
+                        asked_kill = Some(started.elapsed());
+                        killing = Some(Box::pin(side(kill_command(self.pid))));
+                        continue;
                     }
+                    // A become task the host's own `timeout` did not end (none there, or a
+                    // process in uninterruptible sleep), or a kill that did not take: give this
+                    // session up; the next task starts a new driver.
+                    let _ = self.ch.close().await;
+                    return Ran::Ended(Err(TransportError::Timeout(req.timeout.unwrap_or_default())));
                 }
             };
             match msg {

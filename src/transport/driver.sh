@@ -2,100 +2,83 @@
 # Nothing is installed on the host; tended sends this text each time it connects.
 #
 # Requests, one line each on stdin (the marker is random per task; the task cannot know it):
-#   R <marker> <lines> <timeout s> <input>   then <lines> lines of shell command. <input>:
+#   R <marker> <lines> <input>   then <lines> lines of shell command. <input>:
 #       0  none (/dev/null)
-#       1  "D <count>" and that many bytes (or just "E": empty) follow at once, then "E"
+#       1  "D <count>" and that many bytes (or nothing: empty) follow at once, then "E"
 #       2  sudo may ask for a password: the task runs in the background with its input on a
-#          private pipe, fed by "D <count>" frames as tended decides, "E" ends it, and
-#          "K" kills it and everything it started
+#          private pipe, fed by "D <count>" frames as tended decides; "E" ends it
 # A task's stdout and stderr go out as they are written; after the task, stdout gets
 # "<marker> <exit code>" and a newline, stderr gets "<marker>". "<marker> x <why>" means the
 # driver could not run the task (tended then runs it on a channel of its own).
-# Tasks run in the foreground, with the signal dispositions the login shell gave the driver.
-T=
-command -v timeout >/dev/null 2>&1 && T=timeout
-d=
-p=
-n=0
-run() {
-    if [ "$b" -gt 0 ] && [ -n "$T" ]; then
-        "$T" -s KILL "$b" /bin/sh -c "$cmd"
-    else
-        /bin/sh -c "$cmd"
-    fi
+# A task runs in a subshell of the driver (a fork, as `sh -c` costs an exec), in the foreground,
+# with the signal dispositions and umask the login shell gave the driver. tended ends a task past
+# its timeout by killing the driver's descendants from a channel of its own (the pid is in the
+# hello); a task with become has the host's `timeout` inside sudo, as on a channel of its own.
+_td_d=
+_td_p=
+_td_n=0
+_td_done() {
+    printf '%s %s\n' "$_td_m" "$1"
+    printf '%s' "$_td_m" >&2
 }
-done_() {
-    printf '%s %s\n' "$m" "$1"
-    printf '%s' "$m" >&2
-}
-k() {
-    for s in STOP KILL; do
-        ps -A -o pid= -o ppid= 2>/dev/null | awk -v r="$1" '
-            { up[$1] = $2 }
-            END {
-                s[r] = 1
-                do { c = 0; for (x in up) if (!(x in s) && (up[x] in s)) { s[x] = 1; c = 1 } } while (c)
-                for (x in s) if (x != r) print x
-            }' | while read -r x; do kill -"$s" "$x" 2>/dev/null; done
-    done
-}
-printf 'tended-driver 1 %s\n' "${T:-none}"
-while IFS=' ' read -r op m a b c; do
-    case $op in
+printf 'tended-driver 1 %s\n' "$$"
+while IFS=' ' read -r _td_op _td_m _td_a _td_c; do
+    case $_td_op in
     R)
         exec 4>&-
-        [ -n "$p" ] && wait "$p" 2>/dev/null
-        p=
-        cmd=
-        i=0
-        while [ "$i" -lt "$a" ]; do
-            IFS= read -r l || break 2
-            if [ "$i" -eq 0 ]; then cmd=$l; else cmd="$cmd
-$l"; fi
-            i=$((i + 1))
+        [ -n "$_td_p" ] && wait "$_td_p" 2>/dev/null
+        _td_p=
+        _td_cmd=
+        _td_i=0
+        while [ "$_td_i" -lt "$_td_a" ]; do
+            IFS= read -r _td_l || break 2
+            if [ "$_td_i" -eq 0 ]; then _td_cmd=$_td_l; else _td_cmd="$_td_cmd
+$_td_l"; fi
+            _td_i=$((_td_i + 1))
         done
-        case $c in
+        case $_td_c in
         0)
-            run </dev/null
-            done_ "$?"
+            (eval "$_td_cmd") </dev/null
+            _td_done "$?"
             ;;
         1)
-            IFS=' ' read -r op a || break
-            if [ "$op" = D ]; then
+            IFS=' ' read -r _td_op _td_a || break
+            if [ "$_td_op" = D ]; then
                 # The task may stop reading early: the rest of its input is still taken off.
-                head -c "$a" | { run; r=$?; cat >/dev/null; exit "$r"; }
-                r=$?
-                IFS=' ' read -r op || break
+                head -c "$_td_a" | { (eval "$_td_cmd"); _td_r=$?; cat >/dev/null; exit "$_td_r"; }
+                _td_r=$?
+                IFS=' ' read -r _td_op || break
             else
-                run </dev/null
-                r=$?
+                (eval "$_td_cmd") </dev/null
+                _td_r=$?
             fi
-            done_ "$r"
+            _td_done "$_td_r"
             ;;
         2)
-            if [ -z "$d" ]; then
-                d=${TMPDIR:-/tmp}/tended-driver.$$
-                mkdir -m 700 "$d" 2>/dev/null || d=
+            if [ -z "$_td_d" ]; then
+                _td_d=${TMPDIR:-/tmp}/tended-driver.$$
+                mkdir -m 700 "$_td_d" 2>/dev/null || _td_d=
             fi
-            n=$((n + 1))
-            if [ -z "$d" ] || ! mkfifo -m 600 "$d/$n" 2>/dev/null; then
-                printf '%s x cannot make a private pipe for the task input in %s\n' "$m" "${TMPDIR:-/tmp}"
-                printf '%s' "$m" >&2
+            _td_n=$((_td_n + 1))
+            if [ -z "$_td_d" ] || ! mkfifo -m 600 "$_td_d/$_td_n" 2>/dev/null; then
+                printf '%s x cannot make a private pipe for the task input in %s\n' "$_td_m" "${TMPDIR:-/tmp}"
+                printf '%s' "$_td_m" >&2
                 continue
             fi
-            { run <"$d/$n"; done_ "$?"; } &
-            p=$!
-            exec 4>"$d/$n"
-            rm -f "$d/$n"
+            { (eval "$_td_cmd") <"$_td_d/$_td_n"; _td_done "$?"; } &
+            _td_p=$!
+            exec 4>"$_td_d/$_td_n"
+            rm -f "$_td_d/$_td_n"
             ;;
         esac
         ;;
-    D) head -c "$m" | { cat 2>/dev/null >&4; cat >/dev/null; } ;;
+    D) head -c "$_td_m" | { cat 2>/dev/null >&4; cat >/dev/null; } ;;
     E) exec 4>&- ;;
-    K) [ -n "$p" ] && k "$p" ;;
     *) break ;;
     esac
 done
-[ -n "$p" ] && k "$p" && wait
-[ -n "$d" ] && rm -rf "$d"
+# tended is gone: a task still waiting in the background goes with it.
+[ -n "$_td_p" ] && _td_k "$_td_p"
+wait
+[ -n "$_td_d" ] && rm -rf "$_td_d"
 exit 0

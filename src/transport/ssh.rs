@@ -415,7 +415,18 @@ impl SshConnection {
             return None;
         };
         let closed = || session.handle.is_closed();
-        match driver.run(req, &closed).await {
+        // A task past its timeout is ended from a channel of its own.
+        let side = |command: String| async move {
+            let kill = ExecRequest {
+                command,
+                timeout: Some(self.opts.connect_timeout),
+                ..Default::default()
+            };
+            if let Err(e) = self.run_on_channel(&kill).await {
+                tracing::warn!(host = %self.target.address, error = %e, "could not end a task past its timeout");
+            }
+        };
+        match driver.run(req, &closed, side).await {
             Ran::Done(r) => Some(r),
             Ran::Ended(r) => {
                 *slot = DriverSlot::Untried;
