@@ -93,6 +93,7 @@ from datetime import datetime
 t = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))
 d = sorted((t(h["ended_at"]) - t(h["started_at"])).total_seconds() for h in json.load(sys.stdin)["hosts"])
 print(d[len(d) // 2])' >> "$work/t"
+        [ -z "${WAN_DEBUG:-}" ] || "$TENDED" show --db "$work/wan.db" --json "$("$TENDED" history --db "$work/wan.db" --json --last 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')" > "$WAN_DEBUG"
         wall xargs -P "$N" -I{} ssh -q -o BatchMode=yes -o UserKnownHostsFile="$work/known_hosts" -o StrictHostKeyChecking=yes \
             -o KexAlgorithms=curve25519-sha256 -i "$work/client_key" -p {} "$user@127.0.0.1" "$five" < "$work/ports" >> "$work/s"
     done
