@@ -58,7 +58,9 @@ if [ "$(id -u)" -eq 0 ]; then
     chmod 755 "$work"; chmod 644 "$work"/backup.tar "$work"/updates.txt
 fi
 max=$(for n in $SIZES; do echo "$n"; done | sort -n | tail -n 1)
-base=$(( 20000 + RANDOM % 20000 ))
+# Ports below the kernel's ephemeral range, so no outgoing connection holds one an sshd needs.
+low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+base=$(( 10000 + RANDOM % (low - 10000 - max - 1) ))
 for i in $(seq 1 "$max"); do
     port=$((base + i))
     cat > "$work/sshd_$i.conf" <<CONF
@@ -77,7 +79,10 @@ CONF
     /usr/sbin/sshd -D -f "$work/sshd_$i.conf" -E "$work/sshd.log" & pids+=($!)
 done
 for i in $(seq 1 "$max"); do
-    until (exec 3<>"/dev/tcp/127.0.0.1/$((base + i))") 2>/dev/null; do sleep 0.05; done
+    until (exec 3<>"/dev/tcp/127.0.0.1/$((base + i))") 2>/dev/null; do
+        kill -0 "${pids[$((i - 1))]}" 2>/dev/null || { echo "sshd $i did not start:" >&2; tail -n 3 "$work/sshd.log" >&2; exit 1; }
+        sleep 0.05
+    done
 done
 # paramiko (pyinfra) does not read wildcard known_hosts patterns: one line per port for it.
 for i in $(seq 1 "$max"); do

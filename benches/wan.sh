@@ -40,7 +40,9 @@ if [ "$(id -u)" -eq 0 ]; then
     user=tendedbench
     chmod 755 "$work"; chmod 644 "$work"/backup.tar "$work"/updates.txt
 fi
-base=$(( 20000 + RANDOM % 10000 )); relay_base=$(( base + 10000 ))
+# Ports below the kernel's ephemeral range (sshd's and the relay's).
+low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+base=$(( 10000 + RANDOM % ((low - 10000) / 2 - N - 1) )); relay_base=$(( base + (low - 10000) / 2 ))
 for i in $(seq 1 "$N"); do
     cat > "$work/sshd_$i.conf" <<CONF
 ListenAddress 127.0.0.1:$((base + i))

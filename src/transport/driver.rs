@@ -2,16 +2,16 @@
 //! `sh` script started once per connection, so a task costs the host a fork, not an SSH session
 //! process, a login shell and a channel's round trips.
 //!
-//! A task request carries the command line, the task's timeout, and whether input follows; the
-//! task's stdout and stderr stream back on the channel's two streams as they are written (capped
-//! here as they arrive) and each ends with a marker that is random per task. Timeouts run on the
-//! host (`timeout -s KILL`, as on a channel of its own); tended's own timer is the backstop: it
-//! gives the session up (the next task starts a new driver) and, for a task in the background, first
-//! asks the driver to kill it and everything it started. sudo's password is written only when sudo
-//! asks (the same [`SudoGate`](super::sudo::SudoGate) as on a channel), so such a task runs in the
-//! background with its input on a private pipe; every other task runs in the driver's foreground. A host where the driver
-//! cannot start (no `/bin/sh`, a restricted shell, a `ForceCommand`) gets one channel per task,
-//! and the run says so.
+//! A task request carries the command line and whether input follows; the task's stdout and
+//! stderr stream back on the channel's two streams as they are written (capped here as they
+//! arrive) and each ends with a marker that is random per task. At a task's timeout tended kills
+//! everything the driver runs from a channel of its own ([`kill_command`], the driver's pid is in
+//! its hello), and the driver reports the task; a become task keeps the host's `timeout` inside
+//! sudo, with tended's timer as the backstop that gives the session up. sudo's password is written
+//! only when sudo asks (the same [`SudoGate`](super::sudo::SudoGate) as on a channel), so such a
+//! task runs in the background with its input on a private pipe; every other task runs in the
+//! driver's foreground. A host where the driver cannot start (no `/bin/sh`, a restricted shell, a
+//! `ForceCommand`) gets one channel per task, and the run says so.
 
 use std::time::{Duration, Instant};
 

@@ -206,6 +206,8 @@ fn password_login_and_sudo_with_a_password_from_the_environment() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let run = json(&out);
     let tasks = &host(&run, "pw")["tasks"];
+    // sudo's prompt, the password and the task's input all went through the one remote session.
+    assert_eq!(host(&run, "pw")["session"]["kind"], "driver", "{run:#}");
     assert_eq!(tasks[0]["stdout"], format!("{pw_user}\n"));
     assert_eq!(tasks[1]["stdout"], "root\n");
     assert_eq!(tasks[2]["stdout"], "nobody\n");
