@@ -159,7 +159,10 @@ fn hung_command_is_killed_by_its_timeout() {
     let run = json(&out);
     let h = host(&run, "slow");
     assert_eq!(h["state"], "failed");
-    assert_eq!(h["session"]["kind"], "driver", "the timeout is kept through the driver");
+    assert_eq!(
+        h["session"]["kind"], "driver",
+        "the timeout is kept through the driver"
+    );
     let tasks = h["tasks"].as_array().expect("tasks");
     assert_eq!(
         tasks.len(),
