@@ -24,7 +24,12 @@ done
 TENDED=${TENDED_BIN:-$PWD/target/dist/tended}
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+made_user=
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+    if [ -n "$made_user" ]; then sleep 1; userdel tendedbench 2>/dev/null || true; fi
+}
 trap cleanup EXIT
 mkdir -p /run/sshd 2>/dev/null || true
 ssh-keygen -q -t ed25519 -N '' -f "$work/host_key"
@@ -35,7 +40,8 @@ echo backup > "$work/backup.tar"; printf 'openssl 3.0.15-1~deb12u1 3.0.16-1~deb1
 user=$(id -un)
 if [ "$(id -u)" -eq 0 ]; then
     # A service account with a plain /bin/sh, as in benches/fleet.sh.
-    id tendedbench >/dev/null 2>&1 || useradd --system --shell /bin/sh --home-dir /nonexistent --no-create-home tendedbench
+    # Created here, removed again on exit (the bench leaves the machine as it found it).
+    id tendedbench >/dev/null 2>&1 || { useradd --system --shell /bin/sh --home-dir /nonexistent --no-create-home tendedbench && made_user=1; }
     usermod -p '*' tendedbench
     user=tendedbench
     chmod 755 "$work"; chmod 644 "$work"/backup.tar "$work"/updates.txt
