@@ -276,9 +276,13 @@ impl Driver {
         }
         let started = Instant::now();
         // With become, the backstop just after the host's own timeout; otherwise the timeout.
-        let kill_at = req
-            .timeout
-            .map(|t| if become_ { t + KILL_GRACE } else { t });
+        let kill_at = req.timeout.map(|t| {
+            if become_ {
+                t.saturating_add(KILL_GRACE)
+            } else {
+                t
+            }
+        });
         let mut gate = wire.gate;
         let mut out = ExecOutput::default();
         let mut complete = true;
