@@ -6,14 +6,23 @@
 Listens on 127.0.0.1:LISTEN_BASE+i and forwards to 127.0.0.1:TARGET_BASE+i (i = 1..COUNT). Every
 chunk read in either direction is written on after half the round-trip time, in order, so each
 direction has a one-way delay of RTT/2 and a request/answer costs one RTT, as on a WAN link
-(bandwidth is not limited). Prints "ready" once every port listens.
+(bandwidth is not limited). Prints "ready" once every port listens. With RELAY_TRACE=FILE, writes
+one line per chunk read ("seconds-since-start connection direction bytes"), to count a tool's round
+trips: each run of chunks in one direction after the other's is one exchange.
 """
 
 import asyncio
+import itertools
+import os
 import sys
+import time
+
+TRACE = open(os.environ["RELAY_TRACE"], "a", buffering=1) if os.environ.get("RELAY_TRACE") else None
+START = time.monotonic()
+IDS = itertools.count(1)
 
 
-async def pipe(reader, writer, delay):
+async def pipe(reader, writer, delay, label):
     loop = asyncio.get_running_loop()
     queue = asyncio.Queue()
 
@@ -34,6 +43,8 @@ async def pipe(reader, writer, delay):
     try:
         while True:
             data = await reader.read(65536)
+            if TRACE:
+                TRACE.write(f"{time.monotonic() - START:.4f} {label} {len(data)}\n")
             queue.put_nowait((loop.time() + delay, data or None))
             if not data:
                 break
@@ -55,9 +66,10 @@ async def main():
             except OSError:
                 c_writer.close()
                 return
+            conn = next(IDS)
             await asyncio.gather(
-                pipe(c_reader, s_writer, delay),
-                pipe(s_reader, c_writer, delay),
+                pipe(c_reader, s_writer, delay, f"{conn} >"),
+                pipe(s_reader, c_writer, delay, f"{conn} <"),
                 return_exceptions=True,
             )
 

@@ -4,7 +4,10 @@
 # the same 5-task playbook as benches/fleet.sh run by tended and by plain OpenSSH (one `ssh` per
 # host, curve25519, the five commands in one session), at each RTT. Prints tended's median time
 # per host (as it records it, connecting included) and OpenSSH's fan-out wall time, in round trips,
-# and tended's against the round trips the protocol needs.
+# and tended's against the round trips the protocol needs. From the relay's trace of every chunk
+# (benches/relay_stats.py) it also prints, per connection (median), the exchanges counted on the
+# wire and where the time between them went: the client's own (tended's, or ssh's) and the
+# servers' (sshd's key exchange and login, the commands themselves).
 #
 #   bash benches/wan.sh                   # N = 10, RTT 50 and 150 ms, 3 rounds
 #   N=20 RTTS="150" ROUNDS=1 bash benches/wan.sh
@@ -89,11 +92,15 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 needed=$(( 1 + 2 + 1 + 1 + 1 + 1 + TASKS ))
 printf '\n%-6s %-16s %8s %12s   %s\n' RTT_ms tool wall_s round_trips "against the $needed the protocol needs (tended)"
 for rtt in $RTTS; do
-    python3 benches/relay.py "$relay_base" "$base" "$N" "$rtt" > "$work/relay.out" 2>&1 & relay=$!; pids+=($relay)
+    : > "$work/trace"
+    RELAY_TRACE="$work/trace" python3 benches/relay.py "$relay_base" "$base" "$N" "$rtt" > "$work/relay.out" 2>&1 & relay=$!; pids+=($relay)
     until grep -q ready "$work/relay.out" 2>/dev/null; do sleep 0.05; done
-    : > "$work/t"; : > "$work/tw"; : > "$work/s"
+    : > "$work/t"; : > "$work/tw"; : > "$work/s"; : > "$work/wire_t"; : > "$work/wire_s"
+    # The relay's trace lines a command caused: "exchanges client_ms server_ms span" (medians).
+    traced() { local out=$1 from; shift; from=$(( $(wc -l < "$work/trace") + 1 )); "$@"; sleep 0.3
+        python3 benches/relay_stats.py "$work/trace" "$rtt" "$from" "$(wc -l < "$work/trace")" >> "$out"; }
     for r in $(seq 1 "$ROUNDS"); do
-        wall "$TENDED" run "$work/five.yml" -i "$work/inv.yml" --db "$work/wan.db" --known-hosts "$work/known_hosts" >> "$work/tw"
+        traced "$work/wire_t" wall "$TENDED" run "$work/five.yml" -i "$work/inv.yml" --db "$work/wan.db" --known-hosts "$work/known_hosts" >> "$work/tw"
         # Each host's own time, connecting included, as tended records it.
         "$TENDED" show --db "$work/wan.db" --json "$("$TENDED" history --db "$work/wan.db" --json --last 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')" |
             python3 -c 'import json,sys
@@ -102,13 +109,20 @@ t = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))
 d = sorted((t(h["ended_at"]) - t(h["started_at"])).total_seconds() for h in json.load(sys.stdin)["hosts"])
 print(d[len(d) // 2])' >> "$work/t"
         [ -z "${WAN_DEBUG:-}" ] || "$TENDED" show --db "$work/wan.db" --json "$("$TENDED" history --db "$work/wan.db" --json --last 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')" > "$WAN_DEBUG"
-        wall xargs -P "$N" -I{} ssh -q -o BatchMode=yes -o UserKnownHostsFile="$work/known_hosts" -o StrictHostKeyChecking=yes \
+        traced "$work/wire_s" wall xargs -P "$N" -I{} ssh -q -o BatchMode=yes -o UserKnownHostsFile="$work/known_hosts" -o StrictHostKeyChecking=yes \
             -o KexAlgorithms=curve25519-sha256 -i "$work/client_key" -p {} "$user@127.0.0.1" "$five" < "$work/ports" >> "$work/s"
     done
     t=$(median < "$work/t"); tw=$(median < "$work/tw"); s=$(median < "$work/s")
+    # The round with the median exchanges count stands for the tool's wire figures.
+    wt=$(sort -n "$work/wire_t" | awk '{a[NR]=$0} END {print a[int((NR + 1) / 2)]}')
+    ws=$(sort -n "$work/wire_s" | awk '{a[NR]=$0} END {print a[int((NR + 1) / 2)]}')
     tr=$(echo "scale=1; $t * 1000 / $rtt" | bc); sr=$(echo "scale=1; $s * 1000 / $rtt" | bc)
     printf '%-6s %-16s %8.2f %12s   %s\n' "$rtt" "tended per host" "$t" "$tr" "$(echo "scale=2; $tr / $needed" | bc)x (whole run, process start and store included: $(printf %.2f "$tw") s)"
     printf '%-6s %-16s %8.2f %12s   %s\n' "$rtt" openssh-c25519 "$s" "$sr" "(five commands in one exec: $(( needed - TASKS + 1 )) needed)"
+    for w in "tended:$wt" "openssh-c25519:$ws"; do
+        set -- ${w#*:}
+        printf '%-6s %-16s on the wire per connection: %s exchanges, the client'"'"'s own time %s ms, the servers'"'"' %s ms\n' "$rtt" "${w%%:*}" "$1" "$2" "$3"
+    done
     kill "$relay" 2>/dev/null || true; wait "$relay" 2>/dev/null || true
 done
 "$TENDED" history --db "$work/wan.db" --last 1 | tail -n 1 | sed 's/^/tended last run: /'

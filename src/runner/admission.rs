@@ -3,7 +3,11 @@
 //! jump host, a hypervisor under many client VMs), starting more of them makes each one slower and
 //! none of them sooner, while every open session holds memory (about 100 KiB in russh). So the gate
 //! starts small and doubles the number in flight while the handshake completion rate follows; when a
-//! doubling does not raise the rate by at least a seventh, it goes back and tries again later.
+//! doubling does not raise the rate by at least half, it goes back and tries again later. Where the
+//! handshakes do not share a bottleneck, a doubling doubles the rate; where they do, a round's rate
+//! still varies by a tenth or two from round to round, and a smaller bar let that noise through
+//! (measured: 1,000 hosts on two shared cores climbed to 128 in flight, 15 MiB more memory, and no
+//! sooner).
 //!
 //! The signal is throughput, not latency: hosts on the far side of a slow link are slower to greet,
 //! not a sign of congestion, so a fleet with mixed latencies is not held back.
@@ -16,7 +20,7 @@ use tokio::sync::Notify;
 /// Handshakes in flight when a run starts (or `forks`, if smaller).
 pub const START: usize = 8;
 /// A doubling is kept when it raises the completion rate by this factor.
-const GAIN: f64 = 8.0 / 7.0;
+const GAIN: f64 = 1.5;
 /// Rounds to stay at a limit that a doubling did not beat before probing again; doubled after each
 /// further failed probe, up to 8 times as many.
 const HOLD_ROUNDS: u32 = 3;
@@ -231,6 +235,31 @@ mod tests {
         // Most of the time at the smaller limit: the doublings are short probes, rarer as they fail.
         let at_start = limits[1000..].iter().filter(|&&l| l == START).count();
         assert!(at_start >= 800, "{at_start} of 1000");
+    }
+
+    #[test]
+    fn noise_at_a_shared_bottleneck_is_not_taken_for_gain() {
+        // 60 handshakes a second whatever is in flight, each round's rate off by up to 15% either
+        // way (a fixed pseudo-random sequence): no doubling may stick.
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut p = Policy::new(1000);
+        let mut now = Instant::now();
+        p.started(now);
+        let mut high = 0;
+        let mut noise = 1.0;
+        for i in 0..20_000 {
+            if i % 8 == 0 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                noise = 0.85 + 0.3 * (seed % 1000) as f64 / 1000.0;
+            }
+            now += Duration::from_secs_f64(1.0 / (60.0 * noise));
+            p.ended(now);
+            p.started(now);
+            high = high.max(p.limit());
+        }
+        assert!(high <= 2 * START, "limit reached {high}");
     }
 
     #[test]

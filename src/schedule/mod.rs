@@ -6,7 +6,7 @@ pub use cron::{CronSpec, JobKind};
 
 mod cron;
 pub mod daemon;
-mod idle;
+pub mod idle;
 mod process;
 mod reports;
 pub mod status;
