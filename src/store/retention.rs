@@ -156,7 +156,21 @@ impl Store {
         .await?;
         fold_into_days(&mut tx, &rows, &playbook).await?;
         let mut runs = 0;
-        if (rows.len() as i64) < batch {
+        // Fewer than asked is not proof the run is empty: a daemon pruning the same run at once
+        // may have taken the rows this delete waited for (PostgreSQL then deletes none of them),
+        // and the run's removal would take its other results with it, never folded.
+        let left: i64 = if (rows.len() as i64) < batch {
+            sqlx::query(
+                "SELECT COUNT(*) AS n FROM (SELECT 1 FROM task_results WHERE run_id = $1 LIMIT 1) AS t",
+            )
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?
+        } else {
+            1
+        };
+        if left == 0 {
             for sql in [
                 "DELETE FROM slots WHERE run_id = $1",
                 "DELETE FROM host_results WHERE run_id = $1",
