@@ -293,15 +293,7 @@ fn tendeds_kill_ends_a_task_and_all_it_started_and_the_driver_serves_the_next() 
         (t[1].0.as_slice(), &t[1].2),
         (&b"after\n"[..], &Some(Status::Exit(0)))
     );
-    let ps = Command::new("pgrep")
-        .args(["-f", &tag])
-        .output()
-        .expect("pgrep");
-    assert!(
-        ps.stdout.is_empty(),
-        "left running: {}",
-        String::from_utf8_lossy(&ps.stdout)
-    );
+    assert_gone(&tag);
 }
 
 #[test]
@@ -346,8 +338,13 @@ fn a_background_task_gets_its_input_when_tended_sends_it_and_ends_when_tended_go
         (t[0].0.as_slice(), &t[0].2),
         (&b"got pw1\n"[..], &Some(Status::Exit(0)))
     );
+    assert_gone(&tag);
+}
+
+/// No process whose command line holds `tag` is left running.
+fn assert_gone(tag: &str) {
     let ps = Command::new("pgrep")
-        .args(["-f", &tag])
+        .args(["-f", tag])
         .output()
         .expect("pgrep");
     assert!(
