@@ -6,6 +6,7 @@ pub mod admission;
 mod blocks;
 pub(crate) mod host;
 mod loops;
+pub mod memory;
 pub mod model;
 pub mod serial;
 
@@ -222,7 +223,7 @@ async fn writer(
         // after every batch, which on a fleet finishing one host at a time costs CPU for nothing.
         if untrimmed >= 20 {
             untrimmed = 0;
-            crate::schedule::idle::trim_heap();
+            memory::trim_heap();
         }
     }
     (all, lost)
@@ -356,7 +357,7 @@ pub async fn run(
     // reading the handshake's code back in (measured: 35 ms more per host at 10 hosts) for a
     // peak that does not matter.
     if plan.iter().map(Vec::len).sum::<usize>() >= RELEASE_FROM_HOSTS {
-        crate::schedule::idle::release();
+        memory::release();
     }
     for (play_index, hosts) in plan.into_iter().enumerate() {
         // A JoinSet, reaped as hosts finish: a finished task's allocation (sized for its future, a

@@ -6,7 +6,6 @@ pub use cron::{CronSpec, JobKind};
 
 mod cron;
 pub mod daemon;
-pub mod idle;
 mod process;
 mod reports;
 pub mod status;

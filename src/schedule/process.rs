@@ -94,7 +94,7 @@ pub async fn run(config: PathBuf, opts: DaemonOptions) -> anyhow::Result<()> {
         }
         let busy = daemon.busy();
         if was_busy && !busy {
-            super::idle::release();
+            crate::runner::memory::release();
         }
         was_busy = busy;
         tokio::select! {

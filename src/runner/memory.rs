@@ -1,6 +1,7 @@
-//! An idle daemon gives back what start-up used: the pages of its own machine code that loading the
-//! config, migrating the store and parsing the inventory touched (clean file pages, read back from
-//! the binary when next needed) and the heap the allocator still holds. Called once the daemon has
+//! Giving back what start-up used, for an idle daemon and a large run: the pages of the process's
+//! own machine code that loading the config, migrating the store and parsing the inventory touched
+//! (clean file pages, read back from the binary when next needed) and the heap the allocator still
+//! holds. Called once the daemon has
 //! settled and whenever its last run ends, so a daemon waiting for tonight's slot stays small; and
 //! by a run once it has loaded everything and before its hosts start, so a large fleet's peak is
 //! the fleet's own memory, not that plus start-up's.
