@@ -469,13 +469,18 @@ async fn store_story_on_postgresql() {
         .rsplit_once('/')
         .map(|(b, _)| b)
         .expect("url has a database");
-    story(&format!("{base}/{name}")).await;
+    // Run apart, so a failing story still drops its database before the failure is reported.
+    let url = format!("{base}/{name}");
+    let told = tokio::spawn(async move { story(&url).await }).await;
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "DROP DATABASE {name} WITH (FORCE)"
     )))
     .execute(&pool)
     .await
     .expect("drop test database");
+    if let Err(e) = told {
+        std::panic::resume_unwind(e.into_panic());
+    }
 }
 
 /// A report whose period reaches past `retention.results` still sees the pruned days (areas, disk
