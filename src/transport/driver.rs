@@ -27,8 +27,10 @@ pub(crate) const SCRIPT: &str = concat!(include_str!("driver_kill.sh"), include_
 const KILL_TREE: &str = include_str!("driver_kill.sh");
 /// What the driver prints first, then its process id and a newline.
 const HELLO: &[u8] = b"tended-driver 1 ";
-/// Output before the hello (a login script's chatter) that is tolerated.
+/// Chatter before the hello (a login script's) held whole; past it only a tail is searched.
 const NOISE_CAP: usize = 16 * 1024;
+/// A tail long enough to hold a hello line whole.
+const HELLO_TAIL: usize = 64;
 /// How long tended waits after asking the driver to kill a task before giving the session up.
 const KILL_GRACE: Duration = Duration::from_secs(5);
 
@@ -119,6 +121,12 @@ pub(crate) enum Ran {
     Ended(Result<ExecOutput, TransportError>),
     /// Run this task on a channel of its own (the reason is only logged: the next one may pass).
     Refused(String),
+    /// The driver cannot run on this host (why): it did not start, so neither did the task; it
+    /// and the rest run on a channel each.
+    Unavailable(String),
+    /// The driver did not say hello in time after this task was sent (why): the task may still
+    /// start there, so it is not run again; the rest run on a channel each.
+    Silent(String),
 }
 
 /// A running driver on one channel.
@@ -126,14 +134,144 @@ pub(crate) struct Driver {
     ch: russh::Channel<Msg>,
     /// The driver's process id on the host (from its hello), for ending a task past its time.
     pid: u32,
+    /// The hello, while it has not come yet.
+    greeting: Option<Box<Greeting>>,
 }
 
-/// Why a driver did not start.
-pub(crate) enum StartError {
-    /// The connection itself is gone.
-    Lost(TransportError),
-    /// This host cannot run it (the reason is said in the run); tasks get a channel each.
-    Unavailable(String),
+/// Where reading the driver's hello stands.
+enum Hello {
+    Pending,
+    Greeted,
+    /// What ran instead ended or refused: the driver cannot run here (why).
+    Gone(String),
+}
+
+/// The driver's hello on both its streams: what comes before it is the login's chatter (tolerated,
+/// and quoted when the driver does not start), what follows it the first task's output.
+struct Greeting {
+    /// When the hello must have come by.
+    by: Instant,
+    /// The start of the chatter on each stream, for saying what ran instead.
+    out_head: Vec<u8>,
+    err_head: Vec<u8>,
+    /// What of each stream may still hold the hello (a bounded tail of the chatter).
+    out: Vec<u8>,
+    err: Vec<u8>,
+    pid: Option<u32>,
+    /// What followed the hello line on each stream, once it came.
+    out_rest: Option<Vec<u8>>,
+    err_rest: Option<Vec<u8>>,
+    exit: Option<u32>,
+}
+
+/// Finds the hello line in `seen`: the bytes after it and the word it names, once it is whole.
+fn hello_line(seen: &[u8]) -> Option<(String, Vec<u8>)> {
+    let at = memchr::memmem::find(seen, HELLO)?;
+    let nl = seen[at..].iter().position(|&b| b == b'\n')?;
+    let word = String::from_utf8_lossy(&seen[at + HELLO.len()..at + nl])
+        .trim()
+        .to_string();
+    Some((word, seen[at + nl + 1..].to_vec()))
+}
+
+impl Greeting {
+    fn new(limit: Duration) -> Greeting {
+        Greeting {
+            by: Instant::now() + limit,
+            out_head: Vec::new(),
+            err_head: Vec::new(),
+            out: Vec::new(),
+            err: Vec::new(),
+            pid: None,
+            out_rest: None,
+            err_rest: None,
+            exit: None,
+        }
+    }
+
+    /// Takes one message of the channel.
+    fn take(&mut self, msg: Option<&ChannelMsg>) -> Hello {
+        match msg {
+            Some(ChannelMsg::Data { data }) => match &mut self.out_rest {
+                Some(rest) => rest.extend_from_slice(data),
+                None => {
+                    chatter(&mut self.out_head, &mut self.out, data);
+                    if let Some((word, rest)) = hello_line(&self.out) {
+                        let Ok(pid) = word.parse::<u32>() else {
+                            return Hello::Gone(format!(
+                                "its greeting names no process id: `{}`",
+                                word.escape_debug()
+                            ));
+                        };
+                        self.pid = Some(pid);
+                        self.out_rest = Some(rest);
+                    }
+                }
+            },
+            Some(ChannelMsg::ExtendedData { data, .. }) => match &mut self.err_rest {
+                Some(rest) => rest.extend_from_slice(data),
+                None => {
+                    chatter(&mut self.err_head, &mut self.err, data);
+                    if let Some((_, rest)) = hello_line(&self.err) {
+                        self.err_rest = Some(rest);
+                    }
+                }
+            },
+            Some(ChannelMsg::Failure) => {
+                return Hello::Gone("the SSH server refused to run a command".to_string());
+            }
+            Some(ChannelMsg::ExitStatus { exit_status }) => self.exit = Some(*exit_status),
+            Some(ChannelMsg::Close) | Some(ChannelMsg::Eof) | None => {
+                let head = if self.err_head.is_empty() {
+                    &self.out_head
+                } else {
+                    &self.err_head
+                };
+                let said = shown(head);
+                return Hello::Gone(format!(
+                    "the login shell ran something else and it ended ({}{})",
+                    self.exit
+                        .map_or("no exit status".to_string(), |s| format!("exit {s}")),
+                    if said.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": `{said}`")
+                    }
+                ));
+            }
+            Some(_) => {}
+        }
+        if self.out_rest.is_some() && self.err_rest.is_some() {
+            Hello::Greeted
+        } else {
+            Hello::Pending
+        }
+    }
+
+    /// Why the driver is taken for not running when no hello came in time.
+    fn silent(&self) -> String {
+        let said = shown(&self.out_head);
+        if said.is_empty() {
+            "the driver did not answer within the connect timeout".to_string()
+        } else {
+            format!(
+                "the driver did not answer within the connect timeout; the host printed `{said}`"
+            )
+        }
+    }
+}
+
+/// Keeps the start of the chatter (for messages) and only a tail that may hold the hello line.
+fn chatter(head: &mut Vec<u8>, seen: &mut Vec<u8>, data: &[u8]) {
+    if head.len() < 256 {
+        let n = (256 - head.len()).min(data.len());
+        head.extend_from_slice(&data[..n]);
+    }
+    seen.extend_from_slice(data);
+    if seen.len() > NOISE_CAP {
+        let cut = seen.len() - HELLO_TAIL;
+        seen.drain(..cut);
+    }
 }
 
 fn shown(bytes: &[u8]) -> String {
@@ -147,80 +285,73 @@ fn shown(bytes: &[u8]) -> String {
 }
 
 impl Driver {
-    /// Opens a channel and starts the driver on it, waiting up to `limit` for its hello.
+    /// Starts the driver on a channel; its hello is read with the first task (see [`Greeting`]),
+    /// which saves a round trip per host when that task can be sent at once.
     pub(crate) async fn start(
         ch: russh::Channel<Msg>,
         limit: Duration,
-    ) -> Result<Driver, StartError> {
-        let mut ch = ch;
-        let lost = |e: russh::Error| {
-            StartError::Lost(TransportError::Unreachable(format!("connection lost: {e}")))
+    ) -> Result<Driver, TransportError> {
+        ch.exec(true, start_command())
+            .await
+            .map_err(|e| TransportError::Unreachable(format!("connection lost: {e}")))?;
+        Ok(Driver {
+            ch,
+            pid: 0,
+            greeting: Some(Box::new(Greeting::new(limit))),
+        })
+    }
+
+    /// Waits for the hello, when it has not come yet; Err: the driver cannot run here (why).
+    async fn greet(&mut self) -> Result<(), String> {
+        let Driver { ch, greeting, .. } = self;
+        let Some(g) = greeting.as_mut() else {
+            return Ok(());
         };
-        ch.exec(true, start_command()).await.map_err(lost)?;
-        let mut out = Vec::new();
-        let mut err = Vec::new();
-        let mut exit = None;
+        let by = g.by;
         let wait = async {
             loop {
-                match ch.wait().await {
-                    Some(ChannelMsg::Data { data }) => {
-                        out.extend_from_slice(&data);
-                        if let Some(at) = memchr::memmem::find(&out, HELLO)
-                            && let Some(nl) = out[at..].iter().position(|&b| b == b'\n')
-                        {
-                            let word = String::from_utf8_lossy(&out[at + HELLO.len()..at + nl]);
-                            return word.trim().parse::<u32>().map_err(|_| {
-                                format!(
-                                    "its greeting names no process id: `{}`",
-                                    word.escape_debug()
-                                )
-                            });
-                        }
-                        if out.len() > NOISE_CAP {
-                            return Err(format!(
-                                "the host printed something else instead: `{}`",
-                                shown(&out[..256])
-                            ));
-                        }
-                    }
-                    Some(ChannelMsg::ExtendedData { data, .. }) => {
-                        push_capped(&mut err, &data);
-                    }
-                    Some(ChannelMsg::Failure) => {
-                        return Err("the SSH server refused to run a command".to_string());
-                    }
-                    Some(ChannelMsg::ExitStatus { exit_status }) => exit = Some(exit_status),
-                    Some(ChannelMsg::Close) | None => {
-                        let said = shown(if err.is_empty() { &out } else { &err });
-                        return Err(format!(
-                            "the login shell ran something else and it ended ({}{})",
-                            exit.map_or("no exit status".to_string(), |s| format!("exit {s}")),
-                            if said.is_empty() {
-                                String::new()
-                            } else {
-                                format!(": `{said}`")
-                            }
-                        ));
-                    }
-                    Some(_) => {}
+                let msg = ch.wait().await;
+                match g.take(msg.as_ref()) {
+                    Hello::Pending => {}
+                    Hello::Gone(why) => return Err(why),
+                    Hello::Greeted => return Ok(()),
                 }
             }
         };
-        let started = tokio::time::timeout(limit, wait).await;
-        match started {
-            Ok(Ok(pid)) => Ok(Driver { ch, pid }),
-            Ok(Err(why)) => {
-                let _ = ch.close().await;
-                Err(StartError::Unavailable(why))
+        let greeted = tokio::time::timeout_at(by.into(), wait).await;
+        let result = match greeted {
+            Ok(r) => r,
+            Err(_) => Err(g.silent()),
+        };
+        match result {
+            Ok(()) => {
+                self.greeted();
+                Ok(())
             }
-            Err(_) => {
-                let _ = ch.close().await;
-                Err(StartError::Unavailable(format!(
-                    "the driver did not answer within {}s",
-                    limit.as_secs()
-                )))
+            Err(why) => {
+                let _ = self.ch.close().await;
+                Err(why)
             }
         }
+    }
+
+    /// Takes the process id from the hello; what followed it on each stream is the first task's.
+    fn greeted(&mut self) -> (Vec<u8>, Vec<u8>) {
+        match self.greeting.take() {
+            Some(g) => {
+                self.pid = g.pid.unwrap_or(0);
+                (
+                    g.out_rest.unwrap_or_default(),
+                    g.err_rest.unwrap_or_default(),
+                )
+            }
+            None => (Vec::new(), Vec::new()),
+        }
+    }
+
+    /// Whether the driver has said hello (so it runs here).
+    pub(crate) fn is_greeted(&self) -> bool {
+        self.greeting.is_none()
     }
 
     /// Ends the driver (it kills a task still running) and its channel.
@@ -259,8 +390,13 @@ impl Driver {
             (false, true) => 1,
             (false, false) => 0,
         };
-        let lines = wire.command.split('\n').count();
-        let mut frame = format!("R {marker} {lines} {mode}\n{}\n", wire.command).into_bytes();
+        // Only a task with no input is sent before the hello: every line of it is a comment to a
+        // shell that is not the driver (see driver.sh), which a task's input would not be.
+        let early = mode == 0;
+        if !early && let Err(why) = self.greet().await {
+            return Ran::Unavailable(why);
+        }
+        let mut frame = request_frame(&marker, &wire.command, mode);
         if let (false, Some(input)) = (background, &wire.stdin) {
             input_frames(&mut frame, input, true);
         }
@@ -274,7 +410,7 @@ impl Driver {
         if let Err(e) = self.ch.data(&frame[..]).await {
             return Ran::Ended(Err(lost(e)));
         }
-        let started = Instant::now();
+        let mut started = Instant::now();
         // With become, the backstop just after the host's own timeout; otherwise the timeout.
         let kill_at = req.timeout.map(|t| {
             if become_ {
@@ -296,9 +432,13 @@ impl Driver {
                 Some(at) => Some(at + KILL_GRACE),
                 None => kill_at,
             };
-            // A timeout too far to be an instant is no timeout.
-            let until =
-                deadline.and_then(|d| tokio::time::Instant::from_std(started).checked_add(d));
+            // A timeout too far to be an instant is no timeout; before the hello, its deadline.
+            let until = match &self.greeting {
+                Some(g) => Some(tokio::time::Instant::from_std(g.by)),
+                None => {
+                    deadline.and_then(|d| tokio::time::Instant::from_std(started).checked_add(d))
+                }
+            };
             let msg = tokio::select! {
                 m = self.ch.wait() => m,
                 _ = async { if let Some(k) = killing.as_mut() { k.await } }, if killing.is_some() => {
@@ -306,6 +446,11 @@ impl Driver {
                     continue;
                 }
                 _ = tokio::time::sleep_until(until.unwrap_or_else(tokio::time::Instant::now)), if until.is_some() => {
+                    if let Some(g) = &self.greeting {
+                        let why = g.silent();
+                        let _ = self.ch.close().await;
+                        return Ran::Silent(why);
+                    }
                     if asked_kill.is_none() && !become_ {
                         // Past its timeout: kill what the driver runs (the task and all it
                         // started); the driver then reports it and serves the next task.
@@ -320,45 +465,68 @@ impl Driver {
                     return Ran::Ended(Err(TransportError::Timeout(req.timeout.unwrap_or_default())));
                 }
             };
-            match msg {
-                Some(ChannelMsg::Data { data }) => {
-                    let mine = so.feed(&data);
-                    complete &= push_capped(&mut out.stdout, &mine);
-                }
-                Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
-                    let mine = se.feed(&data);
-                    match gate.as_mut() {
-                        None => complete &= push_capped(&mut out.stderr, &mine),
-                        Some(g) => {
-                            let (keep, steps) = g.feed(&mine);
-                            complete &= push_capped(&mut out.stderr, &keep);
-                            let mut frame = Vec::new();
-                            for step in steps {
-                                match step {
-                                    GateStep::Password(pw) => input_frames(&mut frame, &pw, false),
-                                    GateStep::Stdin(input) => {
-                                        input_frames(&mut frame, &input, true)
+            let msg = match self.greeting.as_mut() {
+                None => Some(msg),
+                Some(g) => match g.take(msg.as_ref()) {
+                    Hello::Pending => continue,
+                    Hello::Gone(why) => {
+                        let _ = self.ch.close().await;
+                        return Ran::Unavailable(why);
+                    }
+                    Hello::Greeted => {
+                        // The task's time counts from the driver's start.
+                        started = Instant::now();
+                        let (out_rest, err_rest) = self.greeted();
+                        complete &= push_capped(&mut out.stdout, &so.feed(&out_rest));
+                        complete &= push_capped(&mut out.stderr, &se.feed(&err_rest));
+                        None
+                    }
+                },
+            };
+            // None: the hello just came (what followed it was taken above).
+            if let Some(msg) = msg {
+                match msg {
+                    Some(ChannelMsg::Data { data }) => {
+                        let mine = so.feed(&data);
+                        complete &= push_capped(&mut out.stdout, &mine);
+                    }
+                    Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
+                        let mine = se.feed(&data);
+                        match gate.as_mut() {
+                            None => complete &= push_capped(&mut out.stderr, &mine),
+                            Some(g) => {
+                                let (keep, steps) = g.feed(&mine);
+                                complete &= push_capped(&mut out.stderr, &keep);
+                                let mut frame = Vec::new();
+                                for step in steps {
+                                    match step {
+                                        GateStep::Password(pw) => {
+                                            input_frames(&mut frame, &pw, false)
+                                        }
+                                        GateStep::Stdin(input) => {
+                                            input_frames(&mut frame, &input, true)
+                                        }
+                                        GateStep::Eof => frame.extend_from_slice(b"E\n"),
                                     }
-                                    GateStep::Eof => frame.extend_from_slice(b"E\n"),
                                 }
-                            }
-                            if !frame.is_empty()
-                                && let Err(e) = self.ch.data(&frame[..]).await
-                            {
-                                return Ran::Ended(Err(lost(e)));
+                                if !frame.is_empty()
+                                    && let Err(e) = self.ch.data(&frame[..]).await
+                                {
+                                    return Ran::Ended(Err(lost(e)));
+                                }
                             }
                         }
                     }
+                    Some(ChannelMsg::Close) | Some(ChannelMsg::Eof) | None => {
+                        let why = if connection_closed() {
+                            "connection lost while the command ran"
+                        } else {
+                            "connection lost while the command ran (the driver's shell ended; did the task kill it?)"
+                        };
+                        break Err(TransportError::Unreachable(why.into()));
+                    }
+                    Some(_) => {}
                 }
-                Some(ChannelMsg::Close) | Some(ChannelMsg::Eof) | None => {
-                    let why = if connection_closed() {
-                        "connection lost while the command ran"
-                    } else {
-                        "connection lost while the command ran (the driver's shell ended; did the task kill it?)"
-                    };
-                    break Err(TransportError::Unreachable(why.into()));
-                }
-                Some(_) => {}
             }
             let status_line = so
                 .after()
@@ -390,6 +558,19 @@ impl Driver {
         }
         Ran::Done(Ok(out))
     }
+}
+
+/// A task's request: its marker, command lines and input mode, each line after a `#` (a comment
+/// to any shell that reads it instead of the driver).
+fn request_frame(marker: &str, command: &str, mode: u8) -> Vec<u8> {
+    let lines = command.split('\n').count();
+    let mut frame = format!("#R {marker} {lines} {mode}\n").into_bytes();
+    for line in command.split('\n') {
+        frame.push(b'#');
+        frame.extend_from_slice(line.as_bytes());
+        frame.push(b'\n');
+    }
+    frame
 }
 
 /// Appends input for the running task: `D <count>` and the bytes, then `E` when it is the end.

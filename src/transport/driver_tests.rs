@@ -73,11 +73,7 @@ fn status_lines() {
 /// One task's frames for the driver (what `Driver::run` sends): mode 0 no input, 1 input at once,
 /// 2 in the background with input on a pipe (`input` is then sent at once too).
 fn request(marker: &str, command: &str, mode: u8, input: Option<&[u8]>) -> Vec<u8> {
-    let mut f = format!(
-        "R {marker} {} {mode}\n{command}\n",
-        command.split('\n').count()
-    )
-    .into_bytes();
+    let mut f = request_frame(marker, command, mode);
     if let Some(i) = input {
         input_frames(&mut f, i, true);
     }
@@ -120,7 +116,7 @@ fn driver(env: &[(&str, &str)]) -> std::process::Child {
         .expect("run /bin/sh")
 }
 
-/// The driver's stdout after its hello line.
+/// The driver's stdout (or stderr) after its hello line.
 fn after_hello(out: &[u8]) -> &[u8] {
     let hello = memchr::memmem::find(out, HELLO).expect("hello");
     let nl = out[hello..]
@@ -159,7 +155,7 @@ fn finish(mut child: std::process::Child, frames: &[u8], last: &str) -> (Vec<u8>
         Some(_) => after_hello(&seen).to_vec(),
         None => seen,
     };
-    (rest, out.stderr)
+    (rest, after_hello(&out.stderr).to_vec())
 }
 
 #[test]
@@ -169,7 +165,7 @@ fn the_real_driver_runs_tasks_in_order_with_their_own_input_and_exit_codes() {
     // Command lines that look like requests are the command's, not the driver's.
     frames.extend(request(
         "[m1]",
-        "printf '%s\\n' \"$0 'q'\" \"a  b\"\necho err >&2\nK\nR [m9] 1 0 0\nexit 3",
+        "printf '%s\\n' \"$0 'q'\" \"a  b\"\necho err >&2\nK\nR [m9] 1 0 0\n#R [m8] 1 0\n#true\nexit 3",
         0,
         None,
     ));
@@ -333,7 +329,11 @@ fn a_background_task_gets_its_input_when_tended_sends_it_and_ends_when_tended_go
     drop(stdin);
     let out = child.wait_with_output().expect("driver output");
     assert!(out.status.success());
-    let t = tasks(after_hello(&out.stdout), &out.stderr, &["[b1]"]);
+    let t = tasks(
+        after_hello(&out.stdout),
+        after_hello(&out.stderr),
+        &["[b1]"],
+    );
     assert_eq!(
         (t[0].0.as_slice(), &t[0].2),
         (&b"got pw1\n"[..], &Some(Status::Exit(0)))
@@ -351,5 +351,138 @@ fn assert_gone(tag: &str) {
         ps.stdout.is_empty(),
         "left running: {}",
         String::from_utf8_lossy(&ps.stdout)
+    );
+}
+
+/// A task request sent before the hello reaches whatever runs instead of the driver: a shell that
+/// reads commands from its input (a `ForceCommand /bin/sh`) must run none of it.
+#[test]
+fn a_request_read_by_a_plain_shell_runs_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let made = dir.path().join("made");
+    let command = format!("touch {}\necho ran", made.display());
+    for shell in ["/bin/sh", "/bin/bash", "/bin/dash"] {
+        if !std::path::Path::new(shell).exists() {
+            continue;
+        }
+        let mut c = Command::new(shell)
+            .arg("-s")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("shell");
+        let frame = request_frame("[p1]", &command, 0);
+        c.stdin
+            .take()
+            .expect("stdin")
+            .write_all(&frame)
+            .expect("write");
+        let out = c.wait_with_output().expect("shell output");
+        assert!(
+            out.stdout.is_empty() && out.stderr.is_empty() && !made.exists(),
+            "{shell} ran part of a request: {:?} {:?}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn data(d: &[u8]) -> ChannelMsg {
+    ChannelMsg::Data {
+        data: d.to_vec().into(),
+    }
+}
+
+fn err_data(d: &[u8]) -> ChannelMsg {
+    ChannelMsg::ExtendedData {
+        data: d.to_vec().into(),
+        ext: 1,
+    }
+}
+
+proptest! {
+    /// However the hellos arrive cut, after any chatter, what follows them on each stream is the
+    /// first task's, exactly, and the pid is the hello's.
+    #[test]
+    fn the_hello_is_found_on_both_streams_across_any_cuts(
+        chatter_out in proptest::collection::vec(any::<u8>(), 0..300),
+        chatter_err in proptest::collection::vec(any::<u8>(), 0..300),
+        task_out in proptest::collection::vec(any::<u8>(), 0..50),
+        task_err in proptest::collection::vec(any::<u8>(), 0..50),
+        cut in 1usize..40,
+        pid in 1u32..4_000_000,
+    ) {
+        // Chatter cannot hold the hello itself (then it would be the hello).
+        let clean = |c: &[u8]| String::from_utf8_lossy(c).replace("tended-driver", "").into_bytes();
+        let hello = format!("tended-driver 1 {pid}\n").into_bytes();
+        let out = [clean(&chatter_out), hello.clone(), task_out.clone()].concat();
+        let err = [clean(&chatter_err), hello, task_err.clone()].concat();
+        let mut g = Greeting::new(Duration::from_secs(10));
+        let mut greeted = false;
+        for (o, e) in out.chunks(cut).map(Some).chain(std::iter::repeat(None)).zip(
+            err.chunks(cut).map(Some).chain(std::iter::repeat(None))
+        ).take_while(|(o, e)| o.is_some() || e.is_some()) {
+            for msg in [o.map(data), e.map(err_data)].into_iter().flatten() {
+                match g.take(Some(&msg)) {
+                    Hello::Greeted => greeted = true,
+                    Hello::Pending => {}
+                    Hello::Gone(why) => prop_assert!(false, "gone: {}", why),
+                }
+            }
+        }
+        prop_assert!(greeted);
+        prop_assert_eq!(g.pid, Some(pid));
+        prop_assert_eq!(g.out_rest.as_deref(), Some(&task_out[..]));
+        prop_assert_eq!(g.err_rest.as_deref(), Some(&task_err[..]));
+    }
+}
+
+#[test]
+fn long_chatter_before_the_hello_is_tolerated_and_an_end_without_it_is_said() {
+    let mut g = Greeting::new(Duration::from_secs(10));
+    let noise = vec![b'.'; NOISE_CAP * 3];
+    assert!(matches!(
+        g.take(Some(&data(b"Welcome to acme\n"))),
+        Hello::Pending
+    ));
+    assert!(matches!(g.take(Some(&data(&noise))), Hello::Pending));
+    assert!(g.out.len() <= NOISE_CAP, "only a tail is kept");
+    assert!(matches!(
+        g.take(Some(&err_data(b"tended-driver 1 42\n"))),
+        Hello::Pending
+    ));
+    assert!(matches!(
+        g.take(Some(&data(b"tended-driver 1 42\nout"))),
+        Hello::Greeted
+    ));
+    assert_eq!(
+        (g.pid, g.out_rest.as_deref()),
+        (Some(42), Some(&b"out"[..]))
+    );
+
+    let mut g = Greeting::new(Duration::from_secs(10));
+    g.take(Some(&err_data(
+        b"This account is currently not available.\n",
+    )));
+    g.take(Some(&ChannelMsg::ExitStatus { exit_status: 1 }));
+    match g.take(Some(&ChannelMsg::Close)) {
+        Hello::Gone(why) => assert_eq!(
+            why,
+            "the login shell ran something else and it ended (exit 1: `This account is currently not available.`)"
+        ),
+        _ => panic!("a closed channel without a hello is the end"),
+    }
+    let mut g = Greeting::new(Duration::from_secs(10));
+    assert!(matches!(
+        g.take(Some(&data(b"tended-driver 1 x\n"))),
+        Hello::Gone(_)
+    ));
+    let mut g = Greeting::new(Duration::from_secs(10));
+    assert!(matches!(g.take(Some(&ChannelMsg::Failure)), Hello::Gone(_)));
+    assert!(
+        Greeting::new(Duration::from_secs(10))
+            .silent()
+            .contains("connect timeout")
     );
 }

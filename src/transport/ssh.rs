@@ -14,7 +14,7 @@ use russh::keys::HashAlg;
 use russh::{ChannelMsg, Sig};
 use tokio::sync::Semaphore;
 
-use super::driver::{Driver, Ran, StartError};
+use super::driver::{Driver, Ran};
 use super::known_hosts::{self, HostKeyStatus};
 use super::ssh_auth::authenticate;
 pub use super::ssh_auth::key_file_problem;
@@ -400,15 +400,8 @@ impl SshConnection {
                 }
             };
             match Driver::start(ch, self.opts.connect_timeout).await {
-                Ok(d) => {
-                    *slot = DriverSlot::Ready(d);
-                    self.set_note(crate::model::Session::Driver);
-                }
-                Err(StartError::Lost(e)) => return Some(Err(e)),
-                Err(StartError::Unavailable(why)) => {
-                    self.driver_unavailable(&mut slot, why);
-                    return None;
-                }
+                Ok(d) => *slot = DriverSlot::Ready(d),
+                Err(e) => return Some(Err(e)),
             }
         }
         let DriverSlot::Ready(driver) = &mut *slot else {
@@ -426,7 +419,11 @@ impl SshConnection {
                 tracing::warn!(host = %self.target.address, error = %e, "could not end a task past its timeout");
             }
         };
-        match driver.run(req, &closed, side).await {
+        let ran = driver.run(req, &closed, side).await;
+        if driver.is_greeted() {
+            self.set_note(crate::model::Session::Driver);
+        }
+        match ran {
             Ran::Done(r) => Some(r),
             Ran::Ended(r) => {
                 *slot = DriverSlot::Untried;
@@ -435,6 +432,16 @@ impl SshConnection {
             Ran::Refused(why) => {
                 tracing::info!(host = %self.target.address, %why, "the driver refused a task; it runs on its own channel");
                 None
+            }
+            Ran::Unavailable(why) => {
+                self.driver_unavailable(&mut slot, why);
+                None
+            }
+            Ran::Silent(why) => {
+                self.driver_unavailable(&mut slot, why.clone());
+                Some(Err(unreachable(format!(
+                    "{why} (the task was sent, so it is not run again: it may have started)"
+                ))))
             }
         }
     }

@@ -155,3 +155,34 @@ fn driver_false_in_the_inventory_gives_one_channel_per_task() {
     );
     assert_eq!(sessions(fleet.sshd("plain")), 2);
 }
+
+#[test]
+fn a_first_task_sent_before_the_hello_is_never_run_by_a_shell_that_is_not_the_driver() {
+    // tended sends a host's first task with the driver's start, before the driver's hello (a
+    // round trip less per host). Here a ForceCommand runs a shell that reads its commands from
+    // the channel instead: it must run none of the request, and tended, with no hello, must not
+    // run the task a second time on a channel of its own, since it was sent.
+    let fleet = Fleet::with_config(&["shelled"], "ForceCommand /bin/sh");
+    fleet.trust_all();
+    fleet.inventory("", "");
+    let made = fleet.path().join("made-by-the-task");
+    fleet.playbook(
+        "touch.yml",
+        &format!(
+            "hosts: all\ntasks:\n  - shell: touch {} && echo made\n",
+            made.display()
+        ),
+    );
+    let out = fleet.run("touch.yml", &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let run = json(&out);
+    let h = host(&run, "shelled");
+    assert_eq!(h["state"], "unreachable", "{h:#}");
+    let said = h.to_string();
+    assert!(
+        said.contains("driver did not answer") && said.contains("not run again"),
+        "{h:#}"
+    );
+    assert!(!made.exists(), "the request was run by the forced shell");
+    assert_eq!(session(&run, "shelled")["kind"], "per_task", "{h:#}");
+}
