@@ -34,10 +34,24 @@ const HELLO_TAIL: usize = 64;
 /// How long tended waits after asking the driver to kill a task before giving the session up.
 const KILL_GRACE: Duration = Duration::from_secs(5);
 
-/// The command a channel runs to start the driver (the login shell only has to `exec` it).
-pub(crate) fn start_command() -> String {
-    format!("exec /bin/sh -c {}", quote(SCRIPT))
+/// The command a channel runs to start the driver (the login shell only has to `exec` it), with
+/// the first task's marker and command when it comes along (through `env`, so neither stays in
+/// a process's arguments once the driver runs).
+pub(crate) fn start_command(first: Option<(&str, &str)>) -> String {
+    match first {
+        None => format!("exec /bin/sh -c {}", quote(SCRIPT)),
+        Some((marker, command)) => format!(
+            "exec env _td_1m={} _td_1c={} /bin/sh -c {}",
+            quote(marker),
+            quote(command),
+            quote(SCRIPT)
+        ),
+    }
 }
+
+/// The longest first task that comes with the driver's start (a command line is one argument of
+/// the login shell, which the kernel caps at 128 KiB).
+const FIRST_MAX: usize = 16 * 1024;
 
 /// The command, for a channel of its own, that kills everything the driver `pid` runs (the task
 /// past its timeout and all it started), not the driver itself.
@@ -136,6 +150,8 @@ pub(crate) struct Driver {
     pid: u32,
     /// The hello, while it has not come yet.
     greeting: Option<Box<Greeting>>,
+    /// The marker of the first task, when it came with the start (so it is not sent again).
+    first: Option<String>,
 }
 
 /// Where reading the driver's hello stands.
@@ -285,19 +301,28 @@ fn shown(bytes: &[u8]) -> String {
 }
 
 impl Driver {
-    /// Starts the driver on a channel; its hello is read with the first task (see [`Greeting`]),
-    /// which saves a round trip per host when that task can be sent at once.
+    /// Starts the driver on a channel; its hello is read with the first task (see [`Greeting`]).
+    /// `first`, when it needs no input, comes along with the start: the server takes no input
+    /// before the command starts, so sending it after would cost a round trip.
     pub(crate) async fn start(
         ch: russh::Channel<Msg>,
         limit: Duration,
+        first: &ExecRequest,
     ) -> Result<Driver, TransportError> {
-        ch.exec(true, start_command())
+        let along = first
+            .wire(first.r#become.is_some())
+            .ok()
+            .filter(|w| w.gate.is_none() && w.stdin.is_none() && w.command.len() <= FIRST_MAX)
+            .map(|w| (sudo::marker("end"), w.command));
+        let command = start_command(along.as_ref().map(|(m, c)| (m.as_str(), c.as_str())));
+        ch.exec(true, command)
             .await
             .map_err(|e| TransportError::Unreachable(format!("connection lost: {e}")))?;
         Ok(Driver {
             ch,
             pid: 0,
             greeting: Some(Box::new(Greeting::new(limit))),
+            first: along.map(|(m, _)| m),
         })
     }
 
@@ -381,8 +406,7 @@ impl Driver {
             Ok(w) => w,
             Err(e) => return Ran::Done(Err(e)),
         };
-        let marker = sudo::marker("end");
-        // Only a task sudo may prompt for runs in the background (its input is written while it
+        // Only a task sudo may prompt runs in the background (its input is written while it
         // runs); the rest run in the driver's foreground, with the login shell's signal dispositions.
         let background = wire.gate.is_some();
         let mode = match (background, wire.stdin.is_some()) {
@@ -390,13 +414,19 @@ impl Driver {
             (false, true) => 1,
             (false, false) => 0,
         };
-        // Only a task with no input is sent before the hello: every line of it is a comment to a
-        // shell that is not the driver (see driver.sh), which a task's input would not be.
-        let early = mode == 0;
-        if !early && let Err(why) = self.greet().await {
+        // The first task, when it came with the driver's start, runs right after the hello; any
+        // other waits for it (what the host runs instead of the driver must not get its request).
+        let sent = self.first.take();
+        if sent.is_none()
+            && let Err(why) = self.greet().await
+        {
             return Ran::Unavailable(why);
         }
-        let mut frame = request_frame(&marker, &wire.command, mode);
+        let marker = sent.clone().unwrap_or_else(|| sudo::marker("end"));
+        let mut frame = Vec::new();
+        if sent.is_none() {
+            frame = request_frame(&marker, &wire.command, mode);
+        }
         if let (false, Some(input)) = (background, &wire.stdin) {
             input_frames(&mut frame, input, true);
         }
@@ -407,7 +437,9 @@ impl Driver {
                 TransportError::Unreachable(format!("the driver's channel failed: {e}"))
             }
         };
-        if let Err(e) = self.ch.data(&frame[..]).await {
+        if !frame.is_empty()
+            && let Err(e) = self.ch.data(&frame[..]).await
+        {
             return Ran::Ended(Err(lost(e)));
         }
         let mut started = Instant::now();
@@ -560,17 +592,10 @@ impl Driver {
     }
 }
 
-/// A task's request: its marker, command lines and input mode, each line after a `#` (a comment
-/// to any shell that reads it instead of the driver).
+/// A task's request: its marker, command lines and input mode.
 fn request_frame(marker: &str, command: &str, mode: u8) -> Vec<u8> {
     let lines = command.split('\n').count();
-    let mut frame = format!("#R {marker} {lines} {mode}\n").into_bytes();
-    for line in command.split('\n') {
-        frame.push(b'#');
-        frame.extend_from_slice(line.as_bytes());
-        frame.push(b'\n');
-    }
-    frame
+    format!("R {marker} {lines} {mode}\n{command}\n").into_bytes()
 }
 
 /// Appends input for the running task: `D <count>` and the bytes, then `E` when it is the end.

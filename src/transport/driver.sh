@@ -2,15 +2,16 @@
 # Nothing is installed on the host; tended sends this text each time it connects.
 #
 # Requests, one line each on stdin (the marker is random per task; the task cannot know it):
-#   #R <marker> <lines> <input>   then <lines> lines of shell command, each after a `#`. <input>:
+#   R <marker> <lines> <input>   then <lines> lines of shell command. <input>:
 #       0  none (/dev/null)
 #       1  "D <count>" and that many bytes (or nothing: empty) follow at once, then "E"
 #       2  sudo may ask for a password: the task runs in the background with its input on a
 #          private pipe, fed by "D <count>" frames as tended decides; "E" ends it
-# tended may send a task's request before it has seen the hello: every line of it is a comment to a
-# shell, so a program that is not the driver and reads its input as commands runs none of them.
-# The hello goes to both streams: what comes before it on either is the login's chatter, not the
-# first task's. A task's stdout and stderr go out as they are written; after the task, stdout gets
+# The first task may come with the driver's start instead (_td_1m, its marker, and _td_1c, its
+# command, in the environment; never with input): it runs right after the hello, which saves a
+# round trip, since the server takes no input before the command starts. The hello goes to both
+# streams: what comes before it on either is the login's chatter, not the first task's. A task's
+# stdout and stderr go out as they are written; after the task, stdout gets
 # "<marker> <exit code>" and a newline, stderr gets "<marker>". "<marker> x <why>" means the
 # driver could not run the task (tended then runs it on a channel of its own).
 # A task runs in a subshell of the driver (a fork, as `sh -c` costs an exec), in the foreground,
@@ -26,9 +27,16 @@ _td_done() {
 }
 printf 'tended-driver 1 %s\n' "$$"
 printf 'tended-driver 1 %s\n' "$$" >&2
+if [ -n "${_td_1m-}" ]; then
+    _td_m=$_td_1m
+    _td_cmd=$_td_1c
+    unset _td_1m _td_1c
+    (eval "$_td_cmd") </dev/null
+    _td_done "$?"
+fi
 while IFS=' ' read -r _td_op _td_m _td_a _td_c; do
     case $_td_op in
-    '#R')
+    R)
         exec 4>&-
         [ -n "$_td_p" ] && wait "$_td_p" 2>/dev/null
         _td_p=
@@ -36,7 +44,6 @@ while IFS=' ' read -r _td_op _td_m _td_a _td_c; do
         _td_i=0
         while [ "$_td_i" -lt "$_td_a" ]; do
             IFS= read -r _td_l || break 2
-            _td_l=${_td_l#?}
             if [ "$_td_i" -eq 0 ]; then _td_cmd=$_td_l; else _td_cmd="$_td_cmd
 $_td_l"; fi
             _td_i=$((_td_i + 1))

@@ -129,6 +129,15 @@ fn after_hello(out: &[u8]) -> &[u8] {
 /// Sends the frames, waits for the last task's status (as tended does before it goes: the end of
 /// input kills a task still running), then ends the driver.
 fn finish(mut child: std::process::Child, frames: &[u8], last: &str) -> (Vec<u8>, Vec<u8>) {
+    finish_started(&mut child, frames, last)
+}
+
+/// [`finish`] for a child the caller keeps.
+fn finish_started(
+    child: &mut std::process::Child,
+    frames: &[u8],
+    last: &str,
+) -> (Vec<u8>, Vec<u8>) {
     use std::io::Read;
     let mut stdin = child.stdin.take().expect("stdin");
     stdin.write_all(frames).expect("write frames");
@@ -148,14 +157,23 @@ fn finish(mut child: std::process::Child, frames: &[u8], last: &str) -> (Vec<u8>
     }
     drop(stdin);
     stdout.read_to_end(&mut seen).expect("read driver");
-    let out = child.wait_with_output().expect("driver output");
-    assert!(out.status.success(), "the driver ends cleanly");
+    let mut stderr = Vec::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_end(&mut stderr)
+        .expect("read driver stderr");
+    assert!(
+        child.wait().expect("driver").success(),
+        "the driver ends cleanly"
+    );
     // The hello may have been read already (by a test that needs the driver's pid).
     let rest = match memchr::memmem::find(&seen, HELLO) {
         Some(_) => after_hello(&seen).to_vec(),
         None => seen,
     };
-    (rest, after_hello(&out.stderr).to_vec())
+    (rest, after_hello(&stderr).to_vec())
 }
 
 #[test]
@@ -354,38 +372,40 @@ fn assert_gone(tag: &str) {
     );
 }
 
-/// A task request sent before the hello reaches whatever runs instead of the driver: a shell that
-/// reads commands from its input (a `ForceCommand /bin/sh`) must run none of it.
+/// The first task comes with the driver's start: run as a login shell runs the start command,
+/// it runs first, exactly as written, then the tasks on the driver's input; neither it nor its
+/// marker is left in the tasks' environment.
 #[test]
-fn a_request_read_by_a_plain_shell_runs_nothing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let made = dir.path().join("made");
-    let command = format!("touch {}\necho ran", made.display());
-    for shell in ["/bin/sh", "/bin/bash", "/bin/dash"] {
-        if !std::path::Path::new(shell).exists() {
-            continue;
-        }
-        let mut c = Command::new(shell)
-            .arg("-s")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("shell");
-        let frame = request_frame("[p1]", &command, 0);
-        c.stdin
-            .take()
-            .expect("stdin")
-            .write_all(&frame)
-            .expect("write");
-        let out = c.wait_with_output().expect("shell output");
-        assert!(
-            out.stdout.is_empty() && out.stderr.is_empty() && !made.exists(),
-            "{shell} ran part of a request: {:?} {:?}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+fn the_first_task_that_comes_with_the_start_runs_first_and_leaves_no_trace() {
+    let hostile = "printf '%s|' \"it's\" 'a  \"b\"' '$(id)' `echo x`\necho err >&2\nexit 4";
+    let start = start_command(Some(("[f1]", hostile)));
+    let mut child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(&start)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the start command");
+    let frames = request("[f2]", "env | grep -c _td_1 || true", 0, None);
+    let (out, err) = finish_started(&mut child, &frames, "[f2]");
+    let t = tasks(&out, &err, &["[f1]", "[f2]"]);
+    assert_eq!(
+        (t[0].0.as_slice(), t[0].1.as_slice(), &t[0].2),
+        (
+            &b"it's|a  \"b\"|$(id)|x|"[..],
+            &b"err\n"[..],
+            &Some(Status::Exit(4))
+        )
+    );
+    assert_eq!(
+        (t[1].0.as_slice(), &t[1].2),
+        (&b"0\n"[..], &Some(Status::Exit(0)))
+    );
+    assert!(
+        !start.starts_with("_td"),
+        "it starts with `exec`, as allow-lists expect"
+    );
 }
 
 fn data(d: &[u8]) -> ChannelMsg {

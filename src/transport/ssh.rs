@@ -399,7 +399,7 @@ impl SshConnection {
                     return None;
                 }
             };
-            match Driver::start(ch, self.opts.connect_timeout).await {
+            match Driver::start(ch, self.opts.connect_timeout, req).await {
                 Ok(d) => *slot = DriverSlot::Ready(d),
                 Err(e) => return Some(Err(e)),
             }
