@@ -289,6 +289,12 @@ async fn run_loaded(pb: Playbook, a: RunFlags, show_output: bool) -> Result<u8> 
         tags: a.tags,
         skip_tags: a.skip_tags,
         ignore_windows: a.ignore_windows,
+        // The summary table needs states and first lines only; the rest is read from the store.
+        keep: if a.json || a.diff || show_output {
+            crate::runner::Keep::Whole
+        } else {
+            crate::runner::Keep::Summary
+        },
         ..Default::default()
     };
     if let Some(k) = a.known_hosts {

@@ -177,6 +177,24 @@ pub struct HostReport {
     pub session: Option<Session>,
 }
 
+impl HostReport {
+    /// Drops what a summary does not show (each task's output, data and all but the first line
+    /// of its message), once the whole is in the store.
+    pub fn keep_summary(&mut self) {
+        for t in &mut self.tasks {
+            let r = &mut t.result;
+            r.stdout = String::new();
+            r.stderr = String::new();
+            r.data = serde_json::Value::Null;
+            if let Some(nl) = r.message.find('\n') {
+                r.message.truncate(nl);
+            }
+            r.message.shrink_to_fit();
+        }
+        self.tasks.shrink_to_fit();
+    }
+}
+
 /// How a host's tasks reached it, kept with its results so a fallback is never silent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -201,6 +201,9 @@ impl Module for Backup {
     fn kind(&self) -> ModuleKind {
         ModuleKind::Check
     }
+    fn reads_previous(&self) -> bool {
+        true
+    }
     fn validate(&self, params: &Value) -> Result<(), String> {
         let p: BackupParams = parse_params(self, params)?;
         let kinds = [p.path.is_some(), p.restic.is_some(), p.borg.is_some()]

@@ -198,6 +198,12 @@ pub trait Module: Send + Sync {
     fn sets_facts(&self) -> bool {
         false
     }
+    /// Whether the module reads its previous result on the host (`TaskContext::previous`: a
+    /// backup's size to warn of shrinking, first-seen times of updates). A run reads previous
+    /// results only for the tasks of such modules.
+    fn reads_previous(&self) -> bool {
+        false
+    }
     /// Checks parameters before anything runs; the message says what to fix.
     fn validate(&self, params: &Value) -> Result<(), String>;
     /// JSON Schema of the parameters, for `tended schema`.

@@ -187,6 +187,9 @@ impl Module for Updates {
     fn kind(&self) -> ModuleKind {
         ModuleKind::Action
     }
+    fn reads_previous(&self) -> bool {
+        true
+    }
     fn validate(&self, params: &Value) -> Result<(), String> {
         let p: UpdatesParams = parse_params(self, params)?;
         for a in [&p.security_max_age, &p.reboot_timeout]

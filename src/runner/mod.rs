@@ -9,6 +9,7 @@ mod loops;
 pub mod memory;
 pub mod model;
 pub mod serial;
+mod writer;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,6 +26,8 @@ use crate::store::{Store, StoreError};
 use crate::transport::Transport;
 use crate::transport::ssh::SshOptions;
 use model::{HostReport, RunOrigin, RunState, TaskRecord};
+pub use writer::Keep;
+use writer::writer;
 
 pub use host::parse_facts;
 
@@ -47,6 +50,8 @@ pub struct RunOptions {
     pub origin: RunOrigin,
     /// Make state-changing tasks run outside the clients' maintenance windows (hand runs only).
     pub ignore_windows: bool,
+    /// What the run's outcome keeps of each host's results once they are in the store.
+    pub keep: Keep,
 }
 
 impl Default for RunOptions {
@@ -65,6 +70,7 @@ impl Default for RunOptions {
                 node: crate::store::nodes::this_node().to_string(),
             },
             ignore_windows: false,
+            keep: Keep::Whole,
         }
     }
 }
@@ -174,59 +180,23 @@ pub fn plan<'a>(
 /// From how many hosts a run gives back start-up's memory before its hosts start.
 const RELEASE_FROM_HOSTS: usize = 100;
 
-/// Attempts per batch of host results before they are given up as unrecorded.
-const WRITE_ATTEMPTS: u32 = 4;
-
-/// Writes host reports to the store in batches, so thousands of hosts do not mean thousands of
-/// commits. A batch that fails is retried with backoff; one that still fails is counted as
-/// unrecorded (with the last error), and later batches are still written.
-async fn writer(
-    store: Store,
-    run_id: i64,
-    mut rx: mpsc::Receiver<HostReport>,
-) -> (Vec<HostReport>, Option<(usize, StoreError)>) {
-    let mut all = Vec::new();
-    let mut lost: Option<(usize, StoreError)> = None;
-    let mut batch = Vec::new();
-    let mut untrimmed = 0usize;
-    loop {
-        let first = rx.recv().await;
-        let Some(first) = first else { break };
-        batch.push(first);
-        // Take whatever else is ready, up to a batch's worth.
-        while batch.len() < 200 {
-            match rx.try_recv() {
-                Ok(r) => batch.push(r),
-                Err(_) => break,
+/// The modules of the playbook's tasks (handlers and remediation steps included) that read their
+/// previous result.
+fn modules_reading_previous(pb: &Playbook) -> Vec<&'static str> {
+    fn walk(tasks: &[crate::playbook::Task], out: &mut std::collections::BTreeSet<&'static str>) {
+        for t in tasks {
+            if t.module.0.reads_previous() {
+                out.insert(t.module.0.name());
             }
-        }
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match store.record_hosts(run_id, &batch).await {
-                Ok(()) => break,
-                Err(e) if attempt < WRITE_ATTEMPTS => {
-                    tracing::warn!(error = %e, attempt, "cannot record host results; retrying");
-                    tokio::time::sleep(Duration::from_millis(250 << (2 * (attempt - 1)))).await;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, hosts = batch.len(), "cannot record host results; giving up on this batch");
-                    let n = lost.as_ref().map_or(0, |(n, _)| *n) + batch.len();
-                    lost = Some((n, e));
-                    break;
-                }
-            }
-        }
-        untrimmed += batch.len();
-        all.append(&mut batch);
-        // What the last twenty hosts freed (their sessions, buffers) goes back to the system; not
-        // after every batch, which on a fleet finishing one host at a time costs CPU for nothing.
-        if untrimmed >= 20 {
-            untrimmed = 0;
-            memory::trim_heap();
+            walk(&t.remediate, out);
         }
     }
-    (all, lost)
+    let mut out = std::collections::BTreeSet::new();
+    for p in &pb.plays {
+        walk(&p.tasks, &mut out);
+        walk(&p.handlers, &mut out);
+    }
+    out.into_iter().collect()
 }
 
 /// Takes one finished host task: its report goes to the progress callback and the store's writer.
@@ -325,10 +295,14 @@ pub async fn run(
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    let previous = store.last_task_data(&names).await.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "cannot read previous results");
-        Default::default()
-    });
+    let readers = modules_reading_previous(pb);
+    let previous = store
+        .last_task_data(&names, &readers)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read previous results");
+            Default::default()
+        });
     let shared = Arc::new(Shared {
         admission: admission::Admission::new(opts.forks),
         run_id,
@@ -339,7 +313,7 @@ pub async fn run(
         previous,
     });
     let (tx, rx) = mpsc::channel(1024);
-    let writer = tokio::spawn(writer(store.clone(), run_id, rx));
+    let writer = tokio::spawn(writer(store.clone(), run_id, opts.keep, rx));
     let connections: Arc<Mutex<HashMap<String, Arc<dyn Transport>>>> = Default::default();
     let limit = Arc::new(Semaphore::new(opts.forks.max(1)));
     let pb = Arc::new(pb.clone());
@@ -539,6 +513,24 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn previous_results_are_read_only_for_the_modules_that_compare_with_them() {
+        let pb = |text: &str| {
+            Playbook::from_source(crate::yaml::Source {
+                path: "p.yml".into(),
+                text: text.into(),
+            })
+            .expect("playbook")
+        };
+        let plain = pb("hosts: all\ntasks:\n  - command: uptime\n  - shell: df -P\n");
+        assert!(modules_reading_previous(&plain).is_empty());
+        // A backup check's remediation runs `updates`: both compare with their last result.
+        let nested = pb(
+            "hosts: all\ntasks:\n  - command: uptime\n  - name: Backup\n    backup: {path: /srv/b, max_age: 1d}\n    remediate:\n      - updates: {}\n",
+        );
+        assert_eq!(modules_reading_previous(&nested), ["backup", "updates"]);
+    }
 
     #[tokio::test]
     async fn a_panicking_host_task_is_recorded_as_failed_for_its_host() {

@@ -207,7 +207,12 @@ impl Drop for MigrationLock {
 
 /// `$1, $2, ... $n`: the numbered placeholders of an `IN (...)` list whose values are bound.
 fn placeholders(n: usize) -> String {
-    (1..=n)
+    placeholders_from(1, n)
+}
+
+/// `n` numbered placeholders starting at `$first`.
+fn placeholders_from(first: usize, n: usize) -> String {
+    (first..first + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
@@ -527,22 +532,34 @@ impl Store {
         Ok(())
     }
 
-    /// The structured data of the newest result of each task on each of `hosts`, by host and task
-    /// name (what a module compares against: the previous backup size, the previous pending
-    /// updates). One query per 500 hosts, not one per host.
+    /// The structured data of the newest result of each task of `modules` on each of `hosts`, by
+    /// host and task name (what a module compares against: the previous backup size, the previous
+    /// pending updates). One query per 500 hosts, not one per host; none when no module of the run
+    /// reads its previous result (a run does not hold every host's old results for nothing).
     #[tracing::instrument(skip_all)]
-    pub async fn last_task_data(&self, hosts: &[&str]) -> Result<PreviousData, StoreError> {
+    pub async fn last_task_data(
+        &self,
+        hosts: &[&str],
+        modules: &[&str],
+    ) -> Result<PreviousData, StoreError> {
         let mut out = PreviousData::new();
+        if modules.is_empty() {
+            return Ok(out);
+        }
         for chunk in hosts.chunks(500) {
-            // Only numbered placeholders are spliced in; the host names are bound.
+            // Only numbered placeholders are spliced in; the host and module names are bound.
             let sql = format!(
                 "SELECT t.client, t.host, t.task_name, t.data FROM task_results t WHERE t.id IN \
-                 (SELECT MAX(id) FROM task_results WHERE host IN ({}) AND state <> 'skipped' AND role <> 'remediation' GROUP BY client, host, task_name)",
-                placeholders(chunk.len())
+                 (SELECT MAX(id) FROM task_results WHERE host IN ({}) AND module IN ({}) AND state <> 'skipped' AND role <> 'remediation' GROUP BY client, host, task_name)",
+                placeholders(chunk.len()),
+                placeholders_from(chunk.len() + 1, modules.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for h in chunk {
                 q = q.bind(*h);
+            }
+            for m in modules {
+                q = q.bind(*m);
             }
             for r in q.fetch_all(&self.pool).await? {
                 let data: String = r.try_get("data")?;
