@@ -264,6 +264,11 @@ async fn two_daemons_sharing_postgresql_run_each_slot_once() {
         .execute(&pool)
         .await
         .expect("create database");
+    // Dropped however the test ends: a failed assertion unwinds through it.
+    let _db = DropDatabase {
+        admin: admin.clone(),
+        name: name.clone(),
+    };
     let url = format!(
         "{}/{name}",
         admin.rsplit_once('/').map(|(b, _)| b).expect("url")
@@ -304,12 +309,35 @@ async fn two_daemons_sharing_postgresql_run_each_slot_once() {
         "four schedules due at 10:00 ran once each, not once per daemon: {runs:?}"
     );
     drop((a, b));
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE {name} WITH (FORCE)"
-    )))
-    .execute(&pool)
-    .await
-    .expect("drop database");
+}
+
+/// A test database, dropped when this goes out of scope, from a thread of its own (a test's
+/// runtime cannot block on it while unwinding).
+struct DropDatabase {
+    admin: String,
+    name: String,
+}
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().expect("runtime");
+            rt.block_on(async {
+                let pool = sqlx::AnyPool::connect(&admin).await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&pool)
+                .await
+                .map(|_| ())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop the test database {}", self.name);
+        }
+    }
 }
 
 /// A daemon process that is killed if the test ends before it stopped (a failed assertion), so no
