@@ -35,13 +35,15 @@ const HELLO_TAIL: usize = 64;
 const KILL_GRACE: Duration = Duration::from_secs(5);
 
 /// The command a channel runs to start the driver (the login shell only has to `exec` it), with
-/// the first task's marker and command when it comes along (through `env`, so neither stays in
-/// a process's arguments once the driver runs).
+/// the first task's marker and command when it comes along, in the driver's environment (so
+/// neither stays in a process's arguments once the driver runs; no `env`, which would cost the
+/// host an exec). A login shell that does not pass them on gets the task as a request (the
+/// hello says which).
 pub(crate) fn start_command(first: Option<(&str, &str)>) -> String {
     match first {
         None => format!("exec /bin/sh -c {}", quote(SCRIPT)),
         Some((marker, command)) => format!(
-            "exec env _td_1m={} _td_1c={} /bin/sh -c {}",
+            "_td_1m={} _td_1c={} exec /bin/sh -c {}",
             quote(marker),
             quote(command),
             quote(SCRIPT)
@@ -174,6 +176,9 @@ struct Greeting {
     out: Vec<u8>,
     err: Vec<u8>,
     pid: Option<u32>,
+    /// Whether the driver runs the first task that came with its start (a login shell that did
+    /// not pass it on leaves it to be sent as a request).
+    took_first: bool,
     /// What followed the hello line on each stream, once it came.
     out_rest: Option<Vec<u8>>,
     err_rest: Option<Vec<u8>>,
@@ -199,6 +204,7 @@ impl Greeting {
             out: Vec::new(),
             err: Vec::new(),
             pid: None,
+            took_first: false,
             out_rest: None,
             err_rest: None,
             exit: None,
@@ -213,12 +219,15 @@ impl Greeting {
                 None => {
                     chatter(&mut self.out_head, &mut self.out, data);
                     if let Some((word, rest)) = hello_line(&self.out) {
-                        let Ok(pid) = word.parse::<u32>() else {
+                        // `<pid> <took>`: took is 1 when it runs the task that came with the start.
+                        let mut words = word.split_whitespace();
+                        let Some(Ok(pid)) = words.next().map(str::parse::<u32>) else {
                             return Hello::Gone(format!(
                                 "its greeting names no process id: `{}`",
                                 word.escape_debug()
                             ));
                         };
+                        self.took_first = words.next() == Some("1");
                         self.pid = Some(pid);
                         self.out_rest = Some(rest);
                     }
@@ -361,16 +370,18 @@ impl Driver {
     }
 
     /// Takes the process id from the hello; what followed it on each stream is the first task's.
-    fn greeted(&mut self) -> (Vec<u8>, Vec<u8>) {
+    /// The flag: the driver runs the task that came with its start.
+    fn greeted(&mut self) -> (Vec<u8>, Vec<u8>, bool) {
         match self.greeting.take() {
             Some(g) => {
                 self.pid = g.pid.unwrap_or(0);
                 (
                     g.out_rest.unwrap_or_default(),
                     g.err_rest.unwrap_or_default(),
+                    g.took_first,
                 )
             }
-            None => (Vec::new(), Vec::new()),
+            None => (Vec::new(), Vec::new(), false),
         }
     }
 
@@ -508,9 +519,18 @@ impl Driver {
                     Hello::Greeted => {
                         // The task's time counts from the driver's start.
                         started = Instant::now();
-                        let (out_rest, err_rest) = self.greeted();
+                        let (out_rest, err_rest, took) = self.greeted();
                         complete &= push_capped(&mut out.stdout, &so.feed(&out_rest));
                         complete &= push_capped(&mut out.stderr, &se.feed(&err_rest));
+                        // The login shell did not pass the task on: it goes as a request now.
+                        if !took
+                            && let Err(e) = self
+                                .ch
+                                .data(&request_frame(&marker, &wire.command, 0)[..])
+                                .await
+                        {
+                            return Ran::Ended(Err(lost(e)));
+                        }
                         None
                     }
                 },

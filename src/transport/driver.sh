@@ -7,10 +7,11 @@
 #       1  "D <count>" and that many bytes (or nothing: empty) follow at once, then "E"
 #       2  sudo may ask for a password: the task runs in the background with its input on a
 #          private pipe, fed by "D <count>" frames as tended decides; "E" ends it
-# The first task may come with the driver's start instead (_td_1m, its marker, and _td_1c, its
-# command, in the environment; never with input): it runs right after the hello, which saves a
-# round trip, since the server takes no input before the command starts. The hello goes to both
-# streams: what comes before it on either is the login's chatter, not the first task's. A task's
+# The hello is "tended-driver 1 <pid> <took>". The first task may come with the driver's start
+# instead (_td_1m, its marker, and _td_1c, its command, in the environment; never with input):
+# <took> is then 1 and it runs right after the hello, which saves a round trip, since the server
+# takes no input before the command starts. The hello goes to both streams: what comes before it
+# on either is the login's chatter, not the first task's. A task's
 # stdout and stderr go out as they are written; after the task, stdout gets
 # "<marker> <exit code>" and a newline, stderr gets "<marker>". "<marker> x <why>" means the
 # driver could not run the task (tended then runs it on a channel of its own).
@@ -25,9 +26,11 @@ _td_done() {
     printf '%s %s\n' "$_td_m" "$1"
     printf '%s' "$_td_m" >&2
 }
-printf 'tended-driver 1 %s\n' "$$"
-printf 'tended-driver 1 %s\n' "$$" >&2
-if [ -n "${_td_1m-}" ]; then
+_td_t=0
+[ -n "${_td_1m-}" ] && _td_t=1
+printf 'tended-driver 1 %s %s\n' "$$" "$_td_t"
+printf 'tended-driver 1 %s %s\n' "$$" "$_td_t" >&2
+if [ "$_td_t" = 1 ]; then
     _td_m=$_td_1m
     _td_cmd=$_td_1c
     unset _td_1m _td_1c

@@ -258,6 +258,9 @@ fn hello_pid(out: &[u8]) -> u32 {
         .expect("hello line");
     std::str::from_utf8(&out[at..at + nl])
         .expect("utf-8")
+        .split_whitespace()
+        .next()
+        .expect("a pid")
         .parse()
         .expect("a pid")
 }
@@ -388,7 +391,21 @@ fn the_first_task_that_comes_with_the_start_runs_first_and_leaves_no_trace() {
         .spawn()
         .expect("run the start command");
     let frames = request("[f2]", "env | grep -c _td_1 || true", 0, None);
+    use std::io::Read;
+    let mut hello = [0u8; 64];
+    let n = child
+        .stdout
+        .as_mut()
+        .expect("stdout")
+        .read(&mut hello)
+        .expect("hello");
+    assert!(
+        String::from_utf8_lossy(&hello[..n]).contains(" 1\n"),
+        "the hello says the driver took the first task: {:?}",
+        String::from_utf8_lossy(&hello[..n])
+    );
     let (out, err) = finish_started(&mut child, &frames, "[f2]");
+    let out = [after_hello(&hello[..n]), &out[..]].concat();
     let t = tasks(&out, &err, &["[f1]", "[f2]"]);
     assert_eq!(
         (t[0].0.as_slice(), t[0].1.as_slice(), &t[0].2),
@@ -402,9 +419,12 @@ fn the_first_task_that_comes_with_the_start_runs_first_and_leaves_no_trace() {
         (t[1].0.as_slice(), &t[1].2),
         (&b"0\n"[..], &Some(Status::Exit(0)))
     );
+    // Without the first task in its environment the driver says so, and runs none.
+    let (out, _) = finish(driver(&[]), &request("[f3]", "true", 0, None), "[f3]");
     assert!(
-        !start.starts_with("_td"),
-        "it starts with `exec`, as allow-lists expect"
+        out.starts_with(b"[f3] 0"),
+        "{:?}",
+        String::from_utf8_lossy(&out)
     );
 }
 
@@ -473,12 +493,19 @@ fn long_chatter_before_the_hello_is_tolerated_and_an_end_without_it_is_said() {
         Hello::Pending
     ));
     assert!(matches!(
-        g.take(Some(&data(b"tended-driver 1 42\nout"))),
+        g.take(Some(&data(b"tended-driver 1 42 1\nout"))),
         Hello::Greeted
     ));
     assert_eq!(
-        (g.pid, g.out_rest.as_deref()),
-        (Some(42), Some(&b"out"[..]))
+        (g.pid, g.took_first, g.out_rest.as_deref()),
+        (Some(42), true, Some(&b"out"[..]))
+    );
+    let mut g = Greeting::new(Duration::from_secs(10));
+    g.take(Some(&data(b"tended-driver 1 43 0\n")));
+    assert_eq!(
+        (g.pid, g.took_first),
+        (Some(43), false),
+        "a shell that did not pass it on"
     );
 
     let mut g = Greeting::new(Duration::from_secs(10));

@@ -64,13 +64,13 @@ fn every_task_of_a_host_runs_in_one_remote_session() {
 
 #[test]
 fn a_host_whose_forced_command_refuses_the_driver_gets_a_channel_per_task_and_the_run_says_so() {
-    // An account whose ForceCommand runs commands but refuses anything that starts with `exec`,
-    // as allow-list wrappers do.
+    // An account whose ForceCommand runs commands but refuses the driver, as allow-list wrappers
+    // refuse what they do not list.
     let wrap = tempfile::tempdir().expect("tempdir");
     let script = wrap.path().join("only-listed.sh");
     std::fs::write(
         &script,
-        "#!/bin/sh\ncase \"$SSH_ORIGINAL_COMMAND\" in\n  'exec '*) echo 'this account runs listed commands only' >&2; exit 1 ;;\nesac\nexec /bin/sh -c \"$SSH_ORIGINAL_COMMAND\"\n",
+        "#!/bin/sh\ncase \"$SSH_ORIGINAL_COMMAND\" in\n  *tended-driver*) echo 'this account runs listed commands only' >&2; exit 1 ;;\nesac\nexec /bin/sh -c \"$SSH_ORIGINAL_COMMAND\"\n",
     )
     .expect("wrapper");
     {
@@ -185,4 +185,47 @@ fn a_first_task_sent_before_the_hello_is_never_run_by_a_shell_that_is_not_the_dr
     );
     assert!(!made.exists(), "the request was run by the forced shell");
     assert_eq!(session(&run, "shelled")["kind"], "per_task", "{h:#}");
+}
+
+#[test]
+fn a_login_shell_that_does_not_pass_the_first_task_on_gets_it_as_a_request() {
+    // tended puts the first task in the driver's environment (`_td_1m=... _td_1c=... exec ...`).
+    // A wrapper that renames those assignments stands for a login shell that does not export
+    // them: the driver's hello says it took no task, and tended sends it as a request, once.
+    let wrap = tempfile::tempdir().expect("tempdir");
+    let script = wrap.path().join("rename.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\ncmd=$(printf '%s' \"$SSH_ORIGINAL_COMMAND\" | sed '1s/^_td_1m=/_td_xm=/; 1s/ _td_1c=/ _td_xc=/')\nexec /bin/sh -c \"$cmd\"\n",
+    )
+    .expect("wrapper");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(wrap.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod dir");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod wrapper");
+    }
+    let fleet = Fleet::with_config(&["plainenv"], &format!("ForceCommand {}", script.display()));
+    fleet.trust_all();
+    fleet.inventory("", "");
+    let count = fleet.path().join("count");
+    let tasks = format!(
+        "hosts: all\ntasks:\n  - shell: echo once >> {}; echo first\n  - shell: wc -l < {}\n",
+        count.display(),
+        count.display()
+    );
+    fleet.playbook("t.yml", &tasks);
+    let out = fleet.run("t.yml", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = json(&out);
+    let h = host(&run, "plainenv");
+    assert_eq!(session(&run, "plainenv")["kind"], "driver", "{h:#}");
+    assert_eq!(h["tasks"][0]["stdout"], "first\n", "{h:#}");
+    assert_eq!(
+        h["tasks"][1]["stdout"].as_str().map(str::trim),
+        Some("1"),
+        "the first task ran once: {h:#}"
+    );
+    assert_eq!(sessions(fleet.sshd("plainenv")), 1);
 }
