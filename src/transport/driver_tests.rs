@@ -249,6 +249,19 @@ fn the_real_driver_runs_tasks_in_order_with_their_own_input_and_exit_codes() {
     );
 }
 
+/// The first piece of the driver's stdout (its hello, and perhaps what follows).
+fn first_read(child: &mut std::process::Child) -> Vec<u8> {
+    use std::io::Read;
+    let mut hello = [0u8; 64];
+    let n = child
+        .stdout
+        .as_mut()
+        .expect("stdout")
+        .read(&mut hello)
+        .expect("hello");
+    hello[..n].to_vec()
+}
+
 /// The driver's process id, from its hello.
 fn hello_pid(out: &[u8]) -> u32 {
     let at = memchr::memmem::find(out, HELLO).expect("hello") + HELLO.len();
@@ -281,14 +294,8 @@ fn tendeds_kill_ends_a_task_and_all_it_started_and_the_driver_serves_the_next() 
             None,
         ))
         .expect("write");
-    let mut hello = [0u8; 64];
-    let n = child
-        .stdout
-        .as_mut()
-        .expect("stdout")
-        .read(&mut hello)
-        .expect("hello");
-    let pid = hello_pid(&hello[..n]);
+    let hello = first_read(&mut child);
+    let pid = hello_pid(&hello);
     std::thread::sleep(std::time::Duration::from_millis(500));
     // What tended runs on a channel of its own when the task is past its timeout.
     let killed = Command::new("/bin/sh")
@@ -298,7 +305,7 @@ fn tendeds_kill_ends_a_task_and_all_it_started_and_the_driver_serves_the_next() 
         .expect("kill");
     assert!(killed.success());
     let (out, err) = finish(child, &request("[k3]", "echo after", 0, None), "[k3]");
-    let out = [after_hello(&hello[..n]), &out[..]].concat();
+    let out = [after_hello(&hello), &out[..]].concat();
     let t = tasks(&out, &err, &["[k1]", "[k3]"]);
     assert_eq!(
         t[0].2,
@@ -391,21 +398,14 @@ fn the_first_task_that_comes_with_the_start_runs_first_and_leaves_no_trace() {
         .spawn()
         .expect("run the start command");
     let frames = request("[f2]", "env | grep -c _td_1 || true", 0, None);
-    use std::io::Read;
-    let mut hello = [0u8; 64];
-    let n = child
-        .stdout
-        .as_mut()
-        .expect("stdout")
-        .read(&mut hello)
-        .expect("hello");
+    let hello = first_read(&mut child);
     assert!(
-        String::from_utf8_lossy(&hello[..n]).contains(" 1\n"),
+        String::from_utf8_lossy(&hello).contains(" 1\n"),
         "the hello says the driver took the first task: {:?}",
-        String::from_utf8_lossy(&hello[..n])
+        String::from_utf8_lossy(&hello)
     );
     let (out, err) = finish_started(&mut child, &frames, "[f2]");
-    let out = [after_hello(&hello[..n]), &out[..]].concat();
+    let out = [after_hello(&hello), &out[..]].concat();
     let t = tasks(&out, &err, &["[f1]", "[f2]"]);
     assert_eq!(
         (t[0].0.as_slice(), t[0].1.as_slice(), &t[0].2),

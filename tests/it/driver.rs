@@ -32,6 +32,19 @@ fn session(run: &serde_json::Value, name: &str) -> serde_json::Value {
     host(run, name)["session"].clone()
 }
 
+/// A `ForceCommand` script with this text, in a directory sshd may read (kept while the guard lives).
+fn forced_command(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let wrap = tempfile::tempdir().expect("tempdir");
+    let script = wrap.path().join("forced.sh");
+    std::fs::write(&script, text).expect("wrapper");
+    std::fs::set_permissions(wrap.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod dir");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+        .expect("chmod wrapper");
+    (wrap, script)
+}
+
 #[test]
 fn every_task_of_a_host_runs_in_one_remote_session() {
     let fleet = Fleet::new(&["one", "two"]);
@@ -66,20 +79,9 @@ fn every_task_of_a_host_runs_in_one_remote_session() {
 fn a_host_whose_forced_command_refuses_the_driver_gets_a_channel_per_task_and_the_run_says_so() {
     // An account whose ForceCommand runs commands but refuses the driver, as allow-list wrappers
     // refuse what they do not list.
-    let wrap = tempfile::tempdir().expect("tempdir");
-    let script = wrap.path().join("only-listed.sh");
-    std::fs::write(
-        &script,
+    let (_wrap, script) = forced_command(
         "#!/bin/sh\ncase \"$SSH_ORIGINAL_COMMAND\" in\n  *tended-driver*) echo 'this account runs listed commands only' >&2; exit 1 ;;\nesac\nexec /bin/sh -c \"$SSH_ORIGINAL_COMMAND\"\n",
-    )
-    .expect("wrapper");
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(wrap.path(), std::fs::Permissions::from_mode(0o755))
-            .expect("chmod dir");
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
-            .expect("chmod wrapper");
-    }
+    );
     let fleet = Fleet::with_config(&["fenced"], &format!("ForceCommand {}", script.display()));
     fleet.trust_all();
     fleet.inventory("", "");
@@ -192,20 +194,9 @@ fn a_login_shell_that_does_not_pass_the_first_task_on_gets_it_as_a_request() {
     // tended puts the first task in the driver's environment (`_td_1m=... _td_1c=... exec ...`).
     // A wrapper that renames those assignments stands for a login shell that does not export
     // them: the driver's hello says it took no task, and tended sends it as a request, once.
-    let wrap = tempfile::tempdir().expect("tempdir");
-    let script = wrap.path().join("rename.sh");
-    std::fs::write(
-        &script,
+    let (_wrap, script) = forced_command(
         "#!/bin/sh\ncmd=$(printf '%s' \"$SSH_ORIGINAL_COMMAND\" | sed '1s/^_td_1m=/_td_xm=/; 1s/ _td_1c=/ _td_xc=/')\nexec /bin/sh -c \"$cmd\"\n",
-    )
-    .expect("wrapper");
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(wrap.path(), std::fs::Permissions::from_mode(0o755))
-            .expect("chmod dir");
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
-            .expect("chmod wrapper");
-    }
+    );
     let fleet = Fleet::with_config(&["plainenv"], &format!("ForceCommand {}", script.display()));
     fleet.trust_all();
     fleet.inventory("", "");
