@@ -280,7 +280,6 @@ fn hello_pid(out: &[u8]) -> u32 {
 
 #[test]
 fn tendeds_kill_ends_a_task_and_all_it_started_and_the_driver_serves_the_next() {
-    use std::io::Read;
     let tag = format!("tended-drv-kill-{}", std::process::id());
     let mut child = driver(&[]);
     child
