@@ -217,8 +217,7 @@ impl Greeting {
             Some(ChannelMsg::Data { data }) => match &mut self.out_rest {
                 Some(rest) => rest.extend_from_slice(data),
                 None => {
-                    chatter(&mut self.out_head, &mut self.out, data);
-                    if let Some((word, rest)) = hello_line(&self.out) {
+                    if let Some((word, rest)) = chatter(&mut self.out_head, &mut self.out, data) {
                         // `<pid> <took>`: took is 1 when it runs the task that came with the start.
                         let mut words = word.split_whitespace();
                         let Some(Ok(pid)) = words.next().map(str::parse::<u32>) else {
@@ -236,8 +235,7 @@ impl Greeting {
             Some(ChannelMsg::ExtendedData { data, .. }) => match &mut self.err_rest {
                 Some(rest) => rest.extend_from_slice(data),
                 None => {
-                    chatter(&mut self.err_head, &mut self.err, data);
-                    if let Some((_, rest)) = hello_line(&self.err) {
+                    if let Some((_, rest)) = chatter(&mut self.err_head, &mut self.err, data) {
                         self.err_rest = Some(rest);
                     }
                 }
@@ -286,17 +284,21 @@ impl Greeting {
     }
 }
 
-/// Keeps the start of the chatter (for messages) and only a tail that may hold the hello line.
-fn chatter(head: &mut Vec<u8>, seen: &mut Vec<u8>, data: &[u8]) {
+/// Takes a piece of a stream before the hello: keeps the start of the chatter (for messages) and
+/// finds the hello line (its word and what followed it); where it is not there yet, keeps only
+/// a tail of the chatter that may hold its start.
+fn chatter(head: &mut Vec<u8>, seen: &mut Vec<u8>, data: &[u8]) -> Option<(String, Vec<u8>)> {
     if head.len() < 256 {
         let n = (256 - head.len()).min(data.len());
         head.extend_from_slice(&data[..n]);
     }
     seen.extend_from_slice(data);
-    if seen.len() > NOISE_CAP {
+    let found = hello_line(seen);
+    if found.is_none() && seen.len() > NOISE_CAP {
         let cut = seen.len() - HELLO_TAIL;
         seen.drain(..cut);
     }
+    found
 }
 
 fn shown(bytes: &[u8]) -> String {

@@ -499,6 +499,13 @@ fn long_chatter_before_the_hello_is_tolerated_and_an_end_without_it_is_said() {
         (g.pid, g.took_first, g.out_rest.as_deref()),
         (Some(42), true, Some(&b"out"[..]))
     );
+    // The hello and a fast first task's output in one piece larger than the chatter kept.
+    let mut g = Greeting::new(Duration::from_secs(10));
+    let output = vec![b'x'; NOISE_CAP * 2];
+    g.take(Some(&err_data(b"tended-driver 1 44 1\n")));
+    let piece = [&b"tended-driver 1 44 1\n"[..], &output].concat();
+    assert!(matches!(g.take(Some(&data(&piece))), Hello::Greeted));
+    assert_eq!(g.out_rest.as_deref(), Some(&output[..]));
     let mut g = Greeting::new(Duration::from_secs(10));
     g.take(Some(&data(b"tended-driver 1 43 0\n")));
     assert_eq!(
