@@ -183,7 +183,7 @@ fn the_real_driver_runs_tasks_in_order_with_their_own_input_and_exit_codes() {
     // Command lines that look like requests are the command's, not the driver's.
     frames.extend(request(
         "[m1]",
-        "printf '%s\\n' \"$0 'q'\" \"a  b\"\necho err >&2\nK\nR [m9] 1 0 0\n#R [m8] 1 0\n#true\nexit 3",
+        "printf '%s\\n' \"$0 'q'\" \"a  b\"\necho err >&2\nK\nR [m9] 1 0 0\nexit 3",
         0,
         None,
     ));

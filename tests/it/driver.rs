@@ -32,8 +32,9 @@ fn session(run: &serde_json::Value, name: &str) -> serde_json::Value {
     host(run, name)["session"].clone()
 }
 
-/// A `ForceCommand` script with this text, in a directory sshd may read (kept while the guard lives).
-fn forced_command(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+/// One host whose `ForceCommand` is a script with this text, trusted and in the inventory (the
+/// guard keeps the script's directory, which sshd must read).
+fn forced_fleet(name: &str, text: &str) -> (tempfile::TempDir, Fleet) {
     use std::os::unix::fs::PermissionsExt;
     let wrap = tempfile::tempdir().expect("tempdir");
     let script = wrap.path().join("forced.sh");
@@ -42,7 +43,10 @@ fn forced_command(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
         .expect("chmod dir");
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
         .expect("chmod wrapper");
-    (wrap, script)
+    let fleet = Fleet::with_config(&[name], &format!("ForceCommand {}", script.display()));
+    fleet.trust_all();
+    fleet.inventory("", "");
+    (wrap, fleet)
 }
 
 #[test]
@@ -79,12 +83,10 @@ fn every_task_of_a_host_runs_in_one_remote_session() {
 fn a_host_whose_forced_command_refuses_the_driver_gets_a_channel_per_task_and_the_run_says_so() {
     // An account whose ForceCommand runs commands but refuses the driver, as allow-list wrappers
     // refuse what they do not list.
-    let (_wrap, script) = forced_command(
+    let (_wrap, fleet) = forced_fleet(
+        "fenced",
         "#!/bin/sh\ncase \"$SSH_ORIGINAL_COMMAND\" in\n  *tended-driver*) echo 'this account runs listed commands only' >&2; exit 1 ;;\nesac\nexec /bin/sh -c \"$SSH_ORIGINAL_COMMAND\"\n",
     );
-    let fleet = Fleet::with_config(&["fenced"], &format!("ForceCommand {}", script.display()));
-    fleet.trust_all();
-    fleet.inventory("", "");
     fleet.playbook("tasks.yml", TASKS);
     let out = fleet.run("tasks.yml", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -162,8 +164,8 @@ fn driver_false_in_the_inventory_gives_one_channel_per_task() {
 fn a_first_task_sent_before_the_hello_is_never_run_by_a_shell_that_is_not_the_driver() {
     // tended sends a host's first task with the driver's start, before the driver's hello (a
     // round trip less per host). Here a ForceCommand runs a shell that reads its commands from
-    // the channel instead: it must run none of the request, and tended, with no hello, must not
-    // run the task a second time on a channel of its own, since it was sent.
+    // the channel instead of the start command: it must run none of it, and tended, with no
+    // hello, must not run the task a second time on a channel of its own, since it was sent.
     let fleet = Fleet::with_config(&["shelled"], "ForceCommand /bin/sh");
     fleet.trust_all();
     fleet.inventory("", "");
@@ -194,12 +196,10 @@ fn a_login_shell_that_does_not_pass_the_first_task_on_gets_it_as_a_request() {
     // tended puts the first task in the driver's environment (`_td_1m=... _td_1c=... exec ...`).
     // A wrapper that renames those assignments stands for a login shell that does not export
     // them: the driver's hello says it took no task, and tended sends it as a request, once.
-    let (_wrap, script) = forced_command(
+    let (_wrap, fleet) = forced_fleet(
+        "plainenv",
         "#!/bin/sh\ncmd=$(printf '%s' \"$SSH_ORIGINAL_COMMAND\" | sed '1s/^_td_1m=/_td_xm=/; 1s/ _td_1c=/ _td_xc=/')\nexec /bin/sh -c \"$cmd\"\n",
     );
-    let fleet = Fleet::with_config(&["plainenv"], &format!("ForceCommand {}", script.display()));
-    fleet.trust_all();
-    fleet.inventory("", "");
     let count = fleet.path().join("count");
     let tasks = format!(
         "hosts: all\ntasks:\n  - shell: echo once >> {}; echo first\n  - shell: wc -l < {}\n",
@@ -219,4 +219,34 @@ fn a_login_shell_that_does_not_pass_the_first_task_on_gets_it_as_a_request() {
         "the first task ran once: {h:#}"
     );
     assert_eq!(sessions(fleet.sshd("plainenv")), 1);
+}
+
+#[test]
+fn a_first_task_that_kills_the_driver_is_reported_and_never_run_again() {
+    // The first task rides on the driver's start; here it kills the driver under itself. tended
+    // must say what happened to that task, not hang and not run it a second time.
+    let fleet = Fleet::new(&["victim"]);
+    fleet.trust_all();
+    fleet.inventory("", "");
+    let count = fleet.path().join("count");
+    fleet.playbook(
+        "kill.yml",
+        &format!(
+            "hosts: all\ntasks:\n  - shell: echo once >> {}; kill -9 $$\n  - command: uptime\n",
+            count.display()
+        ),
+    );
+    let out = fleet.run("kill.yml", &[]);
+    let run = json(&out);
+    let h = host(&run, "victim");
+    assert_eq!(h["state"], "unreachable", "{h:#}");
+    assert!(
+        h.to_string().contains("the driver's shell ended"),
+        "the reason names the ended driver: {h:#}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&count).expect("count"),
+        "once\n",
+        "the task ran once"
+    );
 }
