@@ -34,14 +34,61 @@ pub fn answer(cmd: &str) -> (&'static str, u32) {
     }
 }
 
-#[derive(Clone)]
-struct Sim;
+/// One simulated host's connection. A channel that starts tended's driver (`exec /bin/sh -c
+/// '<driver>'`) is answered as the driver would: the hello, then each task request in turn, so a
+/// host's tasks share one channel as on a real host; any other command gets a channel's answer.
+#[derive(Default)]
+struct Sim {
+    /// What has arrived on each driver channel and is not yet a whole request.
+    driver: std::collections::HashMap<ChannelId, Vec<u8>>,
+}
 
 impl russh::server::Server for Sim {
     type Handler = Sim;
     fn new_client(&mut self, _: Option<std::net::SocketAddr>) -> Sim {
-        Sim
+        Sim::default()
     }
+}
+
+/// Answers one task after the injected latency: on a driver channel its output and the driver's
+/// markers, on a channel of its own the output, the exit status and the channel's end.
+fn reply(handle: russh::server::Handle, channel: ChannelId, cmd: String, marker: Option<String>) {
+    tokio::spawn(async move {
+        tokio::time::sleep(LATENCY).await;
+        let (out, code) = answer(&cmd);
+        match marker {
+            Some(m) => {
+                let _ = handle
+                    .data(channel, format!("{out}{m} {code}\n").into_bytes())
+                    .await;
+                let _ = handle.extended_data(channel, 1, m.into_bytes()).await;
+            }
+            None => {
+                if !out.is_empty() {
+                    let _ = handle.data(channel, out.as_bytes().to_vec()).await;
+                }
+                let _ = handle.exit_status_request(channel, code).await;
+                let _ = handle.eof(channel).await;
+                let _ = handle.close(channel).await;
+            }
+        }
+    });
+}
+
+/// A whole driver request at the front of `buf` (`R <marker> <lines> 0` and the lines): its
+/// marker and command, and how many bytes it took.
+fn request(buf: &[u8]) -> Option<(String, String, usize)> {
+    let text = std::str::from_utf8(buf).ok()?;
+    let (head, mut rest) = text.split_once('\n')?;
+    let mut words = head.split(' ');
+    let (_, marker, lines) = (words.next()?, words.next()?, words.next()?);
+    let mut cmd = Vec::new();
+    for _ in 0..lines.parse::<usize>().ok()? {
+        let (line, after) = rest.split_once('\n')?;
+        cmd.push(line);
+        rest = after;
+    }
+    Some((marker.to_string(), cmd.join("\n"), text.len() - rest.len()))
 }
 
 impl russh::server::Handler for Sim {
@@ -73,18 +120,74 @@ impl russh::server::Handler for Sim {
     ) -> Result<(), Self::Error> {
         session.channel_success(channel)?;
         let cmd = String::from_utf8_lossy(data).into_owned();
-        let handle = session.handle();
-        tokio::spawn(async move {
-            tokio::time::sleep(LATENCY).await;
-            let (out, code) = answer(&cmd);
-            if !out.is_empty() {
-                let _ = handle.data(channel, out.as_bytes().to_vec()).await;
-            }
-            let _ = handle.exit_status_request(channel, code).await;
-            let _ = handle.eof(channel).await;
-            let _ = handle.close(channel).await;
+        let Some(script_at) = cmd
+            .find("exec /bin/sh -c ")
+            .filter(|_| cmd.contains("tended-driver"))
+        else {
+            reply(session.handle(), channel, cmd, None);
+            return Ok(());
+        };
+        // The driver: the first task may ride on its start (`_td_1m=<marker> _td_1c=<command>`).
+        let first = shlex::split(&cmd[..script_at]).and_then(|words| {
+            let marker = words.iter().find_map(|w| w.strip_prefix("_td_1m="))?;
+            let command = words.iter().find_map(|w| w.strip_prefix("_td_1c="))?;
+            Some((marker.to_string(), command.to_string()))
         });
+        let hello = format!("tended-driver 1 4242 {}\n", u8::from(first.is_some()));
+        session.data(channel, hello.clone().into_bytes())?;
+        session.extended_data(channel, 1, hello.into_bytes())?;
+        self.driver.insert(channel, Vec::new());
+        if let Some((marker, command)) = first {
+            reply(session.handle(), channel, command, Some(marker));
+        }
         Ok(())
+    }
+
+    async fn data(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let Some(buf) = self.driver.get_mut(&channel) else {
+            return Ok(());
+        };
+        buf.extend_from_slice(data);
+        while let Some((marker, cmd, used)) = request(buf) {
+            buf.drain(..used);
+            reply(session.handle(), channel, cmd, Some(marker));
+        }
+        Ok(())
+    }
+
+    async fn channel_eof(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        // tended is done with the driver: it exits, as the real one does.
+        if self.driver.remove(&channel).is_some() {
+            session.exit_status_request(channel, 0)?;
+            session.eof(channel)?;
+            session.close(channel)?;
+        }
+        Ok(())
+    }
+}
+
+/// The key exchanges a Debian 12 or Ubuntu 22.04 host (OpenSSH 9.2 / 8.9) has in common with
+/// tended: curve25519-sha256 (their post-quantum sntrup761 is not in russh, and ML-KEM came with
+/// OpenSSH 9.9), so the simulated hosts cost the handshake today's fleets cost.
+fn host_like_debian12() -> russh::Preferred {
+    let kex: Vec<russh::kex::Name> = russh::Preferred::default()
+        .kex
+        .iter()
+        .copied()
+        .filter(|k| *k != russh::kex::MLKEM768X25519_SHA256)
+        .collect();
+    russh::Preferred {
+        kex: kex.into(),
+        ..Default::default()
     }
 }
 
@@ -129,10 +232,11 @@ impl Fleet {
             inactivity_timeout: Some(Duration::from_secs(300)),
             auth_rejection_time: Duration::from_millis(10),
             auth_rejection_time_initial: Some(Duration::ZERO),
+            preferred: host_like_debian12(),
             ..Default::default()
         });
         let server = tokio::spawn(async move {
-            let mut sim = Sim;
+            let mut sim = Sim::default();
             sim.run_on_socket(config, &listener).await
         });
         Ok(Fleet { port, server })
