@@ -134,6 +134,11 @@ pub struct Daemon {
     waiting: bool,
     /// The background pruning pass (`retention:`), at most one at a time, hourly.
     pruning: Option<(DateTime<Utc>, tokio::task::JoinHandle<()>)>,
+    /// One SSH handshake gate for all of this daemon's runs: at a large slot its `max_runs` runs
+    /// start at once, and gates of their own would each start as many handshakes as one run
+    /// alone, together far more than the machine completes (measured at 50,000 simulated hosts:
+    /// connect timeouts).
+    admission: Arc<crate::runner::admission::Admission>,
 }
 
 /// The running outbox worker.
@@ -192,6 +197,9 @@ impl Daemon {
             lease: Some(lease),
             waiting: false,
             pruning: None,
+            admission: crate::runner::admission::Admission::new(
+                crate::runner::RunOptions::default().forks,
+            ),
         };
         daemon.sweep(now).await?;
         Ok(daemon)

@@ -121,6 +121,7 @@ impl Daemon {
         let loaded = self.loaded.clone();
         let wake = self.wake.clone();
         let node = self.opts.name.clone();
+        let admission = self.admission.clone();
         tokio::spawn(async move {
             let series_id = ser.client.clone();
             let slot = SlotKey {
@@ -156,6 +157,7 @@ impl Daemon {
                     started_by: s.name.clone(),
                     node,
                 },
+                admission: Some(admission),
                 ..Default::default()
             };
             deadman(&s, "/start").await;

@@ -19,6 +19,7 @@ pub mod nodes;
 pub mod outbox;
 pub mod patches;
 pub mod report;
+mod results;
 pub mod retention;
 pub mod status;
 
@@ -426,7 +427,7 @@ impl Store {
         let mut conn = self.pool.acquire().await?;
         let result = async {
             sqlx::query("BEGIN").execute(&mut *conn).await?;
-            Self::insert_hosts(&mut conn, run_id, reports).await?;
+            results::insert_hosts(&mut conn, run_id, reports).await?;
             sqlx::query("COMMIT").execute(&mut *conn).await?;
             Ok::<(), StoreError>(())
         }
@@ -437,68 +438,6 @@ impl Store {
             drop(conn.detach());
         }
         result
-    }
-
-    async fn insert_hosts(
-        tx: &mut sqlx::AnyConnection,
-        run_id: i64,
-        reports: &[HostReport],
-    ) -> Result<(), StoreError> {
-        for r in reports {
-            let row = sqlx::query(
-                "INSERT INTO host_results (run_id, client, host, state, reason, started_at, ended_at, session) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-            )
-            .bind(run_id)
-            .bind(&r.client)
-            .bind(&r.host)
-            .bind(r.state.as_str())
-            .bind(r.reason.as_deref())
-            .bind(ms(r.started_at))
-            .bind(ms(r.ended_at))
-            .bind(r.session.as_ref().and_then(|s| serde_json::to_string(s).ok()))
-            .fetch_one(&mut *tx)
-            .await?;
-            let host_id: i64 = row.try_get(0)?;
-            for t in &r.tasks {
-                sqlx::query(
-                    "INSERT INTO task_results (run_id, host_result_id, client, host, task_index, task_name, module, state, rc, \
-                     stdout, stderr, message, data, truncated, attempts, ignored, started_at, duration_ms, role, check_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
-                )
-                .bind(run_id)
-                .bind(host_id)
-                .bind(&r.client)
-                .bind(&r.host)
-                .bind(t.index as i64)
-                .bind(&t.name)
-                .bind(&t.module)
-                .bind(t.result.state.as_str())
-                .bind(t.result.rc.map(i64::from))
-                .bind(&t.result.stdout)
-                .bind(&t.result.stderr)
-                .bind(&t.result.message)
-                .bind(t.result.data.to_string())
-                .bind(i64::from(t.result.truncated))
-                .bind(i64::from(t.attempts))
-                .bind(i64::from(t.ignored))
-                .bind(ms(t.started_at))
-                .bind(t.duration_ms as i64)
-                .bind(t.role.as_str())
-                .bind(t.check_id.as_deref())
-                .execute(&mut *tx)
-                .await?;
-                // Patch history is observed from every `updates` result in the same
-                // transaction: what is stored as a result is what the history says.
-                if t.module == "updates" {
-                    let data: crate::model::data::UpdatesData =
-                        crate::model::data::read(&t.result.data);
-                    let at = t.started_at + chrono::Duration::milliseconds(t.duration_ms as i64);
-                    patches::observe(tx, &r.client, &r.host, run_id, &data, at).await?;
-                }
-            }
-        }
-        Ok(())
     }
 
     /// Moves a run out of `running`.

@@ -51,6 +51,77 @@ fn report(host: &str, client: &str, state: State, tasks: Vec<TaskRecord>) -> Hos
     }
 }
 
+/// A batch larger than one statement, with a host in two plays and the same name in two clients:
+/// every task row belongs to its own host's row, whatever order the database hands ids back in.
+async fn batch_story(store: &Store, origin: &RunOrigin, t0: chrono::DateTime<Utc>) {
+    use sqlx::Row;
+    let run = store
+        .start_run("playbooks/batch.yml", "all", origin, false, t0)
+        .await
+        .expect("start");
+    let mut batch: Vec<HostReport> = (0..70)
+        .map(|i| {
+            let tasks = (0..i % 4).map(|k| task(k, State::Ok, Some(0))).collect();
+            let mut r = report(&format!("h{i}"), "acme", State::Ok, tasks);
+            r.reason = Some(format!("acme h{i}"));
+            r
+        })
+        .collect();
+    for (client, host, at) in [("beta", "h3", 5), ("acme", "h3", 40), ("acme", "h69", 69)] {
+        let mut r = report(
+            host,
+            client,
+            State::Changed,
+            vec![task(7, State::Changed, Some(0))],
+        );
+        r.reason = Some(format!("{client} {host} again"));
+        batch.insert(at, r);
+    }
+    store
+        .record_hosts(run, &batch)
+        .await
+        .expect("record the batch");
+    let rows = sqlx::query(
+        "SELECT h.client AS hc, h.host AS hh, h.reason AS hr, t.client AS tc, t.host AS th, t.task_index AS ti \
+         FROM task_results t JOIN host_results h ON h.id = t.host_result_id WHERE t.run_id = $1",
+    )
+    .bind(run)
+    .fetch_all(store.pool())
+    .await
+    .expect("read back");
+    let expected: usize = batch.iter().map(|r| r.tasks.len()).sum();
+    assert_eq!(rows.len(), expected, "every task row, once");
+    for row in &rows {
+        let (hc, hh, tc, th): (String, String, String, String) = (
+            row.try_get("hc").expect("hc"),
+            row.try_get("hh").expect("hh"),
+            row.try_get("tc").expect("tc"),
+            row.try_get("th").expect("th"),
+        );
+        assert_eq!(
+            (&hc, &hh),
+            (&tc, &th),
+            "a task row points at its own host's result"
+        );
+        let reason: String = row.try_get("hr").expect("hr");
+        let index: i64 = row.try_get("ti").expect("ti");
+        // The repeated hosts' only task is index 7; the first reports' tasks are 0..3.
+        assert_eq!(
+            reason.ends_with("again"),
+            index == 7,
+            "{reason} has task {index}"
+        );
+    }
+    let hosts: i64 = sqlx::query("SELECT COUNT(*) AS n FROM host_results WHERE run_id = $1")
+        .bind(run)
+        .fetch_one(store.pool())
+        .await
+        .expect("count")
+        .try_get("n")
+        .expect("n");
+    assert_eq!(hosts as usize, batch.len(), "every host result, once");
+}
+
 async fn story(url: &str) {
     let store = Store::open(url).await.expect("open and migrate");
     // Opening again applies nothing twice.
@@ -251,6 +322,7 @@ async fn story(url: &str) {
     );
     outbox_story(&store, &store2).await;
     pruning_story(&store, run1, t0).await;
+    batch_story(&store, &origin, t0).await;
 }
 
 /// `retention:` on this backend: output goes first, then results are folded into daily aggregates
