@@ -6,6 +6,31 @@
 //! by a run once it has loaded everything and before its hosts start, so a large fleet's peak is
 //! the fleet's own memory, not that plus start-up's.
 
+/// Runs going in this process: while more than one is, none releases (the others' code and heap
+/// are in use).
+static RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// One run counted in [`RUNNING`] while it lives.
+pub struct RunningRun(());
+
+impl RunningRun {
+    pub fn enter() -> RunningRun {
+        RUNNING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        RunningRun(())
+    }
+
+    /// Whether the caller's run is the only one going.
+    pub fn alone() -> bool {
+        RUNNING.load(std::sync::atomic::Ordering::SeqCst) <= 1
+    }
+}
+
+impl Drop for RunningRun {
+    fn drop(&mut self) {
+        RUNNING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// Releases the executable's resident code pages and trims the heap; best effort, never fails.
 pub fn release() {
     let Ok(exe) = std::fs::read_link("/proc/self/exe") else {

@@ -343,8 +343,12 @@ pub async fn run(
     // Start-up (config, migrations, inventory, templates) is done: on a large run its code pages
     // and heap go back before the hosts start. Not on a small one, which would only pay for
     // reading the handshake's code back in (measured: 35 ms more per host at 10 hosts) for a
-    // peak that does not matter.
-    if plan.iter().map(Vec::len).sum::<usize>() >= RELEASE_FROM_HOSTS {
+    // peak that does not matter; and not while other runs of this process are going (a daemon's
+    // slot), whose code would be read back at once (measured: 500 runs at once faulting their
+    // code back in after each other's start).
+    let _running = memory::RunningRun::enter();
+    if plan.iter().map(Vec::len).sum::<usize>() >= RELEASE_FROM_HOSTS && memory::RunningRun::alone()
+    {
         memory::release();
     }
     for (play_index, hosts) in plan.into_iter().enumerate() {

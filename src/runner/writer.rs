@@ -70,8 +70,9 @@ pub(super) async fn writer(
         }
         all.append(&mut batch);
         // What the last twenty hosts freed (their sessions, buffers) goes back to the system; not
-        // after every batch, which on a fleet finishing one host at a time costs CPU for nothing.
-        if untrimmed >= 20 {
+        // after every batch, which on a fleet finishing one host at a time costs CPU for nothing;
+        // nor while other runs of the process go on, whose heap would be grown back at once.
+        if untrimmed >= 20 && memory::RunningRun::alone() {
             untrimmed = 0;
             memory::trim_heap();
         }
