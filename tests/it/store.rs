@@ -67,7 +67,14 @@ async fn batch_story(store: &Store, origin: &RunOrigin, t0: chrono::DateTime<Utc
             r
         })
         .collect();
-    for (client, host, at) in [("beta", "h3", 5), ("acme", "h3", 40), ("acme", "h69", 69)] {
+    // A hostile name goes in as a value: placeholders, never text in the statement.
+    let hostile = "o'brien\"); DROP TABLE runs; -- $1 ü";
+    for (client, host, at) in [
+        ("beta", "h3", 5),
+        ("acme", "h3", 40),
+        ("acme", "h69", 69),
+        ("acme", hostile, 12),
+    ] {
         let mut r = report(
             host,
             client,
@@ -120,6 +127,16 @@ async fn batch_story(store: &Store, origin: &RunOrigin, t0: chrono::DateTime<Utc
         .try_get("n")
         .expect("n");
     assert_eq!(hosts as usize, batch.len(), "every host result, once");
+    let named: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM task_results WHERE run_id = $1 AND host = $2")
+            .bind(run)
+            .bind(hostile)
+            .fetch_one(store.pool())
+            .await
+            .expect("count the hostile host")
+            .try_get("n")
+            .expect("n");
+    assert_eq!(named, 1, "the hostile name is stored as it is");
 }
 
 async fn story(url: &str) {
