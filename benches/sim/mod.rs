@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use russh::server::{Auth, Msg, Server as _, Session};
+use russh::server::{Auth, Msg, Session};
 use russh::{Channel, ChannelId};
 
 pub const LATENCY: Duration = Duration::from_millis(50);
@@ -41,13 +41,6 @@ pub fn answer(cmd: &str) -> (&'static str, u32) {
 struct Sim {
     /// What has arrived on each driver channel and is not yet a whole request.
     driver: std::collections::HashMap<ChannelId, Vec<u8>>,
-}
-
-impl russh::server::Server for Sim {
-    type Handler = Sim;
-    fn new_client(&mut self, _: Option<std::net::SocketAddr>) -> Sim {
-        Sim::default()
-    }
 }
 
 /// Answers one task after the injected latency: on a driver channel its output and the driver's
@@ -235,9 +228,25 @@ impl Fleet {
             preferred: host_like_debian12(),
             ..Default::default()
         });
+        // Each connection read through a buffer, as tended's side does: russh alone reads every
+        // packet with two system calls, and the simulated hosts share the machine with the
+        // daemons they serve.
         let server = tokio::spawn(async move {
-            let mut sim = Sim::default();
-            sim.run_on_socket(config, &listener).await
+            loop {
+                let (tcp, _) = listener.accept().await?;
+                let config = config.clone();
+                tokio::spawn(async move {
+                    if let Ok(session) = russh::server::run_stream(
+                        config,
+                        tokio::io::BufReader::new(tcp),
+                        Sim::default(),
+                    )
+                    .await
+                    {
+                        let _ = session.await;
+                    }
+                });
+            }
         });
         Ok(Fleet { port, server })
     }

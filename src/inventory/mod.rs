@@ -410,6 +410,12 @@ impl Inventory {
     pub fn select(&self, pattern: &str) -> Result<Vec<&Host>, pattern::PatternError> {
         pattern::select(self, pattern)
     }
+
+    /// Which hosts `pattern` selects, one flag per host of [`Inventory::hosts`] in its order: for
+    /// combining selections without building host lists.
+    pub fn select_mask(&self, pattern: &str) -> Result<Vec<bool>, pattern::PatternError> {
+        pattern::mask(self, pattern)
+    }
 }
 
 /// A client id: letters, digits, `-` and `_`, not starting with `-`. It names report files,

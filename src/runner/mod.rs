@@ -164,20 +164,25 @@ pub fn plan<'a>(
     inv: &'a Inventory,
     limit: Option<&str>,
 ) -> Result<Vec<Vec<&'a Host>>, RunError> {
-    // Both selections point into the same inventory: a host is the same host by address, a
-    // set lookup (matching each host against each limited one by key was quadratic: a daemon's
-    // per-client run over a 50,000-host inventory spent seconds of CPU here).
-    let limited: Option<std::collections::HashSet<*const Host>> = limit
-        .map(|l| inv.select(l))
-        .transpose()?
-        .map(|l| l.into_iter().map(std::ptr::from_ref).collect());
+    // A play's hosts and the limit are combined as one flag per inventory host: a daemon runs
+    // one client of a 50,000-host inventory under `--limit`, and host lists or sets of that size
+    // built for every run were most of a night's CPU.
+    let limited = limit.map(|l| inv.select_mask(l)).transpose()?;
     let mut out = Vec::new();
     for play in &pb.plays {
-        let mut hosts = inv.select(&play.hosts)?;
+        let mut chosen = inv.select_mask(&play.hosts)?;
         if let Some(l) = &limited {
-            hosts.retain(|h| l.contains(&std::ptr::from_ref(*h)));
+            for (c, l) in chosen.iter_mut().zip(l) {
+                *c &= *l;
+            }
         }
-        out.push(hosts);
+        out.push(
+            inv.hosts
+                .iter()
+                .zip(chosen)
+                .filter_map(|(h, c)| c.then_some(h))
+                .collect(),
+        );
     }
     if out.iter().all(Vec::is_empty) {
         let why = limit

@@ -362,7 +362,10 @@ async fn open(
                 unreachable(format!("cannot connect to {}:{}: {e}", ep.address, ep.port))
             })?;
             let _ = tcp.set_nodelay(true);
-            client::connect_stream(cfg, tcp, checker).await
+            // russh reads each packet as two exact reads (its length, then the rest) straight
+            // from the socket: two system calls per packet. A buffer takes what has arrived in one
+            // (writes pass through; russh flushes each batch of packets itself).
+            client::connect_stream(cfg, tokio::io::BufReader::new(tcp), checker).await
         }
     };
     let mut handle = result.map_err(|e| {
