@@ -50,7 +50,25 @@ pub(super) async fn writer(
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match store.record_hosts(run_id, &batch).await {
+            // Alone in the process, a batch is its own transaction; beside other runs (a
+            // daemon's slot) it joins theirs (group commit, `store/commit.rs`).
+            let recorded = if memory::RunningRun::alone() {
+                store.record_hosts(run_id, &batch).await
+            } else {
+                let n = batch.len();
+                let (back, recorded) = store
+                    .record_hosts_shared(run_id, std::mem::take(&mut batch))
+                    .await;
+                batch = back;
+                if let Err(e @ StoreError::CommitterStopped) = recorded {
+                    // The batch went down with the committer: no retry can bring it back.
+                    tracing::error!(error = %e, hosts = n, "host results lost");
+                    lost = Some((lost.as_ref().map_or(0, |(l, _)| *l) + n, e));
+                    break;
+                }
+                recorded
+            };
+            match recorded {
                 Ok(()) => break,
                 Err(e) if attempt < WRITE_ATTEMPTS => {
                     tracing::warn!(error = %e, attempt, "cannot record host results; retrying");

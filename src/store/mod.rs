@@ -15,6 +15,7 @@ use crate::model::{HostReport, RunOrigin, RunState, TaskRecord};
 use crate::modules::{State, TaskResult};
 
 pub mod archive;
+mod commit;
 pub mod nodes;
 pub mod outbox;
 pub mod patches;
@@ -39,6 +40,10 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
     #[error("the database holds a value tended does not understand: {0}")]
     Corrupt(String),
+    #[error(
+        "the process's results committer stopped before it wrote this batch (the process is shutting down)"
+    )]
+    CommitterStopped,
 }
 
 impl StoreError {
@@ -94,6 +99,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     pub backend: Backend,
+    /// The committer that runs of this process share (`commit.rs`), started at its first use.
+    committer: commit::Handle,
 }
 
 impl std::fmt::Debug for Store {
@@ -380,7 +387,11 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|source| StoreError::Migrate { url: shown, source })?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            committer: Default::default(),
+        })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -411,33 +422,6 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         Ok(row.try_get::<i64, _>(0)?)
-    }
-
-    /// Writes a batch of host results (and their tasks) in one transaction.
-    #[tracing::instrument(skip_all, fields(hosts = reports.len()))]
-    pub async fn record_hosts(
-        &self,
-        run_id: i64,
-        reports: &[HostReport],
-    ) -> Result<(), StoreError> {
-        // A connection of its own with plain BEGIN/COMMIT, closed after any failure: after SQLITE_FULL
-        // SQLite may already have rolled back, sqlx's transaction bookkeeping on that connection
-        // goes wrong, and the next batch on it "commits" into a transaction that never ends
-        // (nothing is stored, and the connection holds the write lock). Found with a full tmpfs.
-        let mut conn = self.pool.acquire().await?;
-        let result = async {
-            sqlx::query("BEGIN").execute(&mut *conn).await?;
-            results::insert_hosts(&mut conn, run_id, reports).await?;
-            sqlx::query("COMMIT").execute(&mut *conn).await?;
-            Ok::<(), StoreError>(())
-        }
-        .await;
-        if result.is_err() {
-            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            // Not back into the pool: a fresh connection replaces it.
-            drop(conn.detach());
-        }
-        result
     }
 
     /// Moves a run out of `running`.

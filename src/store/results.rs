@@ -38,65 +38,71 @@ fn values(head: &str, params: usize, rows: usize, tail: &str) -> String {
     sql
 }
 
-/// The longest run of reports from the front in which no host appears twice (the same host in
-/// two plays of a run is two host results), up to `ROWS`: within it, the ids the database gives
-/// back are matched to their reports by client and host, whatever order it returns them in.
-fn distinct_prefix(reports: &[HostReport]) -> usize {
+/// A host's report and the run it belongs to: one transaction may hold several runs' hosts (the
+/// runs of a daemon's slot commit together, `commit.rs`).
+pub(super) type Item<'a> = (i64, &'a HostReport);
+
+/// The longest run of reports from the front in which no host of a run appears twice (the same
+/// host in two plays of a run is two host results), up to `ROWS`: within it, the ids the
+/// database gives back are matched to their reports by run, client and host, whatever order it
+/// returns them in.
+fn distinct_prefix(items: &[Item<'_>]) -> usize {
     let mut seen = std::collections::HashSet::new();
-    reports
+    items
         .iter()
         .take(ROWS)
-        .take_while(|r| seen.insert((r.client.as_str(), r.host.as_str())))
+        .take_while(|(run, r)| seen.insert((*run, r.client.as_str(), r.host.as_str())))
         .count()
 }
 
 /// Inserts the reports' host and task rows in the caller's transaction.
 pub(super) async fn insert_hosts(
     tx: &mut sqlx::AnyConnection,
-    run_id: i64,
-    reports: &[HostReport],
+    items: &[Item<'_>],
 ) -> Result<(), StoreError> {
-    let mut rest = reports;
+    let mut rest = items;
     while !rest.is_empty() {
         let n = distinct_prefix(rest).max(1);
         let (chunk, after) = rest.split_at(n);
-        let ids = insert_host_rows(tx, run_id, chunk).await?;
-        let tasks: Vec<(i64, &HostReport, &TaskRecord)> = chunk
+        let ids = insert_host_rows(tx, chunk).await?;
+        let tasks: Vec<Task<'_>> = chunk
             .iter()
             .zip(&ids)
-            .flat_map(|(r, id)| r.tasks.iter().map(move |t| (*id, r, t)))
+            .flat_map(|((run, r), id)| r.tasks.iter().map(move |t| (*run, *id, *r, t)))
             .collect();
         for part in tasks.chunks(ROWS) {
-            insert_task_rows(tx, run_id, part).await?;
+            insert_task_rows(tx, part).await?;
         }
         // Patch history is observed from every `updates` result in the same transaction: what
         // is stored as a result is what the history says.
-        for (_, r, t) in tasks.iter().filter(|(_, _, t)| t.module == "updates") {
+        for (run, _, r, t) in tasks.iter().filter(|(_, _, _, t)| t.module == "updates") {
             let data: crate::model::data::UpdatesData = crate::model::data::read(&t.result.data);
             let at = t.started_at + chrono::Duration::milliseconds(t.duration_ms as i64);
-            patches::observe(tx, &r.client, &r.host, run_id, &data, at).await?;
+            patches::observe(tx, &r.client, &r.host, *run, &data, at).await?;
         }
         rest = after;
     }
     Ok(())
 }
 
-/// One statement for `chunk` (no host twice); returns each report's new id, in its order.
+/// A task row: its run, its host result's id, the host's report and the task.
+type Task<'a> = (i64, i64, &'a HostReport, &'a TaskRecord);
+
+/// One statement for `chunk` (no host of a run twice); returns each report's new id, in its order.
 async fn insert_host_rows(
     tx: &mut sqlx::AnyConnection,
-    run_id: i64,
-    chunk: &[HostReport],
+    chunk: &[Item<'_>],
 ) -> Result<Vec<i64>, StoreError> {
     let sql = values(
         HOST_COLUMNS,
         HOST_PARAMS,
         chunk.len(),
-        " RETURNING id, client, host",
+        " RETURNING id, run_id, client, host",
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for r in chunk {
+    for (run_id, r) in chunk {
         q = q
-            .bind(run_id)
+            .bind(*run_id)
             .bind(r.client.as_str())
             .bind(r.host.as_str())
             .bind(r.state.as_str())
@@ -109,14 +115,17 @@ async fn insert_host_rows(
                     .and_then(|s| serde_json::to_string(s).ok()),
             );
     }
-    let mut ids: HashMap<(String, String), i64> = HashMap::with_capacity(chunk.len());
+    let mut ids: HashMap<(i64, String, String), i64> = HashMap::with_capacity(chunk.len());
     for row in q.fetch_all(&mut *tx).await? {
-        ids.insert((row.try_get(1)?, row.try_get(2)?), row.try_get(0)?);
+        ids.insert(
+            (row.try_get(1)?, row.try_get(2)?, row.try_get(3)?),
+            row.try_get(0)?,
+        );
     }
     chunk
         .iter()
-        .map(|r| {
-            ids.get(&(r.client.clone(), r.host.clone()))
+        .map(|(run_id, r)| {
+            ids.get(&(*run_id, r.client.clone(), r.host.clone()))
                 .copied()
                 .ok_or_else(|| {
                     StoreError::Corrupt(format!(
@@ -131,14 +140,13 @@ async fn insert_host_rows(
 /// One statement for up to `ROWS` task rows.
 async fn insert_task_rows(
     tx: &mut sqlx::AnyConnection,
-    run_id: i64,
-    part: &[(i64, &HostReport, &TaskRecord)],
+    part: &[Task<'_>],
 ) -> Result<(), StoreError> {
     let sql = values(TASK_COLUMNS, TASK_PARAMS, part.len(), "");
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for (host_id, r, t) in part {
+    for (run_id, host_id, r, t) in part {
         q = q
-            .bind(run_id)
+            .bind(*run_id)
             .bind(*host_id)
             .bind(r.client.as_str())
             .bind(r.host.as_str())
@@ -189,14 +197,16 @@ mod tests {
     }
 
     #[test]
-    fn a_chunk_never_holds_a_host_twice_and_is_never_empty() {
-        let r = |c: &str, h: &str| report(c, h);
-        // The same name in two clients is two hosts; the same host again ends the chunk.
-        let batch = [r("acme", "web1"), r("beta", "web1"), r("acme", "web1")];
-        assert_eq!(distinct_prefix(&batch), 2);
-        assert_eq!(distinct_prefix(&batch[2..]), 1);
-        let many: Vec<HostReport> = (0..100).map(|i| r("acme", &format!("h{i}"))).collect();
-        assert_eq!(distinct_prefix(&many), ROWS);
+    fn a_chunk_never_holds_a_host_of_a_run_twice_and_is_never_empty() {
+        let (web_a, web_b) = (report("acme", "web1"), report("beta", "web1"));
+        // The same name in two clients is two hosts, the same host in two runs two results;
+        // the same host of a run again ends the chunk.
+        let batch = [(1, &web_a), (1, &web_b), (2, &web_a), (1, &web_a)];
+        assert_eq!(distinct_prefix(&batch), 3);
+        assert_eq!(distinct_prefix(&batch[3..]), 1);
+        let many: Vec<HostReport> = (0..100).map(|i| report("acme", &format!("h{i}"))).collect();
+        let items: Vec<Item<'_>> = many.iter().map(|r| (1, r)).collect();
+        assert_eq!(distinct_prefix(&items), ROWS);
         assert_eq!(distinct_prefix(&[]), 0);
     }
 }

@@ -139,6 +139,73 @@ async fn batch_story(store: &Store, origin: &RunOrigin, t0: chrono::DateTime<Utc
     assert_eq!(named, 1, "the hostile name is stored as it is");
 }
 
+/// Several runs hand in batches at once (a daemon's slot): they share transactions, yet each
+/// host lands in its own run, the same host in two runs is two results, and a batch that cannot
+/// be stored (its run does not exist) fails alone, with its reports given back.
+async fn shared_commit_story(store: &Store, origin: &RunOrigin, t0: chrono::DateTime<Utc>) {
+    use sqlx::Row;
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        runs.push(
+            store
+                .start_run("playbooks/shared.yml", "all", origin, false, t0)
+                .await
+                .expect("start"),
+        );
+    }
+    let batch = |n: usize| -> Vec<HostReport> {
+        (0..n)
+            .map(|i| {
+                report(
+                    &format!("s{i}"),
+                    "acme",
+                    State::Ok,
+                    vec![task(0, State::Ok, Some(0))],
+                )
+            })
+            .collect()
+    };
+    let missing_run = runs.iter().max().copied().unwrap_or(0) + 1_000_000;
+    let ((a, ra), (b, rb), (c, rc), (d, rd)) = tokio::join!(
+        store.record_hosts_shared(runs[0], batch(20)),
+        store.record_hosts_shared(runs[1], batch(20)),
+        store.record_hosts_shared(runs[2], batch(5)),
+        store.record_hosts_shared(missing_run, batch(3)),
+    );
+    assert!(
+        ra.is_ok() && rb.is_ok() && rc.is_ok(),
+        "{ra:?} {rb:?} {rc:?}"
+    );
+    assert!(
+        rd.is_err(),
+        "a batch of a run that does not exist is refused"
+    );
+    assert_eq!(
+        (a.len(), b.len(), c.len(), d.len()),
+        (20, 20, 5, 3),
+        "every writer gets its reports back"
+    );
+    for (run, n) in [(runs[0], 20), (runs[1], 20), (runs[2], 5), (missing_run, 0)] {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, COUNT(DISTINCT h.host) AS hosts FROM task_results t \
+             JOIN host_results h ON h.id = t.host_result_id AND h.run_id = t.run_id WHERE t.run_id = $1",
+        )
+        .bind(run)
+        .fetch_one(store.pool())
+        .await
+        .expect("count");
+        let (rows, hosts): (i64, i64) = (
+            row.try_get("n").expect("n"),
+            row.try_get("hosts").expect("hosts"),
+        );
+        assert_eq!(
+            (rows, hosts),
+            (n, n),
+            "run {run}: one task row per host, in its own run"
+        );
+    }
+}
+
 async fn story(url: &str) {
     let store = Store::open(url).await.expect("open and migrate");
     // Opening again applies nothing twice.
@@ -340,6 +407,7 @@ async fn story(url: &str) {
     outbox_story(&store, &store2).await;
     pruning_story(&store, run1, t0).await;
     batch_story(&store, &origin, t0).await;
+    shared_commit_story(&store, &origin, t0).await;
 }
 
 /// `retention:` on this backend: output goes first, then results are folded into daily aggregates
