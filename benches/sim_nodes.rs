@@ -35,6 +35,71 @@ impl Drop for Killed {
     }
 }
 
+/// CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat`.
+fn cpu_seconds(pid: &str) -> Option<(String, f64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The name is in parentheses and may hold spaces; the fields after it are plain numbers.
+    let (head, rest) = stat.rsplit_once(')')?;
+    let name = head.split_once('(')?.1.to_string();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    // SAFETY: sysconf only reads a system constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Some((name, ticks / hz.max(1.0)))
+}
+
+/// CPU seconds so far of the daemons, of this process (the simulated servers) and of every
+/// PostgreSQL process (by pid, so one that starts later counts from zero).
+struct Cpu {
+    daemons: f64,
+    sim: f64,
+    postgres: std::collections::HashMap<String, f64>,
+}
+
+impl Cpu {
+    fn now(daemons: &[Child]) -> Cpu {
+        let daemons = daemons
+            .iter()
+            .filter_map(|c| cpu_seconds(&c.id().to_string()))
+            .map(|(_, s)| s)
+            .sum();
+        let sim = cpu_seconds("self").map_or(0.0, |(_, s)| s);
+        let postgres = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let pid = e.file_name().to_string_lossy().to_string();
+                let (name, s) = cpu_seconds(&pid)?;
+                (name == "postgres").then_some((pid, s))
+            })
+            .collect();
+        Cpu {
+            daemons,
+            sim,
+            postgres,
+        }
+    }
+
+    /// (daemons, simulated servers, PostgreSQL) seconds since `before`.
+    fn since(&self, before: &Cpu) -> (f64, f64, f64) {
+        let pg = self
+            .postgres
+            .iter()
+            .map(|(pid, s)| s - before.postgres.get(pid).copied().unwrap_or(0.0))
+            .sum();
+        (self.daemons - before.daemons, self.sim - before.sim, pg)
+    }
+}
+
+/// What one slot took: wall seconds, runs per daemon, and CPU seconds of the daemons, the
+/// simulated servers and PostgreSQL from the slot's time to its end.
+struct Slot {
+    wall: f64,
+    per_node: Vec<i64>,
+    cpu: (f64, f64, f64),
+}
+
 /// One slot of `hosts` hosts in `clients` clients with `daemons` daemons; returns (wall seconds,
 /// runs per daemon).
 async fn slot(
@@ -45,7 +110,7 @@ async fn slot(
     hosts: usize,
     clients: usize,
     daemons: usize,
-) -> anyhow::Result<(f64, Vec<i64>)> {
+) -> anyhow::Result<Slot> {
     use sqlx::Row;
     let name = format!("tended_sim_nodes_{}_{hosts}", std::process::id());
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
@@ -101,8 +166,12 @@ async fn slot(
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let start = Instant::now();
+    let mut at_slot: Option<Cpu> = None;
     let done = loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
+        if at_slot.is_none() && Utc::now() >= at {
+            at_slot = Some(Cpu::now(&children.0));
+        }
         let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM slots WHERE state = 'ran'")
             .fetch_one(&db)
             .await
@@ -117,6 +186,10 @@ async fn slot(
         );
     };
     let wall = (done - at).num_milliseconds() as f64 / 1000.0;
+    let cpu = match &at_slot {
+        Some(before) => Cpu::now(&children.0).since(before),
+        None => (f64::NAN, f64::NAN, f64::NAN),
+    };
     let counted = sqlx::query(
         "SELECT COUNT(*) AS n, COUNT(DISTINCT host) AS d FROM host_results WHERE state = 'changed'",
     )
@@ -141,7 +214,19 @@ async fn slot(
     )))
     .execute(admin)
     .await?;
-    Ok((wall, per_node))
+    Ok(Slot {
+        wall,
+        per_node,
+        cpu,
+    })
+}
+
+fn cpu_line(s: &Slot, hosts: usize) -> String {
+    let (d, sim, pg) = s.cpu;
+    format!(
+        "CPU from the slot to its end: daemons {d:.1} s, simulated servers {sim:.1} s, PostgreSQL {pg:.1} s ({:.2} ms per host in all)",
+        (d + sim + pg) * 1000.0 / hosts as f64
+    )
 }
 
 #[tokio::main]
@@ -161,7 +246,7 @@ async fn main() -> anyhow::Result<()> {
     let fleet = sim::Fleet::start(dir.path()).await?;
     sqlx::any::install_default_drivers();
     let admin = sqlx::AnyPool::connect(&admin_url).await?;
-    let base = admin_url
+    let base_url = admin_url
         .rsplit_once('/')
         .map(|(b, _)| b.to_string())
         .unwrap_or(admin_url.clone());
@@ -170,28 +255,34 @@ async fn main() -> anyhow::Result<()> {
         fleet.port,
         sim::LATENCY.as_millis()
     );
-    let (base_wall, base_nodes) = slot(
+    let base = slot(
         dir.path(),
         &fleet,
         &admin,
-        &base,
+        &base_url,
         hosts / 10,
         clients / 10,
         1,
     )
     .await?;
     println!(
-        "baseline: {} hosts in {} clients, 1 daemon: {base_wall:.1} s from the slot to the last run's end (runs per daemon {base_nodes:?})",
+        "baseline: {} hosts in {} clients, 1 daemon: {:.1} s from the slot to the last run's end (runs per daemon {:?})\n  {}",
         hosts / 10,
-        clients / 10
+        clients / 10,
+        base.wall,
+        base.per_node,
+        cpu_line(&base, hosts / 10)
     );
-    let (wall, nodes) = slot(dir.path(), &fleet, &admin, &base, hosts, clients, 3).await?;
+    let fleet_slot = slot(dir.path(), &fleet, &admin, &base_url, hosts, clients, 3).await?;
     println!(
-        "fleet: {hosts} hosts in {clients} clients, 3 daemons: {wall:.1} s (goal < 60 s), each host once; runs per daemon {nodes:?}"
+        "fleet: {hosts} hosts in {clients} clients, 3 daemons: {:.1} s (goal < 60 s), each host once; runs per daemon {:?}\n  {}",
+        fleet_slot.wall,
+        fleet_slot.per_node,
+        cpu_line(&fleet_slot, hosts)
     );
     println!(
         "ratio: {:.2}x the wall time for {}x the hosts and 3x the daemons",
-        wall / base_wall,
+        fleet_slot.wall / base.wall,
         10
     );
     Ok(())
