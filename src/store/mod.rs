@@ -332,8 +332,9 @@ impl Store {
         Store::open_for(url, 0).await
     }
 
-    /// Opens for a daemon that runs up to `runs` runs at once: each run writes its results through
-    /// its own connection, so a PostgreSQL pool gets one per run plus room for the scheduler,
+    /// Opens for a daemon that runs up to `runs` runs at once: each run may hold a connection (its
+    /// start, previous results and end; results go through the shared committer, `commit.rs`),
+    /// so a PostgreSQL pool gets one per run plus room for the scheduler,
     /// the outbox and pruning, at most 24 (three daemons stay inside PostgreSQL's default 100
     /// connections; SQLite has one writer whatever the pool). A daemon waits up to 30 s for a
     /// connection (a command 10 s): a busy night queues, it does not fail.
