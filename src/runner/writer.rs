@@ -52,32 +52,29 @@ pub(super) async fn writer(
             attempt += 1;
             // Alone in the process, a batch is its own transaction; beside other runs (a
             // daemon's slot) it joins theirs (group commit, `store/commit.rs`).
+            let n = batch.len();
             let recorded = if memory::RunningRun::alone() {
                 store.record_hosts(run_id, &batch).await
             } else {
-                let n = batch.len();
                 let (back, recorded) = store
                     .record_hosts_shared(run_id, std::mem::take(&mut batch))
                     .await;
                 batch = back;
-                if let Err(e @ StoreError::CommitterStopped) = recorded {
-                    // The batch went down with the committer: no retry can bring it back.
-                    tracing::error!(error = %e, hosts = n, "host results lost");
-                    lost = Some((lost.as_ref().map_or(0, |(l, _)| *l) + n, e));
-                    break;
-                }
                 recorded
             };
             match recorded {
                 Ok(()) => break,
-                Err(e) if attempt < WRITE_ATTEMPTS => {
+                // A batch that went down with the committer (the process is ending) cannot be
+                // tried again.
+                Err(e)
+                    if attempt < WRITE_ATTEMPTS && !matches!(e, StoreError::CommitterStopped) =>
+                {
                     tracing::warn!(error = %e, attempt, "cannot record host results; retrying");
                     tokio::time::sleep(Duration::from_millis(250 << (2 * (attempt - 1)))).await;
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, hosts = batch.len(), "cannot record host results; giving up on this batch");
-                    let n = lost.as_ref().map_or(0, |(n, _)| *n) + batch.len();
-                    lost = Some((n, e));
+                    tracing::error!(error = %e, hosts = n, "cannot record host results; giving up on this batch");
+                    lost = Some((lost.as_ref().map_or(0, |(l, _)| *l) + n, e));
                     break;
                 }
             }

@@ -127,7 +127,6 @@ async fn committer(pool: AnyPool, mut rx: mpsc::UnboundedReceiver<Pending>) {
             .flat_map(|p| p.reports.iter().map(|r| (p.run_id, r)))
             .collect();
         let shared = write(&pool, &items).await;
-        drop(items);
         match shared {
             Ok(()) => {
                 for p in group {
@@ -144,7 +143,6 @@ async fn committer(pool: AnyPool, mut rx: mpsc::UnboundedReceiver<Pending>) {
                 for p in group {
                     let items: Vec<Item<'_>> = p.reports.iter().map(|r| (p.run_id, r)).collect();
                     let result = write(&pool, &items).await;
-                    drop(items);
                     let _ = p.done.send((p.reports, result));
                 }
             }
