@@ -45,14 +45,14 @@ impl Store {
         run_id: i64,
         reports: &[HostReport],
     ) -> Result<(), StoreError> {
-        let items: Vec<Item<'_>> = reports.iter().map(|r| (run_id, r)).collect();
-        write(&self.pool, &items).await
+        write(&self.pool, &items(run_id, reports)).await
     }
 
     /// Writes a batch in a transaction shared with the batches other runs of this process hand
     /// in within `LINGER`, and gives the reports back with the outcome. When the shared
     /// transaction fails, each batch in it is tried again in one of its own, so one run's
-    /// failure is not another's.
+    /// failure is not another's (unless no connection came free: then each writer's own retry
+    /// waits it out).
     pub async fn record_hosts_shared(&self, run_id: i64, reports: Vec<HostReport>) -> Recorded {
         let (done, answer) = oneshot::channel();
         let pending = Pending {
@@ -108,6 +108,11 @@ async fn write(pool: &AnyPool, items: &[Item<'_>]) -> Result<(), StoreError> {
     result
 }
 
+/// Each report with its run.
+fn items(run_id: i64, reports: &[HostReport]) -> Vec<Item<'_>> {
+    reports.iter().map(|r| (run_id, r)).collect()
+}
+
 async fn committer(pool: AnyPool, mut rx: mpsc::UnboundedReceiver<Pending>) {
     while let Some(first) = rx.recv().await {
         let mut hosts = first.reports.len();
@@ -122,11 +127,11 @@ async fn committer(pool: AnyPool, mut rx: mpsc::UnboundedReceiver<Pending>) {
                 Ok(None) | Err(_) => break,
             }
         }
-        let items: Vec<Item<'_>> = group
+        let all: Vec<Item<'_>> = group
             .iter()
-            .flat_map(|p| p.reports.iter().map(|r| (p.run_id, r)))
+            .flat_map(|p| items(p.run_id, &p.reports))
             .collect();
-        let shared = write(&pool, &items).await;
+        let shared = write(&pool, &all).await;
         match shared {
             Ok(()) => {
                 for p in group {
@@ -138,11 +143,18 @@ async fn committer(pool: AnyPool, mut rx: mpsc::UnboundedReceiver<Pending>) {
                     let _ = p.done.send((p.reports, Err(e)));
                 }
             }
+            // No connection came free: the statement never ran, and a batch alone would wait
+            // as long; each writer tries again after its backoff.
+            Err(e) if e.is_busy() => {
+                for p in group {
+                    let busy = StoreError::Query(sqlx::Error::PoolTimedOut);
+                    let _ = p.done.send((p.reports, Err(busy)));
+                }
+            }
             Err(e) => {
                 tracing::debug!(error = %e, batches = group.len(), "a shared commit failed; writing its batches one by one");
                 for p in group {
-                    let items: Vec<Item<'_>> = p.reports.iter().map(|r| (p.run_id, r)).collect();
-                    let result = write(&pool, &items).await;
+                    let result = write(&pool, &items(p.run_id, &p.reports)).await;
                     let _ = p.done.send((p.reports, result));
                 }
             }
