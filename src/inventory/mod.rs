@@ -9,6 +9,7 @@ mod ansible;
 mod ansible_dir;
 mod files;
 mod host;
+mod index;
 mod native;
 pub mod pattern;
 mod ssh_args;
@@ -229,6 +230,8 @@ pub struct Inventory {
     pub clients: Vec<Client>,
     /// Sorted by name, then client: a host is (client, name), and a name may stand at several clients.
     pub hosts: Vec<Host>,
+    /// Built on the first selection (`pattern.rs`).
+    index: std::sync::OnceLock<index::TermIndex>,
 }
 
 impl Inventory {

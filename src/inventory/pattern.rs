@@ -142,8 +142,16 @@ fn matching(inv: &Inventory, pattern: &str, term: &str) -> Result<Matched, Patte
         });
         return non_empty(set, inv, pattern, term);
     }
+    let index = inv
+        .index
+        .get_or_init(|| super::index::TermIndex::build(&inv.hosts));
     let set =
-        by(&|h: &Host| h.name == term || h.client == term || h.groups.iter().any(|g| g == term));
+        match index.hosts_for(&inv.hosts, term) {
+            Some(set) => set.to_vec(),
+            None => by(&|h: &Host| {
+                h.name == term || h.client == term || h.groups.iter().any(|g| g == term)
+            }),
+        };
     non_empty(set, inv, pattern, term)
 }
 
@@ -209,6 +217,7 @@ mod tests {
                 host("web2", "acme", &["web"]),
                 host("web3", "globex", &["web", "prod"]),
             ],
+            ..Default::default()
         }
     }
 
@@ -218,6 +227,29 @@ mod tests {
             .iter()
             .map(|h| h.name.clone())
             .collect()
+    }
+
+    /// The term index is built on the first selection; hosts added after it (only a test does so)
+    /// are still found, and a host whose group repeats its own name is selected once.
+    #[test]
+    fn term_index_is_never_stale() {
+        let mut inv = inv();
+        inv.hosts.push(host("app1", "acme", &["app1", "acme"]));
+        let before: Vec<&str> = select(&inv, "acme")
+            .expect("acme")
+            .iter()
+            .map(|h| h.name.as_str())
+            .collect();
+        assert_eq!(before, ["db1", "web1", "web2", "app1"]);
+        assert_eq!(select(&inv, "app1").expect("app1").len(), 1);
+        inv.hosts.push(host("app2", "acme", &["app"]));
+        let after: Vec<&str> = select(&inv, "acme:&app")
+            .expect("app")
+            .iter()
+            .map(|h| h.name.as_str())
+            .collect();
+        assert_eq!(after, ["app2"]);
+        assert!(select(&inv, "nosuch").is_err());
     }
 
     #[test]
@@ -283,7 +315,7 @@ mod tests {
             terms in proptest::collection::vec((0..3usize, 0..9usize), 1..5),
         ) {
             let words = ["all", "a1", "a2", "web", "db", "prod", "acme", "beta", "a*"];
-            let inv = Inventory { clients: vec![], hosts };
+            let inv = Inventory { clients: vec![], hosts, ..Default::default() };
             let pattern: Vec<String> = terms
                 .iter()
                 .map(|(op, w)| format!("{}{}", ["", "&", "!"][*op], words[*w]))
