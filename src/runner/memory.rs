@@ -77,29 +77,9 @@ pub fn release() {
     trim_heap();
 }
 
-/// Turns transparent huge pages off for the process, first thing in main. mimalloc
-/// (the binary's allocator) asks for them on its arenas unless built without (`no_thp`, which
-/// Cargo.toml sets), and where the kernel gives them to every mapping (`always`) each touched
-/// 2 MiB region is resident whole: an idle daemon held 22 MiB instead of 12
-/// (benches/daemon_idle.rs). Best effort: a kernel without the flag keeps its default.
-pub fn no_huge_pages() {
-    // SAFETY: PR_SET_THP_DISABLE only sets a flag of this process (inherited by its children).
-    #[cfg(target_os = "linux")]
-    unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
-    }
-}
-
-/// Gives the heap the allocators hold free back to the system: mimalloc's (the binary's allocator,
-/// which keeps freed pages of each thread for a while) and glibc's (the C libraries', and the
-/// library's when another binary uses it; glibc keeps freed memory between live allocations
-/// resident: a run of 1,000 hosts left about a third of its heap so).
+/// Gives the heap the allocator holds free back to the system (glibc keeps freed memory between
+/// live allocations resident; a run of 1,000 hosts left about a third of its heap so).
 pub fn trim_heap() {
-    // SAFETY: mi_collect only frees mimalloc's unused pages (of this thread's heap and, forced,
-    // the abandoned ones); with no mimalloc allocation it has nothing to do.
-    unsafe {
-        libmimalloc_sys::mi_collect(true);
-    }
     // SAFETY: glibc's malloc_trim only returns free heap memory to the system.
     #[cfg(target_env = "gnu")]
     unsafe {
