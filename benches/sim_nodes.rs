@@ -17,9 +17,9 @@ use chrono::{Timelike, Utc};
 #[path = "sim/mod.rs"]
 mod sim;
 
-/// The simulated servers allocate as the daemons do (with mimalloc, the binary's allocator): they
-/// stand in for 50,000 machines that would each have their own CPU, and share this one with the
-/// daemons they serve, so the less of it they take the closer the slot is to a real night.
+/// The simulated servers allocate with mimalloc (the daemons, the real binary, with glibc's malloc):
+/// they stand in for 50,000 machines that would each have their own CPU, and share this one with
+/// the daemons they serve, so the less of it they take the closer the slot is to a real night.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
